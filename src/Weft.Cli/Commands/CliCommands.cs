@@ -1,0 +1,11 @@
+using System.CommandLine;
+
+namespace Weft.Cli.Commands;
+
+/// <summary>Every command of the <c>weft</c> executable, registered in one place.</summary>
+internal static class CliCommands
+{
+    public static void AddAll(RootCommand root)
+    {
+    }
+}
