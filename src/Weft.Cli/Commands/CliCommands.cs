@@ -7,5 +7,7 @@ internal static class CliCommands
 {
     public static void AddAll(RootCommand root)
     {
+        root.Subcommands.Add(ServerCommand.Create());
+        root.Subcommands.Add(DevCommand.Create());
     }
 }
