@@ -35,7 +35,7 @@ internal static class AgentApi
 
     private static async Task<IResult> RegisterService(HttpRequest request, CatalogStore catalog, RegistryOperations registry)
     {
-        var body = await RequestBody.ReadAsync(request, ConsulJson.Default.ServiceRegistrationRequest);
+        var body = await RequestBody.ReadAsync(request, ConsulJson.Api.ServiceRegistrationRequest);
         var (service, checks) = registry.FromRequest(body);
         var replace = IsSet(request, "replace-existing-checks");
         await catalog.WriteAsync(tx => registry.RegisterService(tx, service, checks, replace));
@@ -51,24 +51,24 @@ internal static class AgentApi
     private static Task<IResult> Services(HttpContext http, BlockingQuery blocking, ServerIdentity self) =>
         blocking.RespondAsync(http, Topics.Node(self.NodeName),
             state => state.ServicesOn(self.NodeName).ToDictionary(s => s.Id, s => s.ToAgentService(self.Datacenter)),
-            ConsulJson.Default.DictionaryStringAgentServiceWire);
+            ConsulJson.Api.DictionaryStringAgentServiceWire);
 
     private static async Task<IResult> Service(string serviceId, HttpContext http, BlockingQuery blocking, ServerIdentity self)
     {
         var state = await blocking.WaitAsync(http, Topics.Node(self.NodeName));
         var service = state.Services.GetValueOrDefault(new ServiceKey(self.NodeName, serviceId))
             ?? throw ApiException.NotFound($"unknown service ID: {serviceId}");
-        return TypedResults.Json(service.ToAgentService(self.Datacenter), ConsulJson.Default.AgentServiceWire);
+        return TypedResults.Json(service.ToAgentService(self.Datacenter), ConsulJson.Api.AgentServiceWire);
     }
 
     private static Task<IResult> Checks(HttpContext http, BlockingQuery blocking, ServerIdentity self) =>
         blocking.RespondAsync(http, Topics.Node(self.NodeName),
             state => state.ChecksOn(self.NodeName).ToDictionary(c => c.Id, c => c.ToWire()),
-            ConsulJson.Default.DictionaryStringHealthCheckWire);
+            ConsulJson.Api.DictionaryStringHealthCheckWire);
 
     private static async Task<IResult> RegisterCheck(HttpRequest request, CatalogStore catalog, RegistryOperations registry)
     {
-        var body = await RequestBody.ReadAsync(request, ConsulJson.Default.CheckRegistrationRequest);
+        var body = await RequestBody.ReadAsync(request, ConsulJson.Api.CheckRegistrationRequest);
         var check = registry.FromRequest(body);
         await catalog.WriteAsync(tx => registry.RegisterCheck(tx, check));
         return TypedResults.Ok();
@@ -88,7 +88,7 @@ internal static class AgentApi
 
     private static async Task<IResult> UpdateCheck(string checkId, HttpRequest request, CheckScheduler health, ServerIdentity self)
     {
-        var body = await RequestBody.ReadAsync(request, ConsulJson.Default.CheckUpdateRequest);
+        var body = await RequestBody.ReadAsync(request, ConsulJson.Api.CheckUpdateRequest);
         if (!HealthStatus.IsCheckStatus(body.Status))
             throw ApiException.BadRequest($"Invalid check status \"{body.Status}\": use passing, warning or critical");
         await health.ReportTtlAsync(new CheckKey(self.NodeName, checkId), body.Status!, body.Output ?? "");
@@ -111,13 +111,13 @@ internal static class AgentApi
             },
             Member = Member(self),
             Meta = new Dictionary<string, string>(),
-        }, ConsulJson.Default.AgentSelfWire);
+        }, ConsulJson.Api.AgentSelfWire);
     }
 
     private static IResult Members(HttpContext http, CatalogStore catalog, ServerIdentity self)
     {
         BlockingQuery.SetHeaders(http.Response, catalog.Current.Index);
-        return TypedResults.Json(new List<MemberWire> { Member(self) }, ConsulJson.Default.ListMemberWire);
+        return TypedResults.Json(new List<MemberWire> { Member(self) }, ConsulJson.Api.ListMemberWire);
     }
 
     private static MemberWire Member(ServerIdentity self) => new()

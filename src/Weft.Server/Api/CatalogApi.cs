@@ -38,7 +38,7 @@ internal static class CatalogApi
             }
 
             return result;
-        }, ConsulJson.Default.SortedDictionaryStringIReadOnlyListString);
+        }, ConsulJson.Api.SortedDictionaryStringIReadOnlyListString);
     }
 
     private static Task<IResult> Service(string service, HttpContext http, BlockingQuery blocking, ServerIdentity self)
@@ -53,7 +53,7 @@ internal static class CatalogApi
                 .Where(x => nodeMeta(x.Node))
                 .Select(x => x.Service.ToCatalogService(x.Node))
                 .ToList(),
-            ConsulJson.Default.ListCatalogServiceWire);
+            ConsulJson.Api.ListCatalogServiceWire);
     }
 
     private static Task<IResult> Nodes(HttpContext http, BlockingQuery blocking, ServerIdentity self)
@@ -62,41 +62,40 @@ internal static class CatalogApi
         var nodeMeta = QueryFilters.NodeMeta(http.Request);
         return blocking.RespondAsync(http, Topics.Nodes,
             state => state.Nodes.Values.Where(nodeMeta).Select(n => n.ToWire()).ToList(),
-            ConsulJson.Default.ListNodeWire);
+            ConsulJson.Api.ListNodeWire);
     }
 
-    private static Task<IResult> Node(string node, HttpContext http, BlockingQuery blocking, ServerIdentity self)
+    private static async Task<IResult> Node(string node, HttpContext http, BlockingQuery blocking, ServerIdentity self)
     {
         QueryFilters.RequireLocalDatacenter(http.Request, self);
+        var state = await blocking.WaitAsync(http, Topics.Node(node));
         // Consul answers an unknown node with 200 and a JSON null; clients rely on that.
-        return blocking.RespondAsync(http, Topics.Node(node), state =>
-            state.Nodes.TryGetValue(node, out var record)
-                ? new CatalogNodeWire
-                {
-                    Node = record.ToWire(),
-                    Services = state.ServicesOn(node).ToDictionary(s => s.Id, s => s.ToAgentService(record.Datacenter, withIndexes: true)),
-                }
-                : null!,
-            ConsulJson.Default.CatalogNodeWire);
+        if (!state.Nodes.TryGetValue(node, out var record))
+            return TypedResults.Text("null", "application/json");
+        return TypedResults.Json(new CatalogNodeWire
+        {
+            Node = record.ToWire(),
+            Services = state.ServicesOn(node).ToDictionary(s => s.Id, s => s.ToAgentService(record.Datacenter, withIndexes: true)),
+        }, ConsulJson.Api.CatalogNodeWire);
     }
 
     private static IResult Datacenters(HttpContext http, CatalogStore catalog, ServerIdentity self)
     {
         BlockingQuery.SetHeaders(http.Response, catalog.Current.TopicIndex(Topics.Datacenters));
-        return TypedResults.Json(new List<string> { self.Datacenter }, ConsulJson.Default.ListString);
+        return TypedResults.Json(new List<string> { self.Datacenter }, ConsulJson.Api.ListString);
     }
 
     private static async Task<IResult> Register(HttpRequest request, CatalogStore catalog, RegistryOperations registry)
     {
-        var body = await RequestBody.ReadAsync(request, ConsulJson.Default.CatalogRegistrationRequest);
+        var body = await RequestBody.ReadAsync(request, ConsulJson.Api.CatalogRegistrationRequest);
         await catalog.WriteAsync(tx => registry.CatalogRegister(tx, body));
-        return TypedResults.Json(true, ConsulJson.Default.Boolean);
+        return TypedResults.Json(true, ConsulJson.Api.Boolean);
     }
 
     private static async Task<IResult> Deregister(HttpRequest request, CatalogStore catalog, RegistryOperations registry)
     {
-        var body = await RequestBody.ReadAsync(request, ConsulJson.Default.CatalogDeregistrationRequest);
+        var body = await RequestBody.ReadAsync(request, ConsulJson.Api.CatalogDeregistrationRequest);
         await catalog.WriteAsync(tx => registry.CatalogDeregister(tx, body));
-        return TypedResults.Json(true, ConsulJson.Default.Boolean);
+        return TypedResults.Json(true, ConsulJson.Api.Boolean);
     }
 }

@@ -43,7 +43,7 @@ internal static class HealthApi
             }
 
             return entries;
-        }, ConsulJson.Default.ListServiceEntryWire);
+        }, ConsulJson.Api.ListServiceEntryWire);
     }
 
     private static Task<IResult> Checks(string service, HttpContext http, BlockingQuery blocking, ServerIdentity self)
@@ -54,7 +54,7 @@ internal static class HealthApi
                 .SelectMany(s => state.ChecksOn(s.Node).Where(c => c.ServiceId == s.Id))
                 .Select(c => c.ToWire())
                 .ToList(),
-            ConsulJson.Default.ListHealthCheckWire);
+            ConsulJson.Api.ListHealthCheckWire);
     }
 
     private static Task<IResult> Node(string node, HttpContext http, BlockingQuery blocking, ServerIdentity self)
@@ -62,7 +62,7 @@ internal static class HealthApi
         QueryFilters.RequireLocalDatacenter(http.Request, self);
         return blocking.RespondAsync(http, Topics.Node(node),
             state => state.ChecksOn(node).Select(c => c.ToWire()).ToList(),
-            ConsulJson.Default.ListHealthCheckWire);
+            ConsulJson.Api.ListHealthCheckWire);
     }
 
     private static Task<IResult> State(string state, HttpContext http, BlockingQuery blocking, ServerIdentity self)
@@ -76,6 +76,6 @@ internal static class HealthApi
                 .OrderBy(c => c.Key)
                 .Select(c => c.ToWire())
                 .ToList(),
-            ConsulJson.Default.ListHealthCheckWire);
+            ConsulJson.Api.ListHealthCheckWire);
     }
 }

@@ -43,10 +43,10 @@ internal static class RequestBody
     }
 
     private static string Friendly(string message) =>
-        message.Contains("System.Int32", StringComparison.Ordinal) || message.Contains("System.Int64", StringComparison.Ordinal) ? "a number"
+        message.Contains("List", StringComparison.Ordinal) ? "an array"
+        : message.Contains("Dictionary", StringComparison.Ordinal) ? "an object"
+        : message.Contains("System.Int32", StringComparison.Ordinal) || message.Contains("System.Int64", StringComparison.Ordinal) ? "a number"
         : message.Contains("System.Boolean", StringComparison.Ordinal) ? "true or false"
         : message.Contains("System.String", StringComparison.Ordinal) ? "a string"
-        : message.Contains("List", StringComparison.Ordinal) ? "an array"
-        : message.Contains("Dictionary", StringComparison.Ordinal) ? "an object"
         : "an object";
 }

@@ -17,12 +17,12 @@ internal static class StatusApi
         status.MapGet("/leader", (HttpContext http, CatalogStore catalog, ServerIdentity self) =>
         {
             BlockingQuery.SetHeaders(http.Response, catalog.Current.Index);
-            return TypedResults.Json(Self(http, self), ConsulJson.Default.String);
+            return TypedResults.Json(Self(http, self), ConsulJson.Api.String);
         });
         status.MapGet("/peers", (HttpContext http, CatalogStore catalog, ServerIdentity self) =>
         {
             BlockingQuery.SetHeaders(http.Response, catalog.Current.Index);
-            return TypedResults.Json(new List<string> { Self(http, self) }, ConsulJson.Default.ListString);
+            return TypedResults.Json(new List<string> { Self(http, self) }, ConsulJson.Api.ListString);
         });
     }
 

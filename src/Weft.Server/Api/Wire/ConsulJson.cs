@@ -26,4 +26,17 @@ namespace Weft.Server.Api.Wire;
 [JsonSerializable(typeof(List<string>))]
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(bool))]
-internal sealed partial class ConsulJson : JsonSerializerContext;
+internal sealed partial class ConsulJson : JsonSerializerContext
+{
+    /// <summary>
+    /// The context the API uses: as <see cref="JsonSerializerContext"/>'s default, but writing characters such as
+    /// ' and + as themselves, as Consul does, rather than as \u escapes.
+    /// </summary>
+    public static ConsulJson Api { get; } = new(new System.Text.Json.JsonSerializerOptions
+    {
+        PropertyNameCaseInsensitive = true,
+        ReadCommentHandling = System.Text.Json.JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+}
