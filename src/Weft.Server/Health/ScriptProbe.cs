@@ -107,6 +107,10 @@ internal sealed class ScriptProbe : IHealthProbe
         {
             // It exited between the timeout and the kill; nothing left to stop.
         }
+        catch (Exception e) when (e is Win32Exception or AggregateException)
+        {
+            // A descendant that changed user cannot be signalled; the script itself, ours, still dies.
+        }
     }
 
     /// <summary>Reads a pipe to its end, keeping what fits in <paramref name="output"/> and discarding the rest.</summary>
