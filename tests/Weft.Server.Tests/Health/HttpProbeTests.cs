@@ -143,6 +143,37 @@ public sealed class HttpProbeTests : IClassFixture<HttpTargetServer>, IAsyncLife
     }
 
     [Fact]
+    public async Task Probe_HttpsWithUntrustedCertificate_ReportsCritical()
+    {
+        var url = _server.HttpsBaseUrl + "/ok";
+
+        var result = await _factory.Create(Check("") with { Http = url }).ProbeAsync(CancellationToken.None);
+
+        Assert.Equal(HealthStatus.Critical, result.Status);
+        Assert.StartsWith($"HTTP GET {url}: The SSL connection could not be established", result.Output);
+    }
+
+    [Fact]
+    public async Task Probe_HttpsWithTlsSkipVerify_ReportsPassing()
+    {
+        var url = _server.HttpsBaseUrl + "/ok";
+
+        var result = await _factory.Create(Check("") with { Http = url, TlsSkipVerify = true }).ProbeAsync(CancellationToken.None);
+
+        Assert.Equal(new ProbeResult(HealthStatus.Passing, $"HTTP GET {url}: 200 OK Output: {HttpTargetServer.OkBody}"), result);
+    }
+
+    [Fact]
+    public async Task Probe_TlsServerName_IsSentAsSni()
+    {
+        var definition = Check("") with { Http = _server.HttpsBaseUrl + "/sni", TlsSkipVerify = true, TlsServerName = HttpTargetServer.TlsName };
+
+        var result = await _factory.Create(definition).ProbeAsync(CancellationToken.None);
+
+        Assert.EndsWith($"Output: {HttpTargetServer.TlsName}", result.Output);
+    }
+
+    [Fact]
     public async Task Probe_MalformedUrl_ReportsCriticalWithoutThrowing()
     {
         var result = await _factory.Create(Check("") with { Http = "not a url" }).ProbeAsync(CancellationToken.None);
