@@ -181,4 +181,13 @@ public sealed class HttpProbeTests : IClassFixture<HttpTargetServer>, IAsyncLife
         Assert.Equal(HealthStatus.Critical, result.Status);
         Assert.StartsWith("HTTP GET not a url: ", result.Output);
     }
+
+    [Fact]
+    public async Task Probe_SchemeOtherThanHttp_ReportsCriticalWithoutThrowing()
+    {
+        var result = await _factory.Create(Check("") with { Http = "ftp://127.0.0.1/health" }).ProbeAsync(CancellationToken.None);
+
+        Assert.Equal(HealthStatus.Critical, result.Status);
+        Assert.StartsWith("HTTP GET ftp://127.0.0.1/health: ", result.Output);
+    }
 }
