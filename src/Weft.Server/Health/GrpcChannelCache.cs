@@ -59,13 +59,11 @@ internal sealed class GrpcChannelCache : IDisposable
         foreach (var (key, entry) in _entries)
         {
             if (entry.InFlight == 0 && _timeProvider.GetElapsedTime(entry.LastUsed, now) >= IdleLifetime)
-                evicted.Add(entry.Channel);
-        }
-
-        if (evicted.Count > 0)
-        {
-            foreach (var key in _entries.Where(e => evicted.Contains(e.Value.Channel)).Select(e => e.Key).ToList())
+            {
+                // Removing during enumeration is allowed for Dictionary since .NET Core 3.0.
                 _entries.Remove(key);
+                evicted.Add(entry.Channel);
+            }
         }
 
         return evicted;

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Net.Http.Headers;
 using System.Text;
 using Microsoft.AspNetCore.WebUtilities;
 using Weft.Core.Catalog;
@@ -65,7 +64,8 @@ internal sealed class HttpProbe : IHealthProbe
             timeout.ThrowIfCallerCancelled();
             return ProbeResult.Critical($"{prefix}: timed out after {timeout.DurationText}");
         }
-        catch (Exception e) when (e is HttpRequestException or IOException)
+        // NotSupportedException: a scheme other than http(s), which HttpClient refuses only when sending.
+        catch (Exception e) when (e is HttpRequestException or IOException or NotSupportedException)
         {
             return ProbeResult.Critical($"{prefix}: {Describe(e)}");
         }

@@ -28,9 +28,6 @@ internal sealed class ProbeTimeout : IDisposable
     /// <summary>Go's spelling, as Consul prints durations in check output.</summary>
     public string DurationText => GoDuration.Format(Duration);
 
-    /// <summary>True when the probe ran out of its own time; false while the caller still wants the result.</summary>
-    public bool Expired => _timeout.IsCancellationRequested && !_callerToken.IsCancellationRequested;
-
     /// <summary>Rethrows if the caller cancelled, so shutdown is never reported as a failed check.</summary>
     public void ThrowIfCallerCancelled() => _callerToken.ThrowIfCancellationRequested();
 

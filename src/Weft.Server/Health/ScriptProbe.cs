@@ -12,6 +12,8 @@ namespace Weft.Server.Health;
 /// </summary>
 internal sealed class ScriptProbe : IHealthProbe
 {
+    private static readonly TimeSpan DrainGrace = TimeSpan.FromSeconds(1);
+
     private readonly CheckDefinition _definition;
     private readonly TimeProvider _timeProvider;
 
@@ -50,24 +52,36 @@ internal sealed class ScriptProbe : IHealthProbe
         // A check reads nothing; closing stdin stops one that prompts from waiting forever.
         process.StandardInput.Close();
         var output = new BoundedOutput();
+        // The readers stop on their own token, not the timeout's: after a kill they still collect what
+        // the script wrote before it died, which is usually why it hung.
+        using var stopReading = new CancellationTokenSource();
         var readers = Task.WhenAll(
-            DrainAsync(process.StandardOutput.BaseStream, output, timeout.Token),
-            DrainAsync(process.StandardError.BaseStream, output, timeout.Token));
+            DrainAsync(process.StandardOutput.BaseStream, output, stopReading.Token),
+            DrainAsync(process.StandardError.BaseStream, output, stopReading.Token));
         try
         {
             await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
             // The pipes close when the last holder exits; a child the script left behind holding them
-            // keeps this waiting until the timeout, which then reports it (the readers stop quietly on
-            // cancellation, hence the explicit check).
-            await readers.ConfigureAwait(false);
-            timeout.Token.ThrowIfCancellationRequested();
+            // keeps this waiting until the timeout, which then reports it.
+            await readers.WaitAsync(timeout.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
             KillTree(process);
             // Wait for the exit so the scheduler never starts a second copy beside this one, as Consul does.
             await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-            await readers.ConfigureAwait(false);
+            // The killed tree's ends of the pipes are closed now; only a process that left the tree
+            // (setsid, a daemon) can keep them open, so reading gets a short grace, not forever.
+            try
+            {
+                await readers.WaitAsync(DrainGrace, _timeProvider).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                await stopReading.CancelAsync().ConfigureAwait(false);
+                await readers.ConfigureAwait(false);
+            }
+
             timeout.ThrowIfCallerCancelled();
             var text = output.ToText(reportTruncation: true);
             var message = $"Timed out ({timeout.DurationText}) running check";
@@ -92,6 +106,10 @@ internal sealed class ScriptProbe : IHealthProbe
         catch (InvalidOperationException)
         {
             // It exited between the timeout and the kill; nothing left to stop.
+        }
+        catch (Exception e) when (e is Win32Exception or AggregateException)
+        {
+            // A descendant that changed user cannot be signalled; the script itself, ours, still dies.
         }
     }
 
