@@ -7,5 +7,9 @@ internal static class CliCommands
 {
     public static void AddAll(RootCommand root)
     {
+        root.Subcommands.Add(ServicesCommand.Create());
+        root.Subcommands.Add(InstancesCommand.Create());
+        root.Subcommands.Add(RegisterCommand.Create());
+        root.Subcommands.Add(DeregisterCommand.Create());
     }
 }
