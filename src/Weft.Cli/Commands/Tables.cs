@@ -49,8 +49,9 @@ internal static class Tables
     private static Table Create(bool colors, params string[] headers)
     {
         var table = new Table { Border = colors ? TableBorder.Rounded : TableBorder.None };
-        foreach (var header in headers)
-            table.AddColumn(new TableColumn(Plain(header)));
+        // Only the last column (tags, check output) may wrap: a wrapped ID or address reads as two.
+        for (var i = 0; i < headers.Length; i++)
+            table.AddColumn(new TableColumn(Plain(headers[i])) { NoWrap = i < headers.Length - 1 });
         return table;
     }
 
