@@ -54,6 +54,10 @@ internal sealed class WeftServerProcess : IAsyncDisposable
         start.ArgumentList.Add("--data-dir");
         start.ArgumentList.Add(dataDir);
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        // The server takes its token from WEFT_ACL_TOKEN when set; the tests want the one it
+        // generates in its data dir, whatever the developer's shell exports.
+        start.Environment.Remove("WEFT_ACL_TOKEN");
+        start.Environment.Remove("WEFT_HTTP_ADDR");
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
         var server = new WeftServerProcess(process, address, dataDir);
