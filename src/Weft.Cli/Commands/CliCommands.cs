@@ -7,6 +7,8 @@ internal static class CliCommands
 {
     public static void AddAll(RootCommand root)
     {
+        root.Subcommands.Add(ServerCommand.Create());
+        root.Subcommands.Add(DevCommand.Create());
         root.Subcommands.Add(ServicesCommand.Create());
         root.Subcommands.Add(InstancesCommand.Create());
         root.Subcommands.Add(RegisterCommand.Create());

@@ -1,0 +1,35 @@
+using Microsoft.AspNetCore.Http;
+
+namespace Weft.Server.Acl;
+
+/// <summary>
+/// Requires the server's token on every call except <c>/v1/status/*</c>. Clients send it as Consul's do:
+/// <c>X-Consul-Token</c>, <c>?token=</c>, or <c>Authorization: Bearer</c>. Consul's messages: a call without a
+/// token is "Permission denied", one with an unknown token "ACL not found"; both 403.
+/// </summary>
+internal sealed class AclMiddleware(RequestDelegate next, string token)
+{
+    public Task InvokeAsync(HttpContext http)
+    {
+        if (http.Request.Path.StartsWithSegments("/v1/status"))
+            return next(http);
+
+        var presented = Presented(http.Request);
+        if (AclToken.Matches(token, presented))
+            return next(http);
+
+        http.Response.StatusCode = StatusCodes.Status403Forbidden;
+        http.Response.ContentType = "text/plain; charset=utf-8";
+        return http.Response.WriteAsync(string.IsNullOrEmpty(presented) ? "Permission denied" : "ACL not found");
+    }
+
+    private static string? Presented(HttpRequest request)
+    {
+        if (request.Headers.TryGetValue("X-Consul-Token", out var header) && !string.IsNullOrEmpty(header))
+            return header.ToString();
+        var authorization = request.Headers.Authorization.ToString();
+        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            return authorization["Bearer ".Length..].Trim();
+        return request.Query.TryGetValue("token", out var query) ? query.ToString() : null;
+    }
+}

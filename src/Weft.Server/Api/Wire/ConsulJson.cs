@@ -1,0 +1,29 @@
+using System.Text.Json.Serialization;
+
+namespace Weft.Server.Api.Wire;
+
+/// <summary>Source-generated JSON for every body the registry API reads or writes.</summary>
+[JsonSourceGenerationOptions(
+    PropertyNameCaseInsensitive = true,
+    ReadCommentHandling = System.Text.Json.JsonCommentHandling.Skip,
+    AllowTrailingCommas = true)]
+[JsonSerializable(typeof(ServiceRegistrationRequest))]
+[JsonSerializable(typeof(CheckRegistrationRequest))]
+[JsonSerializable(typeof(CheckUpdateRequest))]
+[JsonSerializable(typeof(CatalogRegistrationRequest))]
+[JsonSerializable(typeof(CatalogDeregistrationRequest))]
+[JsonSerializable(typeof(Dictionary<string, AgentServiceWire>))]
+[JsonSerializable(typeof(AgentServiceWire))]
+[JsonSerializable(typeof(Dictionary<string, HealthCheckWire>))]
+[JsonSerializable(typeof(List<HealthCheckWire>))]
+[JsonSerializable(typeof(List<NodeWire>))]
+[JsonSerializable(typeof(List<CatalogServiceWire>))]
+[JsonSerializable(typeof(CatalogNodeWire))]
+[JsonSerializable(typeof(List<ServiceEntryWire>))]
+[JsonSerializable(typeof(SortedDictionary<string, IReadOnlyList<string>>))]
+[JsonSerializable(typeof(AgentSelfWire))]
+[JsonSerializable(typeof(List<MemberWire>))]
+[JsonSerializable(typeof(List<string>))]
+[JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(bool))]
+internal sealed partial class ConsulJson : JsonSerializerContext;

@@ -1,0 +1,124 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Weft.Server.Acl;
+using Weft.Server.Api;
+using Weft.Server.Catalog;
+using Weft.Server.Health;
+using Weft.Server.Registry;
+using Weft.Server.Storage;
+
+namespace Weft.Server.Hosting;
+
+/// <summary>
+/// The control plane as one object: opens the store (refusing a foreign or corrupt one before listening),
+/// registers its own node, starts the health checks, then serves the API. Used by <c>weft server</c>,
+/// <c>weft dev</c> and the tests alike.
+/// </summary>
+internal sealed class WeftServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private WeftServer(WebApplication app, Uri httpAddress)
+    {
+        _app = app;
+        HttpAddress = httpAddress;
+    }
+
+    /// <summary>The address the API listens on, with the real port when 0 was asked for.</summary>
+    public Uri HttpAddress { get; }
+
+    public CatalogStore Catalog => _app.Services.GetRequiredService<CatalogStore>();
+    public CheckScheduler Checks => _app.Services.GetRequiredService<CheckScheduler>();
+    public ServerIdentity Identity => _app.Services.GetRequiredService<ServerIdentity>();
+
+    public static async Task<WeftServer> StartAsync(ServerOptions options, CancellationToken cancellationToken = default)
+    {
+        if (!options.DevOpen && string.IsNullOrEmpty(options.AclToken))
+            throw new InvalidOperationException("a token is required unless the server runs with --dev-open");
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+        });
+        builder.Logging.SetMinimumLevel(options.LogLevel);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            k.Listen(options.HttpEndpoint);
+        });
+
+        var identity = new ServerIdentity(
+            options.NodeName,
+            NodeId.LoadOrCreate(options.DataDir),
+            options.Datacenter,
+            IPAddress.IsLoopback(options.HttpEndpoint.Address) || options.HttpEndpoint.Address.Equals(IPAddress.Any) || options.HttpEndpoint.Address.Equals(IPAddress.IPv6Any)
+                ? "127.0.0.1"
+                : options.HttpEndpoint.Address.ToString());
+
+        var services = builder.Services;
+        services.AddSingleton(options.TimeProvider);
+        services.AddSingleton(identity);
+        services.AddSingleton<IStore>(new SqliteStore(options.DataDir));
+        services.AddSingleton<CatalogStore>();
+        services.AddSingleton(new CheckDefinitions(options.EnableScriptChecks));
+        services.AddSingleton<RegistryOperations>();
+        services.AddSingleton<BlockingQuery>();
+        services.AddSingleton<HealthProbeFactory>();
+        services.AddSingleton<CheckScheduler>();
+
+        var app = builder.Build();
+        try
+        {
+            var catalog = app.Services.GetRequiredService<CatalogStore>();
+            await catalog.StartAsync(cancellationToken);
+            var registry = app.Services.GetRequiredService<RegistryOperations>();
+            await catalog.WriteAsync(registry.RegisterSelf);
+            app.Services.GetRequiredService<CheckScheduler>().Start();
+
+            app.UseMiddleware<ApiErrors>();
+            ApiErrors.UseStatusMessages(app);
+            if (!options.DevOpen)
+                app.UseMiddleware<AclMiddleware>(options.AclToken!);
+            app.UseRouting();
+            app.MapAgentApi();
+            app.MapCatalogApi();
+            app.MapHealthApi();
+            app.MapStatusApi();
+
+            await app.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+
+        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new WeftServer(app, new Uri(bound.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)));
+    }
+
+    /// <summary>Completes when SIGINT/SIGTERM (or <see cref="DisposeAsync"/>) stops the server.</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
+
+    /// <summary>
+    /// Stops listening, then disposes the services in reverse order of creation: the health checks (which
+    /// produce writes) before the catalog, whose writer drains before the store closes.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
