@@ -30,4 +30,15 @@ public sealed class CliAgainstTokenServerTests(TokenServerFixture fixture) : ICl
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Equal("", result.Stderr);
     }
+
+    [Fact]
+    public async Task Services_TokenAndAddressFromEnvironment_Succeeds()
+    {
+        var result = await CliInvocation.RunProcessAsync(null,
+            new Dictionary<string, string> { ["WEFT_HTTP_ADDR"] = fixture.Server.Address, ["WEFT_ACL_TOKEN"] = fixture.Token },
+            "services");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("SERVICE", result.Stdout);
+    }
 }

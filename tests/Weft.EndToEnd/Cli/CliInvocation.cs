@@ -22,7 +22,11 @@ internal static class CliInvocation
     }
 
     /// <summary>Runs the built weft.dll as a child process with stdout redirected, as a pipe would.</summary>
-    public static async Task<CliResult> RunProcessAsync(string? stdin, params string[] args)
+    public static Task<CliResult> RunProcessAsync(string? stdin, params string[] args) =>
+        RunProcessAsync(stdin, new Dictionary<string, string>(), args);
+
+    /// <param name="environment">Variables set for the child, e.g. WEFT_HTTP_ADDR.</param>
+    public static async Task<CliResult> RunProcessAsync(string? stdin, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -38,6 +42,10 @@ internal static class CliInvocation
         start.Environment["TERM"] = "xterm-256color";
         start.Environment["COLORTERM"] = "truecolor";
         start.Environment.Remove("NO_COLOR");
+        start.Environment.Remove("WEFT_HTTP_ADDR");
+        start.Environment.Remove("WEFT_ACL_TOKEN");
+        foreach (var (name, value) in environment)
+            start.Environment[name] = value;
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
         var stdout = process.StandardOutput.ReadToEndAsync();
