@@ -11,7 +11,6 @@
 //      Its own code because the fix (WEFT_ACL_TOKEN / --token) differs from every other 4xx.
 //
 // Every error goes to stderr as one line starting with "weft: "; stdout carries only results.
-using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
