@@ -9,5 +9,9 @@ internal static class CliCommands
     {
         root.Subcommands.Add(ServerCommand.Create());
         root.Subcommands.Add(DevCommand.Create());
+        root.Subcommands.Add(ServicesCommand.Create());
+        root.Subcommands.Add(InstancesCommand.Create());
+        root.Subcommands.Add(RegisterCommand.Create());
+        root.Subcommands.Add(DeregisterCommand.Create());
     }
 }

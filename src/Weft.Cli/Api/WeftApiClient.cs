@@ -1,0 +1,125 @@
+// Exit codes of the operator commands (services, instances, register, deregister), one scheme
+// for all of them so that scripts can tell "fix your input" from "fix your server":
+//
+//   0  success
+//   1  the server refused the request: any 4xx/5xx except 403; the status and the server's own
+//      message are printed. Also a 2xx whose body is not Consul's documented shape.
+//   2  bad usage or input: command-line parse errors (System.CommandLine says 1; CliRunner maps
+//      them to 2), a register file that is unreadable or not JSON, an unusable --http-addr.
+//   3  the server is unreachable: connection refused, unknown host, timeout, TLS failure.
+//   4  the server refused the token (403): missing, unknown or without the needed rights.
+//      Its own code because the fix (WEFT_ACL_TOKEN / --token) differs from every other 4xx.
+//
+// Every error goes to stderr as one line starting with "weft: "; stdout carries only results.
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+
+namespace Weft.Cli.Api;
+
+/// <summary>A typed client for the Consul-compatible subset of weft server's HTTP API.</summary>
+internal sealed class WeftApiClient : IDisposable
+{
+    public const string TokenHeader = "X-Consul-Token";
+
+    // Long enough for a loaded server, short enough that an operator is not left staring at a
+    // silent terminal when a firewall drops packets instead of refusing them.
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly HttpClient _http;
+
+    public WeftApiClient(ApiConnection connection, HttpMessageHandler? handler = null)
+    {
+        Address = connection.Address;
+        _http = new HttpClient(handler ?? new SocketsHttpHandler(), disposeHandler: true)
+        {
+            BaseAddress = connection.Address,
+            Timeout = RequestTimeout,
+        };
+        if (connection.Token is { } token)
+            _http.DefaultRequestHeaders.Add(TokenHeader, token);
+        _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+    }
+
+    public Uri Address { get; }
+
+    /// <summary><c>GET /v1/catalog/services</c>: service name to the union of its instances' tags.</summary>
+    public async Task<IReadOnlyDictionary<string, List<string>?>> GetServicesAsync(CancellationToken ct) =>
+        await GetJsonAsync("/v1/catalog/services", CliJsonContext.Default.DictionaryStringListString, ct);
+
+    /// <summary><c>GET /v1/health/service/{name}</c>: every instance with its node and checks.</summary>
+    public async Task<IReadOnlyList<HealthServiceEntry>> GetServiceHealthAsync(string name, CancellationToken ct) =>
+        await GetJsonAsync($"/v1/health/service/{Uri.EscapeDataString(name)}", CliJsonContext.Default.ListHealthServiceEntry, ct);
+
+    /// <summary><c>PUT /v1/agent/service/register</c> with the caller's JSON passed through untouched.</summary>
+    public async Task RegisterAsync(string registrationJson, CancellationToken ct)
+    {
+        using var content = new StringContent(registrationJson, Encoding.UTF8, "application/json");
+        using var response = await SendAsync(HttpMethod.Put, "/v1/agent/service/register", content, ct);
+    }
+
+    /// <summary><c>PUT /v1/agent/service/deregister/{id}</c>.</summary>
+    public async Task DeregisterAsync(string serviceId, CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Put, $"/v1/agent/service/deregister/{Uri.EscapeDataString(serviceId)}", null, ct);
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    private async Task<T> GetJsonAsync<T>(string path, JsonTypeInfo<T> type, CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Get, path, null, ct);
+        try
+        {
+            await using var body = await response.Content.ReadAsStreamAsync(ct);
+            return await JsonSerializer.DeserializeAsync(body, type, ct)
+                ?? throw new UnexpectedResponseException(path, "the body is JSON null");
+        }
+        catch (JsonException e)
+        {
+            throw new UnexpectedResponseException(path, e.Message);
+        }
+    }
+
+    /// <summary>Sends one request and turns every way it can fail into one of the exceptions in ApiErrors.cs.</summary>
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = content };
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new ServerUnreachableException(Address, Describe(e), e);
+        }
+        catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            throw new ServerUnreachableException(Address, $"no answer within {RequestTimeout.TotalSeconds:0} seconds", e);
+        }
+
+        if (response.IsSuccessStatusCode)
+            return response;
+        using (response)
+        {
+            var message = (await response.Content.ReadAsStringAsync(ct)).Trim();
+            throw new ServerRefusedException(
+                (int)response.StatusCode,
+                response.ReasonPhrase ?? response.StatusCode.ToString(),
+                message.Length > 0 ? message : "(no message)");
+        }
+    }
+
+    // HttpRequestException's own message repeats the URL we already print; the socket's is the
+    // part that tells the operator what happened ("Connection refused", "Name or service not known").
+    private static string Describe(HttpRequestException e) => e.InnerException switch
+    {
+        SocketException s => s.Message,
+        IOException { InnerException: SocketException s } => s.Message,
+        _ when e.HttpRequestError == HttpRequestError.NameResolutionError => "unknown host",
+        _ => e.Message,
+    };
+}

@@ -1,0 +1,73 @@
+using Spectre.Console;
+using Spectre.Console.Rendering;
+using Weft.Cli.Api;
+using Weft.Core.Catalog;
+
+namespace Weft.Cli.Commands;
+
+/// <summary>
+/// The tables the operator commands print. On a terminal they get borders and colour; anywhere
+/// else they are bare aligned columns, so <c>grep</c>, <c>awk</c> and log files read them.
+/// </summary>
+internal static class Tables
+{
+    public static Table Services(IReadOnlyList<ServiceSummary> services, bool colors)
+    {
+        var table = Create(colors, "SERVICE", "INSTANCES", "PASSING", "WARNING", "CRITICAL", "TAGS");
+        foreach (var s in services)
+        {
+            table.AddRow(
+                Plain(s.Name),
+                Plain(s.Instances.ToString()),
+                Count(s.Passing, HealthStatus.Passing, colors),
+                Count(s.Warning, HealthStatus.Warning, colors),
+                Count(s.Critical, HealthStatus.Critical, colors),
+                Plain(string.Join(",", s.Tags)));
+        }
+        if (services.Count == 0)
+            table.Caption("no services registered");
+        return table;
+    }
+
+    /// <summary>One row per instance, followed by one indented row per check.</summary>
+    public static Table Instances(IReadOnlyList<InstanceView> instances, bool colors)
+    {
+        var table = Create(colors, "ID", "ADDRESS", "NODE", "HEALTH", "CHECK", "STATUS", "OUTPUT");
+        foreach (var i in instances)
+        {
+            var address = i.Port > 0 ? $"{i.Address}:{i.Port}" : i.Address;
+            table.AddRow(Plain(i.Id), Plain(address), Plain(i.Node), Status(i.Health, colors), Plain(""), Plain(""), Plain(""));
+            foreach (var c in i.Checks)
+            {
+                table.AddRow(Plain(""), Plain(""), Plain(""), Plain(""),
+                    Plain(c.CheckId), Status(c.Status, colors), Plain(CliViews.OneLine(c.Output)));
+            }
+        }
+        return table;
+    }
+
+    private static Table Create(bool colors, params string[] headers)
+    {
+        var table = new Table { Border = colors ? TableBorder.Rounded : TableBorder.None };
+        // Only the last column (tags, check output) may wrap: a wrapped ID or address reads as two.
+        for (var i = 0; i < headers.Length; i++)
+            table.AddColumn(new TableColumn(Plain(headers[i])) { NoWrap = i < headers.Length - 1 });
+        return table;
+    }
+
+    // Text, never markup: service names, tags and check output are user data and may hold '['.
+    private static IRenderable Plain(string text) => new Text(text);
+
+    private static IRenderable Status(string status, bool colors) =>
+        colors ? new Text(status, new Style(ColorOf(status))) : new Text(status);
+
+    private static IRenderable Count(int count, string status, bool colors) =>
+        colors && count > 0 ? new Text(count.ToString(), new Style(ColorOf(status))) : new Text(count.ToString());
+
+    private static Color ColorOf(string status) => status switch
+    {
+        HealthStatus.Passing => Color.Green,
+        HealthStatus.Warning => Color.Yellow,
+        _ => Color.Red,
+    };
+}

@@ -1,0 +1,49 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Weft.EndToEnd.Cli;
+
+/// <summary>What the operator sees when there is no server to talk to, or the command line is wrong.</summary>
+public sealed class CliWithoutServerTests
+{
+    [Theory]
+    [InlineData("services")]
+    [InlineData("instances", "web")]
+    [InlineData("deregister", "web-1")]
+    public async Task ClosedPort_ExitsThreeAndSaysWhereItLooked(params string[] command)
+    {
+        var port = ClosedPort();
+
+        var result = await CliInvocation.RunAsync([.. command, "--http-addr", $"127.0.0.1:{port}"]);
+
+        Assert.True(result.ExitCode == 3, result.ToString());
+        Assert.StartsWith($"weft: cannot reach the server at http://127.0.0.1:{port}: ", result.Stderr);
+        Assert.Contains("Is weft server running? Set WEFT_HTTP_ADDR to its address.", result.Stderr);
+    }
+
+    [Fact]
+    public async Task UnknownOption_ExitsTwo()
+    {
+        var result = await CliInvocation.RunAsync("services", "--no-such-option");
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("--no-such-option", result.Stderr);
+    }
+
+    [Fact]
+    public async Task UnusableAddress_ExitsTwo()
+    {
+        var result = await CliInvocation.RunAsync("services", "--http-addr", "ftp://example.com");
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("\"ftp://example.com\" is not a server address", result.Stderr);
+    }
+
+    /// <summary>A loopback port that was free a moment ago and now has no listener.</summary>
+    private static int ClosedPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

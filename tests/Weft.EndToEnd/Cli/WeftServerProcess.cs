@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Weft.EndToEnd.Cli;
+
+/// <summary>
+/// A real <c>weft server</c>, started from the weft.dll built next to the tests, on a free
+/// loopback port with its own data directory. Killed by its process id on dispose.
+/// </summary>
+internal sealed class WeftServerProcess : IAsyncDisposable
+{
+    private static readonly TimeSpan StartupDeadline = TimeSpan.FromSeconds(90);
+
+    private readonly Process _process;
+    private readonly StringBuilder _log = new();
+
+    private WeftServerProcess(Process process, string address, string dataDir)
+    {
+        _process = process;
+        Address = address;
+        DataDir = dataDir;
+    }
+
+    /// <summary>host:port, the form an operator puts in WEFT_HTTP_ADDR.</summary>
+    public string Address { get; }
+
+    public string DataDir { get; }
+
+    /// <summary>What the server printed so far; attached to failures to explain them.</summary>
+    public string Log
+    {
+        get { lock (_log) return _log.ToString(); }
+    }
+
+    /// <param name="open">True for <c>--dev-open</c> (no ACLs); false for the default, token-protected mode.</param>
+    public static async Task<WeftServerProcess> StartAsync(bool open)
+    {
+        var dataDir = Directory.CreateTempSubdirectory("weft-e2e-").FullName;
+        var address = $"127.0.0.1:{FreePort()}";
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "weft.dll"));
+        start.ArgumentList.Add("server");
+        if (open)
+            start.ArgumentList.Add("--dev-open");
+        start.ArgumentList.Add("--http-addr");
+        start.ArgumentList.Add(address);
+        start.ArgumentList.Add("--data-dir");
+        start.ArgumentList.Add(dataDir);
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        // The server takes its token from WEFT_ACL_TOKEN when set; the tests want the one it
+        // generates in its data dir, whatever the developer's shell exports.
+        start.Environment.Remove("WEFT_ACL_TOKEN");
+        start.Environment.Remove("WEFT_HTTP_ADDR");
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
+        var server = new WeftServerProcess(process, address, dataDir);
+        process.OutputDataReceived += (_, e) => server.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => server.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            await server.WaitUntilAnsweringAsync();
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+        return server;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(DataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A leftover temp directory is not worth failing a test run over.
+        }
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+            return;
+        lock (_log)
+            _log.AppendLine(line);
+    }
+
+    /// <summary>Polls <c>/v1/status/leader</c> until it answers; any HTTP answer means the API is up.</summary>
+    private async Task WaitUntilAnsweringAsync()
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < StartupDeadline)
+        {
+            if (_process.HasExited)
+                throw new InvalidOperationException($"weft server exited with {_process.ExitCode} before answering:\n{Log}");
+            try
+            {
+                using var response = await http.GetAsync($"http://{Address}/v1/status/leader");
+                if (response.StatusCode != HttpStatusCode.ServiceUnavailable)
+                    return;
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+            catch (TaskCanceledException)
+            {
+                // Listening but slow; try again within the deadline.
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(100));
+        }
+        throw new TimeoutException($"weft server did not answer on {Address} within {StartupDeadline}:\n{Log}");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
