@@ -16,11 +16,14 @@ internal sealed class WeftServerProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _log = new();
 
-    private WeftServerProcess(Process process, string address, string dataDir)
+    private readonly bool _ownsDataDir;
+
+    private WeftServerProcess(Process process, string address, string dataDir, bool ownsDataDir)
     {
         _process = process;
         Address = address;
         DataDir = dataDir;
+        _ownsDataDir = ownsDataDir;
     }
 
     /// <summary>host:port, the form an operator puts in WEFT_HTTP_ADDR.</summary>
@@ -35,9 +38,12 @@ internal sealed class WeftServerProcess : IAsyncDisposable
     }
 
     /// <param name="open">True for <c>--dev-open</c> (no ACLs); false for the default, token-protected mode.</param>
-    public static async Task<WeftServerProcess> StartAsync(bool open)
+    /// <param name="dataDir">An existing data dir to reuse (kept on dispose); null for a fresh temp one.</param>
+    /// <param name="extraArgs">More <c>weft server</c> arguments.</param>
+    public static async Task<WeftServerProcess> StartAsync(bool open, string? dataDir = null, params string[] extraArgs)
     {
-        var dataDir = Directory.CreateTempSubdirectory("weft-e2e-").FullName;
+        var owns = dataDir is null;
+        dataDir ??= Directory.CreateTempSubdirectory("weft-e2e-").FullName;
         var address = $"127.0.0.1:{FreePort()}";
         var start = new ProcessStartInfo("dotnet")
         {
@@ -53,6 +59,8 @@ internal sealed class WeftServerProcess : IAsyncDisposable
         start.ArgumentList.Add(address);
         start.ArgumentList.Add("--data-dir");
         start.ArgumentList.Add(dataDir);
+        foreach (var arg in extraArgs)
+            start.ArgumentList.Add(arg);
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         // The server takes its token from WEFT_ACL_TOKEN when set; the tests want the one it
         // generates in its data dir, whatever the developer's shell exports.
@@ -60,7 +68,7 @@ internal sealed class WeftServerProcess : IAsyncDisposable
         start.Environment.Remove("WEFT_HTTP_ADDR");
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
-        var server = new WeftServerProcess(process, address, dataDir);
+        var server = new WeftServerProcess(process, address, dataDir, owns);
         process.OutputDataReceived += (_, e) => server.Append(e.Data);
         process.ErrorDataReceived += (_, e) => server.Append(e.Data);
         process.BeginOutputReadLine();
@@ -85,6 +93,8 @@ internal sealed class WeftServerProcess : IAsyncDisposable
             await _process.WaitForExitAsync();
         }
         _process.Dispose();
+        if (!_ownsDataDir)
+            return;
         try
         {
             Directory.Delete(DataDir, recursive: true);
@@ -94,6 +104,25 @@ internal sealed class WeftServerProcess : IAsyncDisposable
             // A leftover temp directory is not worth failing a test run over.
         }
     }
+
+    /// <summary>SIGKILL, as <c>kill -9</c>: no shutdown code runs.</summary>
+    public async Task KillHardAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync();
+    }
+
+    /// <summary>SIGTERM, as a service manager sends; returns the exit code once the process has exited.</summary>
+    public async Task<int> TerminateAsync(TimeSpan deadline)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            await kill.WaitForExitAsync();
+        using var timeout = new CancellationTokenSource(deadline);
+        await _process.WaitForExitAsync(timeout.Token);
+        return _process.ExitCode;
+    }
+
+    public bool HasExited => _process.HasExited;
 
     private void Append(string? line)
     {

@@ -60,8 +60,7 @@ public sealed class AclTests
             var (token, source) = AclToken.Resolve(null, null, dir);
             var path = Path.Combine(dir, AclToken.FileName);
             Assert.Contains(path, source);
-            if (!OperatingSystem.IsWindows())
-                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
             Assert.Equal(token, File.ReadAllText(path).Trim());
             Assert.Equal(token, AclToken.Resolve(null, null, dir).Token);
 
