@@ -1,0 +1,41 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Weft.Bench.Registry;
+
+// Usage: weft-bench-registry --weft-dll PATH --work-dir DIR --results FILE [--quick]
+// run.sh builds both, makes the work dir, and cleans it (and any PID left in <work-dir>/pids) afterwards.
+string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+var ctx = new BenchContext(
+    Arg("--weft-dll") ?? throw new ArgumentException("--weft-dll is required"),
+    Arg("--work-dir") ?? throw new ArgumentException("--work-dir is required"),
+    args.Contains("--quick"));
+var resultsFile = Arg("--results") ?? throw new ArgumentException("--results is required");
+var report = new Report();
+var results = new JsonObject
+{
+    ["quick"] = ctx.Quick,
+    ["started_utc"] = DateTime.UtcNow.ToString("O"),
+    ["cores"] = Environment.ProcessorCount,
+};
+
+results["registrations"] = await RegistrationBench.RunAsync(ctx, report);
+
+await using (var weft = await WeftProcess.StartAsync(ctx, "reads"))
+{
+    using var client = BenchContext.Client(4, TimeSpan.FromSeconds(10));
+    for (var i = 0; i < 10; i++)
+        await WeftApi.RegisterAsync(client, weft.Address, WeftApi.Registration($"read-target-{i}", "read-target", 7000 + i));
+    var body = await client.GetByteArrayAsync(new Uri(weft.Address, NginxProcess.ReadPath));
+    report.Progress($"reads: body is {body.Length} bytes");
+
+    await using var nginx = await NginxProcess.StartAsync(ctx, body);
+    results["reads"] = await ReadBench.RunAsync(ctx, weft, nginx, report);
+    results["reads"]!["body_bytes"] = body.Length;
+    results["wake"] = await WakeBench.RunAsync(ctx, weft, report);
+    results["checks"] = await ChecksBench.RunAsync(ctx, nginx, report);
+}
+
+results["finished_utc"] = DateTime.UtcNow.ToString("O");
+Console.WriteLine(report.Table);
+await File.WriteAllTextAsync(resultsFile, results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+Console.WriteLine($"JSON: {resultsFile}");
