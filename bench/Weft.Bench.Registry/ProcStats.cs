@@ -70,7 +70,8 @@ internal static class ProcStats
     public static (int ClientsFlushed, int ServerSidesDrained, int ServerSides) Sockets(int serverPort)
     {
         int clientsFlushed = 0, drained = 0, serverSides = 0;
-        foreach (var line in File.ReadLines("/proc/net/tcp").Skip(1))
+        // Dual-mode client sockets show up in tcp6 as ::ffff:127.0.0.1.
+        foreach (var line in File.ReadLines("/proc/net/tcp").Skip(1).Concat(File.ReadLines("/proc/net/tcp6").Skip(1)))
         {
             var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             if (f.Length < 5 || f[3] != "01") continue;

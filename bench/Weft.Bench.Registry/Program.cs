@@ -9,6 +9,9 @@ var ctx = new BenchContext(
     Arg("--weft-dll") ?? throw new ArgumentException("--weft-dll is required"),
     Arg("--work-dir") ?? throw new ArgumentException("--work-dir is required"),
     args.Contains("--quick"));
+// --only registrations|reads|wake|checks: one part, for development.
+var only = Arg("--only");
+bool Runs(string part) => only is null || only == part;
 var resultsFile = Arg("--results") ?? throw new ArgumentException("--results is required");
 var report = new Report();
 var results = new JsonObject
@@ -18,7 +21,8 @@ var results = new JsonObject
     ["cores"] = Environment.ProcessorCount,
 };
 
-results["registrations"] = await RegistrationBench.RunAsync(ctx, report);
+if (Runs("registrations"))
+    results["registrations"] = await RegistrationBench.RunAsync(ctx, report);
 
 await using (var weft = await WeftProcess.StartAsync(ctx, "reads"))
 {
@@ -29,10 +33,16 @@ await using (var weft = await WeftProcess.StartAsync(ctx, "reads"))
     report.Progress($"reads: body is {body.Length} bytes");
 
     await using var nginx = await NginxProcess.StartAsync(ctx, body);
-    results["reads"] = await ReadBench.RunAsync(ctx, weft, nginx, report);
-    results["reads"]!["body_bytes"] = body.Length;
-    results["wake"] = await WakeBench.RunAsync(ctx, weft, report);
-    results["checks"] = await ChecksBench.RunAsync(ctx, nginx, report);
+    if (Runs("reads"))
+    {
+        results["reads"] = await ReadBench.RunAsync(ctx, weft, nginx, report);
+        results["reads"]!["body_bytes"] = body.Length;
+    }
+
+    if (Runs("wake"))
+        results["wake"] = await WakeBench.RunAsync(ctx, weft, report);
+    if (Runs("checks"))
+        results["checks"] = await ChecksBench.RunAsync(ctx, nginx, report);
 }
 
 results["finished_utc"] = DateTime.UtcNow.ToString("O");

@@ -28,6 +28,7 @@ internal static class WakeBench
         var stale = 0;
         var failed = 0;
         var rounds = 0;
+        double wakeWallMs = 0, serverCpuMs = 0, clientCpuMs = 0;
         for (var round = 1; round <= ctx.WakeRounds; round++)
         {
             var index = await WeftApi.IndexAsync(writer, weft.Address, $"/v1/health/service/{Watched}");
@@ -41,12 +42,17 @@ internal static class WakeBench
             await Task.WhenAny(Task.WhenAll(pending), Task.Delay(TimeSpan.FromMilliseconds(250)));
             wokenByUnrelated += pending.Count(p => p.IsCompleted);
 
+            var serverCpu0 = ProcStats.CpuTicks(weft.Pid);
+            var clientCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
             var sent = Stopwatch.GetTimestamp();
             await WeftApi.RegisterAsync(writer, weft.Address, WeftApi.Registration($"watched-{round}", Watched, 9000 + round));
             var acked = Stopwatch.GetTimestamp();
             var all = Task.WhenAll(pending);
             if (await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(30))) != all)
                 throw new TimeoutException($"round {round}: {pending.Count(p => !p.IsCompleted)} watchers not woken within 30 s of the write");
+            wakeWallMs += Stats.Ms(sent, Stopwatch.GetTimestamp());
+            serverCpuMs += (ProcStats.CpuTicks(weft.Pid) - serverCpu0) * 1000 / ProcStats.TicksPerSecond;
+            clientCpuMs += (Process.GetCurrentProcess().TotalProcessorTime - clientCpu0).TotalMilliseconds;
 
             foreach (var (arrived, newIndex, ok) in await all)
             {
@@ -57,7 +63,9 @@ internal static class WakeBench
             }
 
             rounds++;
-            report.Progress($"wake round {round}: p50 {Stats.Percentile(sinceAck.TakeLast(ctx.Watchers).ToList(), 50):F1} ms, max {sinceAck.TakeLast(ctx.Watchers).Max():F1} ms after ack");
+            var last = sinceAck.TakeLast(ctx.Watchers).ToList();
+            report.Progress($"wake round {round}: after ack min {last.Min():F1} p10 {Stats.Percentile(last, 10):F1} p50 {Stats.Percentile(last, 50):F1} max {last.Max():F1} ms; " +
+                $"write ack took {Stats.Ms(sent, acked):F1} ms; server threads {Directory.GetDirectories($"/proc/{weft.Pid}/task").Length}");
         }
 
         var p99 = Stats.Percentile(sinceAck, 99);
@@ -66,6 +74,8 @@ internal static class WakeBench
         report.Row("after write sent: p50 / p99 / max", $"{Stats.Percentile(sinceSent, 50):F1} / {Stats.Percentile(sinceSent, 99):F1} / {Stats.Max(sinceSent):F1} ms", "");
         report.Row("unrelated change woke watchers", wokenByUnrelated == 0 ? "none (OK)" : $"{wokenByUnrelated} (WRONG)",
             $"observed 250 ms after each of {rounds} unrelated acks");
+        report.Row("CPU while waking: server / bench client", $"{serverCpuMs / wakeWallMs:P0} / {clientCpuMs / wakeWallMs:P0}",
+            $"of one core, over {wakeWallMs:F0} ms from write sent to last response");
         report.Row("responses without a newer index / failed", $"{stale} / {failed}", "");
 
         return new JsonObject
@@ -82,6 +92,9 @@ internal static class WakeBench
             ["stale"] = stale,
             ["failed"] = failed,
             ["goal_p99_ms"] = 50,
+            ["wake_wall_ms_total"] = wakeWallMs,
+            ["server_cpu_ms_while_waking"] = serverCpuMs,
+            ["client_cpu_ms_while_waking"] = clientCpuMs,
         };
     }
 
@@ -120,6 +133,9 @@ internal static class WakeBench
             await Task.Delay(10);
         }
 
-        throw new TimeoutException($"watchers not all blocked within 30 s ({Interlocked.Read(ref written.Value) - before} requests written)");
+        var (f, d, n) = ProcStats.Sockets(weft.Port);
+        throw new TimeoutException(
+            $"watchers not all blocked within 30 s: {Interlocked.Read(ref written.Value) - before} requests written, " +
+            $"{n} server-side sockets of which {d} read empty, {f} client sides flushed");
     }
 }
