@@ -26,6 +26,8 @@ internal static class ChecksBench
         var allPassingAfter = Stopwatch.GetElapsedTime(waitStarted).TotalSeconds;
         report.Progress($"checks: {passing}/{load.Acked} passing after {allPassingAfter:F1} s; sampling for {ctx.CheckWindow.TotalSeconds:F0} s");
 
+        using var probe = BenchContext.Client(1, TimeSpan.FromSeconds(10));
+        var index0 = await WeftApi.IndexAsync(probe, weft.Address);
         var rss = new List<double>();
         var cpu0 = ProcStats.CpuTicks(weft.Pid);
         var threads0 = ProcStats.ThreadTicks(weft.Pid);
@@ -45,6 +47,7 @@ internal static class ChecksBench
         var probesPerSecond = (nginx.HealthRequests() - probes0) / seconds;
         var threads = ProcStats.TopThreads(threads0, ProcStats.ThreadTicks(weft.Pid), seconds, 4);
         rss.Add(ProcStats.RssKiB(weft.Pid) / 1024.0);
+        var commits = await WeftApi.IndexAsync(probe, weft.Address) - index0;
         var expected = load.Acked / 10.0;
 
         report.Section($"4. {load.Acked:N0} instances x 1 HTTP check every 10 s (target: nginx /health), {seconds:F0} s window");
@@ -52,6 +55,7 @@ internal static class ChecksBench
         report.Row("server CPU", $"{cpu:F1}% of one core", "goal < 15%");
         report.Row("server RSS median / max", $"{Stats.Median(rss):F0} / {Stats.Max(rss):F0} MiB", $"goal < 200 MB; {idleRssMiB:F0} MiB before registering");
         report.Row("checks/s seen by nginx", $"{probesPerSecond:F0}", $"expected {expected:F0} (N / 10 s)");
+        report.Row("catalog commits during the window", $"{commits}", "a probe writes only when status or output changes");
         report.Row("busiest server threads", string.Join(", ", threads.Select(t => $"{t.Name} x{t.Threads} {t.CpuPercent:F1}%")), "");
 
         return new JsonObject
@@ -67,6 +71,7 @@ internal static class ChecksBench
             ["rss_mib_before_registering"] = idleRssMiB,
             ["checks_per_second"] = probesPerSecond,
             ["checks_per_second_expected"] = expected,
+            ["commits_in_window"] = commits,
             ["goal_cpu_percent"] = 15,
             ["goal_rss_mb"] = 200,
         };

@@ -19,6 +19,7 @@ var results = new JsonObject
     ["quick"] = ctx.Quick,
     ["started_utc"] = DateTime.UtcNow.ToString("O"),
     ["cores"] = Environment.ProcessorCount,
+    ["loadavg_at_start"] = File.ReadAllText("/proc/loadavg").Trim(),
 };
 
 if (Runs("registrations"))
@@ -46,6 +47,9 @@ await using (var weft = await WeftProcess.StartAsync(ctx, "reads"))
 }
 
 results["finished_utc"] = DateTime.UtcNow.ToString("O");
+results["loadavg_at_end"] = File.ReadAllText("/proc/loadavg").Trim();
+Console.WriteLine($"weft registry bench{(ctx.Quick ? " (--quick)" : "")}: {Environment.ProcessorCount} cores, " +
+    $"load average at start {results["loadavg_at_start"]}, at end {results["loadavg_at_end"]} (the cores are shared)");
 Console.WriteLine(report.Table);
 await File.WriteAllTextAsync(resultsFile, results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
 Console.WriteLine($"JSON: {resultsFile}");
