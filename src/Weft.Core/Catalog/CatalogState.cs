@@ -19,6 +19,14 @@ public sealed record CatalogState
     public ImmutableSortedDictionary<string, ImmutableSortedSet<ServiceKey>> ServicesByName { get; init; } = ImmutableSortedDictionary.Create<string, ImmutableSortedSet<ServiceKey>>(StringComparer.Ordinal);
     public ImmutableDictionary<string, ImmutableSortedSet<ServiceKey>> ServicesByNode { get; init; } = ImmutableDictionary<string, ImmutableSortedSet<ServiceKey>>.Empty;
     public ImmutableDictionary<string, ImmutableSortedSet<CheckKey>> ChecksByNode { get; init; } = ImmutableDictionary<string, ImmutableSortedSet<CheckKey>>.Empty;
+
+    // By owner, so one instance's checks are found without scanning its node: an agent's node can hold
+    // thousands of services.
+    public ImmutableDictionary<ServiceKey, ImmutableSortedSet<CheckKey>> ChecksByService { get; init; } = ImmutableDictionary<ServiceKey, ImmutableSortedSet<CheckKey>>.Empty;
+    public ImmutableDictionary<string, ImmutableSortedSet<CheckKey>> NodeChecksByNode { get; init; } = ImmutableDictionary<string, ImmutableSortedSet<CheckKey>>.Empty;
+    // Per service name, how many instances carry each tag: the name list's tags without a scan of instances.
+    public ImmutableDictionary<string, ImmutableSortedDictionary<string, int>> TagCounts { get; init; } = ImmutableDictionary<string, ImmutableSortedDictionary<string, int>>.Empty;
+
     public ImmutableDictionary<string, ulong> TopicIndexes { get; init; } = ImmutableDictionary<string, ulong>.Empty;
 
     /// <summary>The index a blocking query on <paramref name="topic"/> reports: never 0, as Consul's.</summary>
@@ -33,21 +41,21 @@ public sealed record CatalogState
     public IEnumerable<CheckRecord> ChecksOn(string node) =>
         ChecksByNode.TryGetValue(node, out var keys) ? keys.Select(k => Checks[k]) : [];
 
+    /// <summary>The checks registered for one instance.</summary>
+    public IEnumerable<CheckRecord> ChecksOf(ServiceKey service) =>
+        ChecksByService.TryGetValue(service, out var keys) ? keys.Select(k => Checks[k]) : [];
+
+    /// <summary>A node's own checks (those of no service).</summary>
+    public IEnumerable<CheckRecord> NodeChecksOn(string node) =>
+        NodeChecksByNode.TryGetValue(node, out var keys) ? keys.Select(k => Checks[k]) : [];
+
     /// <summary>Checks that bear on one instance's health: its node's checks, then its own.</summary>
     public IEnumerable<CheckRecord> ChecksFor(ServiceRecord service) =>
-        ChecksOn(service.Node).Where(c => c.IsNodeCheck || c.ServiceId == service.Id);
+        NodeChecksOn(service.Node).Concat(ChecksOf(service.Key));
 
-    /// <summary>Service names with the union of their instances' tags, sorted, as <c>/v1/catalog/services</c>.</summary>
-    public ImmutableSortedDictionary<string, ImmutableSortedSet<string>> ServiceTags()
-    {
-        var builder = ImmutableSortedDictionary.CreateBuilder<string, ImmutableSortedSet<string>>(StringComparer.Ordinal);
-        foreach (var (name, _) in ServicesByName)
-            builder[name] = TagsOf(name);
-        return builder.ToImmutable();
-    }
-
+    /// <summary>The union of a service's instances' tags, sorted, as <c>/v1/catalog/services</c> lists them.</summary>
     public ImmutableSortedSet<string> TagsOf(string serviceName) =>
-        InstancesOf(serviceName).SelectMany(s => s.Tags).ToImmutableSortedSet(StringComparer.Ordinal);
+        TagCounts.TryGetValue(serviceName, out var counts) ? [.. counts.Keys] : ImmutableSortedSet<string>.Empty;
 
     /// <summary>Applies a commit's changes at <paramref name="index"/>, keeping each record's CreateIndex.</summary>
     public CatalogState Apply(IEnumerable<CatalogChange> changes, ulong index)
@@ -80,14 +88,13 @@ public sealed record CatalogState
     {
         var key = service.Key;
         var old = Services.GetValueOrDefault(key);
-        var byName = ServicesByName;
-        if (old is not null && old.Name != service.Name)
-            byName = RemoveFromIndex(byName, old.Name, key);
-        return this with
+        var state = old is null ? this : RemoveService(key);
+        return state with
         {
-            Services = Services.SetItem(key, service with { CreateIndex = old?.CreateIndex ?? index, ModifyIndex = index }),
-            ServicesByName = AddToIndex(byName, service.Name, key),
-            ServicesByNode = AddToIndex(ServicesByNode, service.Node, key),
+            Services = state.Services.SetItem(key, service with { CreateIndex = old?.CreateIndex ?? index, ModifyIndex = index }),
+            ServicesByName = AddToIndex(state.ServicesByName, service.Name, key),
+            ServicesByNode = AddToIndex(state.ServicesByNode, service.Node, key),
+            TagCounts = CountTags(state.TagCounts, service, +1),
         };
     }
 
@@ -99,34 +106,57 @@ public sealed record CatalogState
             Services = Services.Remove(key),
             ServicesByName = RemoveFromIndex(ServicesByName, old.Name, key),
             ServicesByNode = RemoveFromIndex(ServicesByNode, old.Node, key),
+            TagCounts = CountTags(TagCounts, old, -1),
         };
+    }
+
+    private static ImmutableDictionary<string, ImmutableSortedDictionary<string, int>> CountTags(
+        ImmutableDictionary<string, ImmutableSortedDictionary<string, int>> counts, ServiceRecord service, int delta)
+    {
+        var tags = counts.TryGetValue(service.Name, out var existing) ? existing : ImmutableSortedDictionary.Create<string, int>(StringComparer.Ordinal);
+        foreach (var tag in service.Tags.Distinct())
+        {
+            var n = tags.GetValueOrDefault(tag) + delta;
+            tags = n > 0 ? tags.SetItem(tag, n) : tags.Remove(tag);
+        }
+
+        return delta < 0 && tags.IsEmpty ? counts.Remove(service.Name) : counts.SetItem(service.Name, tags);
     }
 
     private CatalogState PutCheck(CheckRecord check, ulong index)
     {
-        var create = Checks.TryGetValue(check.Key, out var old) ? old.CreateIndex : index;
-        return this with
+        var state = Checks.TryGetValue(check.Key, out var old) ? RemoveCheck(check.Key) : this;
+        var record = check with { CreateIndex = old?.CreateIndex ?? index, ModifyIndex = index };
+        return state with
         {
-            Checks = Checks.SetItem(check.Key, check with { CreateIndex = create, ModifyIndex = index }),
-            ChecksByNode = AddToIndex(ChecksByNode, check.Node, check.Key),
+            Checks = state.Checks.SetItem(check.Key, record),
+            ChecksByNode = AddToIndex(state.ChecksByNode, check.Node, check.Key),
+            ChecksByService = check.IsNodeCheck ? state.ChecksByService : AddToIndex(state.ChecksByService, new ServiceKey(check.Node, check.ServiceId), check.Key),
+            NodeChecksByNode = check.IsNodeCheck ? AddToIndex(state.NodeChecksByNode, check.Node, check.Key) : state.NodeChecksByNode,
         };
     }
 
     private CatalogState RemoveCheck(CheckKey key)
     {
-        if (!Checks.ContainsKey(key)) return this;
-        return this with { Checks = Checks.Remove(key), ChecksByNode = RemoveFromIndex(ChecksByNode, key.Node, key) };
+        if (!Checks.TryGetValue(key, out var old)) return this;
+        return this with
+        {
+            Checks = Checks.Remove(key),
+            ChecksByNode = RemoveFromIndex(ChecksByNode, key.Node, key),
+            ChecksByService = old.IsNodeCheck ? ChecksByService : RemoveFromIndex(ChecksByService, new ServiceKey(old.Node, old.ServiceId), key),
+            NodeChecksByNode = old.IsNodeCheck ? RemoveFromIndex(NodeChecksByNode, key.Node, key) : NodeChecksByNode,
+        };
     }
 
-    private static TMap AddToIndex<TMap, TKey>(TMap map, string name, TKey key)
-        where TMap : IImmutableDictionary<string, ImmutableSortedSet<TKey>>
+    private static TMap AddToIndex<TMap, TName, TKey>(TMap map, TName name, TKey key)
+        where TMap : IImmutableDictionary<TName, ImmutableSortedSet<TKey>>
     {
         var set = map.TryGetValue(name, out var existing) ? existing : ImmutableSortedSet<TKey>.Empty;
         return (TMap)map.SetItem(name, set.Add(key));
     }
 
-    private static TMap RemoveFromIndex<TMap, TKey>(TMap map, string name, TKey key)
-        where TMap : IImmutableDictionary<string, ImmutableSortedSet<TKey>>
+    private static TMap RemoveFromIndex<TMap, TName, TKey>(TMap map, TName name, TKey key)
+        where TMap : IImmutableDictionary<TName, ImmutableSortedSet<TKey>>
     {
         if (!map.TryGetValue(name, out var set)) return map;
         set = set.Remove(key);

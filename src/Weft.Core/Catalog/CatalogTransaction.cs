@@ -33,6 +33,9 @@ public sealed class CatalogTransaction
         Emit(new CatalogChange.NodeUpsert(node));
         _topics.Add(Topics.Nodes);
         TouchNode(node.Name, includeServices: true);
+        // The name list can be filtered by node meta, so a node's meta reaches it through its services.
+        if (old is not null && !old.Meta.SequenceEqual(node.Meta) && State.ServicesByNode.ContainsKey(node.Name))
+            _topics.Add(Topics.ServiceNames);
     }
 
     public bool DeleteNode(string name)
@@ -67,7 +70,7 @@ public sealed class CatalogTransaction
     public bool DeleteService(ServiceKey key)
     {
         if (!State.Services.TryGetValue(key, out var old)) return false;
-        foreach (var check in State.ChecksOn(key.Node).Where(c => c.ServiceId == key.Id).ToList())
+        foreach (var check in State.ChecksOf(key).ToList())
             DeleteCheck(check.Key);
         NoteTags(old.Name);
         Emit(new CatalogChange.ServiceDelete(key));

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http;
 using Weft.Core.Catalog;
@@ -19,8 +20,10 @@ internal sealed class BlockingQuery(CatalogStore catalog, TimeProvider time)
     public async Task<IResult> RespondAsync<T>(HttpContext http, string topic, Func<CatalogState, T> read, JsonTypeInfo<T> type)
     {
         var state = await WaitAsync(http, topic);
-        return TypedResults.Json(read(state), type);
+        return TypedResults.Bytes(_bodies.Get(http.Request, state.TopicIndex(topic), () => JsonSerializer.SerializeToUtf8Bytes(read(state), type)), "application/json; charset=utf-8");
     }
+
+    private readonly ResponseCache _bodies = new();
 
     /// <summary>Waits as the request asks, sets the index headers, and returns the state to answer from.</summary>
     public async Task<CatalogState> WaitAsync(HttpContext http, string topic)

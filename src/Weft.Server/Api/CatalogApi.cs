@@ -27,11 +27,18 @@ internal static class CatalogApi
     {
         QueryFilters.RequireLocalDatacenter(http.Request, self);
         var nodeMeta = QueryFilters.NodeMeta(http.Request);
+        var filtered = http.Request.Query.ContainsKey("node-meta");
         return blocking.RespondAsync(http, Topics.ServiceNames, state =>
         {
             var result = new SortedDictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
             foreach (var (name, _) in state.ServicesByName)
             {
+                if (!filtered)
+                {
+                    result[name] = [.. state.TagsOf(name)];
+                    continue;
+                }
+
                 var instances = state.InstancesOf(name).Where(s => nodeMeta(state.Nodes.GetValueOrDefault(s.Node))).ToList();
                 if (instances.Count > 0)
                     result[name] = instances.SelectMany(s => s.Tags).Distinct().Order(StringComparer.Ordinal).ToList();

@@ -51,7 +51,7 @@ internal static class HealthApi
         QueryFilters.RequireLocalDatacenter(http.Request, self);
         return blocking.RespondAsync(http, Topics.Service(service),
             state => state.InstancesOf(service)
-                .SelectMany(s => state.ChecksOn(s.Node).Where(c => c.ServiceId == s.Id))
+                .SelectMany(s => state.ChecksOf(s.Key))
                 .Select(c => c.ToWire())
                 .ToList(),
             ConsulJson.Api.ListHealthCheckWire);

@@ -94,13 +94,14 @@ internal sealed class RegistryOperations(ServerIdentity self, CheckDefinitions d
         EnsureNode(tx, self.NodeName, self.Address, self.NodeId);
         tx.PutService(service);
 
-        var existing = tx.State.ChecksOn(service.Node).Where(c => c.ServiceId == service.Id).ToList();
+        var existing = tx.State.ChecksOf(service.Key).ToList();
         foreach (var check in checks)
             PutCheck(tx, check);
 
+        var sent = checks.Select(c => c.Record.Id).ToHashSet(StringComparer.Ordinal);
         foreach (var old in existing)
         {
-            if (checks.Any(c => c.Record.Id == old.Id)) continue;
+            if (sent.Contains(old.Id)) continue;
             if (replaceExistingChecks) tx.DeleteCheck(old.Key);
             else tx.PutCheck(old with { ServiceName = service.Name, ServiceTags = service.Tags });
         }

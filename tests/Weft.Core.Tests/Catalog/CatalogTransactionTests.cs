@@ -136,4 +136,43 @@ public sealed class CatalogTransactionTests
         Assert.Equal(42ul, applied.TopicIndex(Topics.Service("web")));
         Assert.Equal(tx.State.Checks.Keys.Order(), applied.Checks.Keys.Order());
     }
+
+    [Fact]
+    public void ChecksByOwner_FollowPutsMovesAndDeletes()
+    {
+        var state = Commit(WithNode(), tx =>
+        {
+            tx.PutService(Service("w1", "web"));
+            tx.PutService(Service("w2", "web"));
+            tx.PutCheck(Check("c1", "w1", "web"));
+            tx.PutCheck(Check("node-check", "", ""));
+        }, out _);
+        var w1 = state.Services[new ServiceKey("n1", "w1")];
+        Assert.Equal(["node-check", "c1"], state.ChecksFor(w1).Select(c => c.Id));
+
+        var moved = Commit(state, tx => tx.PutCheck(Check("c1", "w2", "web")), out _);
+        Assert.Empty(moved.ChecksOf(new ServiceKey("n1", "w1")));
+        Assert.Equal(["c1"], moved.ChecksOf(new ServiceKey("n1", "w2")).Select(c => c.Id));
+
+        var gone = Commit(moved, tx => tx.DeleteCheck(new CheckKey("n1", "node-check")), out _);
+        Assert.Empty(gone.NodeChecksOn("n1"));
+    }
+
+    [Fact]
+    public void TagsOfAName_AreTheUnionOverItsInstances_AsInstancesComeAndGo()
+    {
+        var state = Commit(WithNode(), tx =>
+        {
+            tx.PutService(Service("w1", "web", "a", "b"));
+            tx.PutService(Service("w2", "web", "b", "c"));
+        }, out _);
+        Assert.Equal(["a", "b", "c"], state.TagsOf("web"));
+
+        state = Commit(state, tx => tx.DeleteService(new ServiceKey("n1", "w2")), out _);
+        Assert.Equal(["a", "b"], state.TagsOf("web"));
+
+        state = Commit(state, tx => tx.PutService(Service("w1", "web", "z")), out var changes);
+        Assert.Equal(["z"], state.TagsOf("web"));
+        Assert.Contains(Topics.ServiceNames, Touched(changes));
+    }
 }
