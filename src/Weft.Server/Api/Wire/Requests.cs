@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Weft.Core.Text;
 
 namespace Weft.Server.Api.Wire;
 

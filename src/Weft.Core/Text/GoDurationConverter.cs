@@ -1,11 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Weft.Core.Text;
 
-namespace Weft.Server.Api.Wire;
+
+namespace Weft.Core.Text;
 
 /// <summary>Reads Consul durations: Go strings ("10s") or integer nanoseconds; writes Go strings.</summary>
-internal sealed class GoDurationConverter : JsonConverter<TimeSpan?>
+public sealed class GoDurationConverter : JsonConverter<TimeSpan?>
 {
     public override TimeSpan? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
