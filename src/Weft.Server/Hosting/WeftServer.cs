@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using Weft.Server.Acl;
 using Weft.Server.Api;
 using Weft.Server.Catalog;
+using Weft.Core.Health;
 using Weft.Server.Health;
 using Weft.Server.Registry;
 using Weft.Server.Storage;

@@ -2,9 +2,9 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Time.Testing;
 using Weft.Core.Catalog;
-using Weft.Server.Health;
+using Weft.Core.Health;
 
-namespace Weft.Server.Tests.Health;
+namespace Weft.Core.Tests.Health;
 
 public sealed class TcpProbeTests
 {

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Weft.Server.Tests.Health;
+namespace Weft.Core.Tests.Health;
 
 /// <summary>A real gRPC server (HTTP/2 without TLS) exposing grpc.health.v1 with statuses tests can flip.</summary>
 public sealed class GrpcTargetServer : IAsyncLifetime

@@ -1,6 +1,6 @@
 using Weft.Core.Catalog;
 
-namespace Weft.Server.Health;
+namespace Weft.Core.Health;
 
 /// <summary>
 /// Consul's StatusHandler: holds a probe's result back until it has been seen enough times in a row,

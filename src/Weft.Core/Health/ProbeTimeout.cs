@@ -1,6 +1,6 @@
 using Weft.Core.Text;
 
-namespace Weft.Server.Health;
+namespace Weft.Core.Health;
 
 /// <summary>
 /// The check's timeout, linked to the caller's token, so a probe can tell its own timeout (a critical

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace Weft.Server.Health;
+namespace Weft.Core.Health;
 
 /// <summary>
 /// The two HTTP clients every HTTP check shares: one that verifies server certificates and one for

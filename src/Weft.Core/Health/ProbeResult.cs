@@ -1,6 +1,6 @@
 using Weft.Core.Catalog;
 
-namespace Weft.Server.Health;
+namespace Weft.Core.Health;
 
 /// <summary>What one run of a probe saw: a <see cref="HealthStatus"/> and the text shown to operators.</summary>
 internal readonly record struct ProbeResult(string Status, string Output)

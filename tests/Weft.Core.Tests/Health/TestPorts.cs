@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Weft.Server.Tests.Health;
+namespace Weft.Core.Tests.Health;
 
 internal static class TestPorts
 {

@@ -1,4 +1,4 @@
-namespace Weft.Server.Health;
+namespace Weft.Core.Health;
 
 /// <summary>Runs one health check once.</summary>
 /// <remarks>

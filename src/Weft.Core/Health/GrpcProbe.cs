@@ -2,7 +2,7 @@ using Grpc.Core;
 using Grpc.Health.V1;
 using Weft.Core.Catalog;
 
-namespace Weft.Server.Health;
+namespace Weft.Core.Health;
 
 /// <summary>
 /// Consul's gRPC check: calls grpc.health.v1 Health/Check on <c>host:port</c>, for the service named after

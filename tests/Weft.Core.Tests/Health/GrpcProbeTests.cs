@@ -3,10 +3,10 @@ using System.Net.Sockets;
 using Grpc.Health.V1;
 using Microsoft.Extensions.Time.Testing;
 using Weft.Core.Catalog;
-using Weft.Server.Health;
+using Weft.Core.Health;
 using ServingStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
 
-namespace Weft.Server.Tests.Health;
+namespace Weft.Core.Tests.Health;
 
 public sealed class GrpcProbeTests : IClassFixture<GrpcTargetServer>, IAsyncLifetime
 {

@@ -3,7 +3,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using Weft.Core.Catalog;
 
-namespace Weft.Server.Health;
+namespace Weft.Core.Health;
 
 /// <summary>
 /// Consul's script check (Nagios plugin convention): runs <c>Args[0]</c> with the rest as arguments, no

@@ -1,9 +1,9 @@
 using System.Collections.Immutable;
 using Microsoft.Extensions.Time.Testing;
 using Weft.Core.Catalog;
-using Weft.Server.Health;
+using Weft.Core.Health;
 
-namespace Weft.Server.Tests.Health;
+namespace Weft.Core.Tests.Health;
 
 public sealed class HttpProbeTests : IClassFixture<HttpTargetServer>, IAsyncLifetime
 {

@@ -1,9 +1,9 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using Weft.Core.Catalog;
-using Weft.Server.Health;
+using Weft.Core.Health;
 
-namespace Weft.Server.Tests.Health;
+namespace Weft.Core.Tests.Health;
 
 public sealed class ScriptProbeTests
 {

@@ -1,6 +1,6 @@
 using Grpc.Net.Client;
 
-namespace Weft.Server.Health;
+namespace Weft.Core.Health;
 
 /// <summary>
 /// One gRPC channel (and so one HTTP/2 connection) per target, shared by every check that probes it.

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Weft.Server.Health;
+namespace Weft.Core.Health;
 
 /// <summary>Splits Consul's <c>host:port</c> targets, including bracketed IPv6 (<c>[::1]:80</c>).</summary>
 internal static class HostPort

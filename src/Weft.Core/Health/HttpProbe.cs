@@ -1,9 +1,8 @@
 using System.Buffers;
 using System.Text;
-using Microsoft.AspNetCore.WebUtilities;
 using Weft.Core.Catalog;
 
-namespace Weft.Server.Health;
+namespace Weft.Core.Health;
 
 /// <summary>
 /// Consul's HTTP check: 2xx is passing, 429 is warning, anything else or no answer is critical; the output
@@ -49,7 +48,7 @@ internal sealed class HttpProbe : IHealthProbe
                     .ConfigureAwait(false);
                 var body = await ReadBodyAsync(response, timeout.Token).ConfigureAwait(false);
                 var code = (int)response.StatusCode;
-                var reason = string.IsNullOrEmpty(response.ReasonPhrase) ? ReasonPhrases.GetReasonPhrase(code) : response.ReasonPhrase;
+                var reason = string.IsNullOrEmpty(response.ReasonPhrase) ? ReasonPhrase(code) : response.ReasonPhrase;
                 var output = $"{prefix}: {code} {reason} Output: {body}";
                 return code switch
                 {
@@ -131,4 +130,10 @@ internal sealed class HttpProbe : IHealthProbe
         e.InnerException is { } inner && !string.IsNullOrEmpty(inner.Message) && !e.Message.Contains(inner.Message, StringComparison.Ordinal)
             ? $"{e.Message} {inner.Message}"
             : e.Message;
+
+    // HTTP/2 responses carry no reason phrase; Consul's output names one, so derive it ("NotFound" → "Not Found").
+    private static string ReasonPhrase(int code) =>
+        Enum.IsDefined(typeof(System.Net.HttpStatusCode), code)
+            ? System.Text.RegularExpressions.Regex.Replace(((System.Net.HttpStatusCode)code).ToString(), "(?<=[a-z])(?=[A-Z])", " ")
+            : "";
 }

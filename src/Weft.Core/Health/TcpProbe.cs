@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Weft.Core.Catalog;
 
-namespace Weft.Server.Health;
+namespace Weft.Core.Health;
 
 /// <summary>Consul's TCP check: passing when a connection to <c>host:port</c> opens, critical otherwise.</summary>
 internal sealed class TcpProbe : IHealthProbe

@@ -1,6 +1,6 @@
 using Weft.Core.Catalog;
 
-namespace Weft.Server.Health;
+namespace Weft.Core.Health;
 
 /// <summary>
 /// Turns a <see cref="CheckDefinition"/> into the probe that runs it, handing every probe the shared HTTP

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Weft.Server.Health;
+namespace Weft.Core.Health;
 
 /// <summary>
 /// Keeps the first <see cref="Capacity"/> bytes written and counts the rest, so a chatty target can never

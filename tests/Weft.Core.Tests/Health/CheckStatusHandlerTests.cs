@@ -1,7 +1,7 @@
 using Weft.Core.Catalog;
-using Weft.Server.Health;
+using Weft.Core.Health;
 
-namespace Weft.Server.Tests.Health;
+namespace Weft.Core.Tests.Health;
 
 /// <summary>Sequences read as one letter per probe result: P passing, W warning, C critical, - withheld.</summary>
 public sealed class CheckStatusHandlerTests

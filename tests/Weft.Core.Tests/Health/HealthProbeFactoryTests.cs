@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Time.Testing;
 using Weft.Core.Catalog;
-using Weft.Server.Health;
+using Weft.Core.Health;
 
-namespace Weft.Server.Tests.Health;
+namespace Weft.Core.Tests.Health;
 
 public sealed class HealthProbeFactoryTests
 {
