@@ -105,7 +105,7 @@ internal static class ServerCommand
         return ExitCodes.Success;
     }
 
-    private static bool TryLogLevel(string text, out LogLevel level)
+    internal static bool TryLogLevel(string text, out LogLevel level)
     {
         level = text.ToLowerInvariant() switch
         {
