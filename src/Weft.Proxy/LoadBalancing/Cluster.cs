@@ -156,8 +156,10 @@ internal sealed partial class Cluster
         var consecutive = endpoint.CountOutcome(failed);
 
         var outlier = _view.Settings.Outlier;
-        // Equality, as Envoy: the threshold fires once per run of failures, and an ejection starts a new run.
-        if (outlier.ConsecutiveFailures > 0 && consecutive == outlier.ConsecutiveFailures)
+        // Every full run of ConsecutiveFailures counts once. Envoy fires only when the count equals the threshold,
+        // so an endpoint refused for MaxEjectionPercent (or by enforcement's dice) that keeps failing is never
+        // ejected until a success; here its next run of failures gets another chance. Ejection starts a new run.
+        if (failed && outlier.ConsecutiveFailures > 0 && consecutive % outlier.ConsecutiveFailures == 0)
             TryEject(endpoint, now);
     }
 
