@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Microsoft.AspNetCore.Http;
 
 namespace Weft.Proxy.LoadBalancing;
@@ -57,11 +58,11 @@ internal readonly struct PickContext
         (_panic || !endpoint.IsEjectedAt(Timestamp)) && (_exclude is null || !Contains(_exclude, endpoint));
 
     /// <summary>The <paramref name="n"/>-th available endpoint in <paramref name="endpoints"/>' order, or null.</summary>
-    public EndpointState? NthAvailable(IReadOnlyList<EndpointState> endpoints, int n)
+    public EndpointState? NthAvailable(ImmutableArray<EndpointState> endpoints, int n)
     {
         if (AllAvailable)
-            return n < endpoints.Count ? endpoints[n] : null;
-        for (var i = 0; i < endpoints.Count; i++)
+            return n < endpoints.Length ? endpoints[n] : null;
+        for (var i = 0; i < endpoints.Length; i++)
         {
             if (IsAvailable(endpoints[i]) && n-- == 0)
                 return endpoints[i];
@@ -70,7 +71,7 @@ internal readonly struct PickContext
     }
 
     /// <summary>A uniformly random available endpoint.</summary>
-    public EndpointState? RandomAvailable(IReadOnlyList<EndpointState> endpoints) =>
+    public EndpointState? RandomAvailable(ImmutableArray<EndpointState> endpoints) =>
         NthAvailable(endpoints, Random.Next(AvailableCount));
 
     private static bool Contains(IReadOnlyCollection<EndpointState> exclude, EndpointState endpoint)
