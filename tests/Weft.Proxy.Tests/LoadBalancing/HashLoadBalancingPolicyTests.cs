@@ -196,6 +196,32 @@ public sealed class HashLoadBalancingPolicyTests
         Assert.All(Enumerable.Range(0, 500).Where(i => before[i] != "web-2"), i => Assert.Equal(before[i], after[i]));
     }
 
+    [Theory]
+    [MemberData(nameof(Policies))]
+    public void Pick_RetryOfAHashedRequest_GoesToAnotherEndpointAndAlwaysTheSameOne(string policy)
+    {
+        var cluster = HashCluster(policy, Endpoints(5), ByUserHeader);
+
+        for (var u = 0; u < 100; u++)
+        {
+            var first = cluster.Pick(Request(user: $"user-{u}"))!;
+            cluster.Report(first, AttemptOutcome.ServerError, TimeSpan.FromMilliseconds(1));
+            var retry = PickId(cluster, Request(user: $"user-{u}"));
+            EndpointState[] tried = [first];
+
+            var retries = Enumerable.Range(0, 3).Select(_ =>
+            {
+                var endpoint = cluster.Pick(Request(user: $"user-{u}"), tried)!;
+                cluster.Report(endpoint, AttemptOutcome.Success, TimeSpan.FromMilliseconds(1));
+                return endpoint;
+            }).ToArray();
+
+            Assert.Equal(first.Endpoint.Id, retry);
+            Assert.All(retries, r => Assert.NotSame(first, r));
+            Assert.All(retries, r => Assert.Same(retries[0], r));
+        }
+    }
+
     [Fact]
     public void Pick_CookieMissingWithTtlConfigured_SetsAStickyCookieOnTheResponse()
     {
