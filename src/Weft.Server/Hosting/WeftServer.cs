@@ -96,6 +96,7 @@ internal sealed class WeftServer : IAsyncDisposable
             app.MapCatalogApi();
             app.MapHealthApi();
             app.MapStatusApi();
+            app.MapConfigApi();
 
             await app.StartAsync(cancellationToken);
         }
