@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -124,7 +123,8 @@ internal sealed partial record ConfigFile(string? Json, string Kind, string Name
         if (value is "" or "~" or "null" or "Null" or "NULL") writer.WriteNullValue();
         else if (value is "true" or "True" or "TRUE") writer.WriteBooleanValue(true);
         else if (value is "false" or "False" or "FALSE") writer.WriteBooleanValue(false);
-        else if (Number().IsMatch(value)) writer.WriteRawValue(decimal.Parse(value, NumberStyles.Float, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture));
+        // The pattern is JSON's own number grammar, so the text goes through as written.
+        else if (Number().IsMatch(value)) writer.WriteRawValue(value);
         else writer.WriteStringValue(value);
     }
 
