@@ -101,6 +101,8 @@ internal sealed class ProxyHost : IAsyncDisposable
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            // h2c connections are presented to Kestrel as TLS (see ListenerConnections); their :scheme stays http.
+            kestrel.AllowAlternateSchemes = true;
             // The proxy does not judge body sizes; the app behind it does.
             kestrel.Limits.MaxRequestBodySize = null;
             foreach (var listener in all)

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Weft.Proxy.Metrics;
 using Weft.Proxy.Routing;
@@ -10,9 +11,12 @@ namespace Weft.Proxy.Listeners;
 /// <summary>
 /// Connection middleware of every listener: tags the connection with its <see cref="Listener"/>, counts it, hands it
 /// to the raw TCP proxy when its upstream's protocol is <c>tcp</c>, and otherwise lets Kestrel speak HTTP — choosing
-/// HTTP/2 when the client opens with the HTTP/2 preface. Kestrel (as of .NET 10) picks HTTP/1.1 on a cleartext endpoint
-/// that allows both, because there is no ALPN; presenting "h2" as the negotiated protocol gives sidecars h2c and apps
-/// HTTP/1.1 on the same port.
+/// HTTP/2 when the client opens with the HTTP/2 preface. Kestrel (as of .NET 10) always picks HTTP/1.1 on a cleartext
+/// endpoint that allows both, because there is no ALPN (dotnet/aspnetcore#56984). Its protocol choice reads two
+/// connection features, so for a connection that starts with the preface we present a TLS connection feature with no
+/// certificate and "h2" as the negotiated protocol: sidecars get h2c and apps HTTP/1.1 on the same port. Nothing else
+/// is affected: the request scheme comes from <c>:scheme</c> (<c>AllowAlternateSchemes</c>), and HTTP/2's TLS checks
+/// read the handshake feature, which stays absent. When Kestrel ships preface detection, this goes.
 /// </summary>
 internal sealed class ListenerConnections(Listener listener, MeshConfig config, TcpProxy tcp, ListenerStats stats)
 {
@@ -33,7 +37,11 @@ internal sealed class ListenerConnections(Listener listener, MeshConfig config, 
             }
 
             if (listener.Kind != ListenerKind.Admin && await StartsWithHttp2PrefaceAsync(connection))
+            {
                 connection.Features.Set<ITlsApplicationProtocolFeature>(Http2Selected.Instance);
+                connection.Features.Set<ITlsConnectionFeature>(Http2Selected.Instance);
+            }
+
             await next(connection);
         }
         finally
@@ -81,12 +89,21 @@ internal sealed class ListenerConnections(Listener listener, MeshConfig config, 
         return head[..length].SequenceEqual(Preface.AsSpan(0, length));
     }
 
-    private sealed class Http2Selected : ITlsApplicationProtocolFeature
+    private sealed class Http2Selected : ITlsApplicationProtocolFeature, ITlsConnectionFeature
     {
         public static readonly Http2Selected Instance = new();
 
         private static readonly ReadOnlyMemory<byte> H2 = "h2"u8.ToArray();
 
         public ReadOnlyMemory<byte> ApplicationProtocol => H2;
+
+        public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate
+        {
+            get => null;
+            set { }
+        }
+
+        public Task<System.Security.Cryptography.X509Certificates.X509Certificate2?> GetClientCertificateAsync(CancellationToken cancellationToken) =>
+            Task.FromResult<System.Security.Cryptography.X509Certificates.X509Certificate2?>(null);
     }
 }

@@ -44,6 +44,13 @@ internal sealed class RouteCompiler(ProxyOptions options, IUpstreamTransport tra
     public CompiledConfig Compile(MeshSnapshot snapshot, IReadOnlyDictionary<string, ClusterRuntime> existing, DateTimeOffset now)
     {
         var run = new Run(this, snapshot, existing);
+        // Resolvers are checked whole even when no route uses them yet: a NACK now beats a surprise later.
+        foreach (var entry in snapshot.Entries.Values)
+        {
+            if (entry is ServiceResolverEntry resolver)
+                Run.Validate(resolver);
+        }
+
         var names = new SortedSet<string>(snapshot.Endpoints.Keys, StringComparer.OrdinalIgnoreCase);
         foreach (var (kind, name) in snapshot.Entries.Keys)
         {
@@ -272,6 +279,15 @@ internal sealed class RouteCompiler(ProxyOptions options, IUpstreamTransport tra
             };
             Bindings[name] = binding;
             return binding;
+        }
+
+        public static void Validate(ServiceResolverEntry resolver)
+        {
+            Settings(resolver.Name, resolver.LoadBalancer, null);
+            foreach (var (subset, definition) in resolver.Subsets ?? [])
+                SubsetFilter.Compile(definition.Filter, $"service-resolver \"{resolver.Name}\" subset \"{subset}\"");
+            if (!string.IsNullOrEmpty(resolver.DefaultSubset) && resolver.Subsets?.ContainsKey(resolver.DefaultSubset) != true)
+                throw new ConfigRejectedException($"service-resolver \"{resolver.Name}\": DefaultSubset \"{resolver.DefaultSubset}\" is not one of its Subsets");
         }
 
         private ClusterRuntime Runtime(string name, ClusterSettings settings)

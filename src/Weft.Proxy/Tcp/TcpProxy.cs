@@ -32,12 +32,13 @@ internal sealed class TcpProxy(ProxyMetrics metrics, TimeProvider time, ILogger 
         using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
+            // Not linked to ConnectionClosed: Kestrel signals it on the client's FIN, and a client may send and
+            // half-close before the upstream connection is even up.
             using (var connect = new CancellationTokenSource(binding.ConnectTimeout, time))
-            using (var linked = CancellationTokenSource.CreateLinkedTokenSource(connect.Token, connection.ConnectionClosed))
             {
                 try
                 {
-                    await socket.ConnectAsync(new DnsEndPoint(endpoint.Endpoint.Address, endpoint.Endpoint.Port), linked.Token);
+                    await socket.ConnectAsync(new DnsEndPoint(endpoint.Endpoint.Address, endpoint.Endpoint.Port), connect.Token);
                 }
                 catch (Exception e) when (e is SocketException or OperationCanceledException)
                 {
