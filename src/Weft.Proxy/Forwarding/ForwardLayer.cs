@@ -11,7 +11,8 @@ namespace Weft.Proxy.Forwarding;
 
 /// <summary>
 /// Sends one attempt with YARP's forwarder: h2c to sidecars and to HTTP/2 or gRPC services, HTTP/1.1 otherwise
-/// (WebSocket upgrades always go as HTTP/1.1 upgrades). Classifies how the attempt ended.
+/// (a WebSocket to a sidecar goes as an HTTP/2 extended CONNECT, which YARP and Kestrel translate; to an app it stays
+/// an HTTP/1.1 upgrade). Classifies how the attempt ended.
 /// </summary>
 internal sealed class ForwardLayer(IHttpForwarder forwarder, ILogger log) : ProxyLayer
 {
@@ -21,7 +22,7 @@ internal sealed class ForwardLayer(IHttpForwarder forwarder, ILogger log) : Prox
         var endpoint = call.Endpoint!.Endpoint;
         var sidecar = endpoint.Sidecar;
         var invoker = sidecar ? binding.SidecarInvoker : binding.DirectInvoker;
-        var http2 = (sidecar || Protocols.SpeaksHttp2(binding.Protocol)) && !IsWebSocket(call);
+        var http2 = sidecar || Protocols.SpeaksHttp2(binding.Protocol) && !IsWebSocket(call);
         var error = await forwarder.SendAsync(call.Http, binding.PrefixFor(endpoint), invoker,
             http2 ? ForwarderConfigs.Http2 : ForwarderConfigs.Http11, call, call.AttemptToken);
 
