@@ -30,6 +30,8 @@ internal enum ProxyErrorKind
 /// <item><c>504 timeout</c> (route request timeout), <c>504 per-try-timeout</c> (the last try timed out).</item>
 /// <item><c>502 connect-failure</c>, <c>502 upstream-reset</c>.</item>
 /// </list>
+/// gRPC calls get the same header and a trailers-only answer with <c>grpc-status</c> (UNAVAILABLE, DEADLINE_EXCEEDED,
+/// UNIMPLEMENTED) and the line as <c>grpc-message</c>.
 /// </summary>
 internal static class ProxyErrors
 {
@@ -57,6 +59,17 @@ internal static class ProxyErrors
         _ => "none",
     };
 
+    private static bool IsGrpc(HttpRequest request) =>
+        request.ContentType is { } type && type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Envoy's mapping of its own HTTP answers to gRPC status codes.</summary>
+    private static string GrpcStatus(ProxyErrorKind kind) => kind switch
+    {
+        ProxyErrorKind.UnknownUpstream => "12", // UNIMPLEMENTED
+        ProxyErrorKind.Timeout or ProxyErrorKind.PerTryTimeout => "4", // DEADLINE_EXCEEDED
+        _ => "14", // UNAVAILABLE
+    };
+
     /// <summary>Writes the answer, or aborts the exchange if the upstream's response has already begun.</summary>
     public static Task WriteAsync(HttpContext context, ProxyErrorKind kind, string message)
     {
@@ -68,8 +81,18 @@ internal static class ProxyErrors
         }
 
         response.Clear();
-        response.StatusCode = Status(kind);
         response.Headers[Header] = Code(kind);
+        if (IsGrpc(context.Request))
+        {
+            // gRPC clients read the status from grpc-status, not the HTTP status: answer trailers-only, as Envoy does.
+            response.StatusCode = StatusCodes.Status200OK;
+            response.ContentType = "application/grpc";
+            response.Headers["grpc-status"] = GrpcStatus(kind);
+            response.Headers["grpc-message"] = Uri.EscapeDataString("weft: " + message);
+            return Task.CompletedTask;
+        }
+
+        response.StatusCode = Status(kind);
         response.ContentType = "text/plain; charset=utf-8";
         var body = Encoding.UTF8.GetBytes("weft: " + message + "\n");
         response.ContentLength = body.Length;

@@ -10,7 +10,8 @@ namespace Weft.Proxy.Forwarding;
 /// Attempts the request until it succeeds, fails in a way the route does not retry, runs out of retries, budget or
 /// time. Each attempt has the per-try timeout (bounded by what is left of the request timeout); retries back off with
 /// jitter on the injected clock and prefer another endpoint. A body is replayed only if it was buffered: bodies with a
-/// Content-Length up to <see cref="MaxReplayBody"/> are; streamed or bigger bodies get one attempt.
+/// Content-Length up to <see cref="MaxReplayBody"/> are; streamed or bigger bodies get one attempt. A policy that retries
+/// only connect failures (the default) needs no buffering: such a request's body was never read.
 /// </summary>
 internal sealed class RetryLayer(ProxyLayer next) : ProxyLayer
 {
@@ -25,7 +26,7 @@ internal sealed class RetryLayer(ProxyLayer next) : ProxyLayer
         var time = call.Time;
         binding.Budget.RecordRequest();
 
-        var retriesLeft = policy.NumRetries > 0 && CanReplay(call.Http.Request) ? policy.NumRetries : 0;
+        var retriesLeft = policy.NumRetries > 0 && (policy.OnlyUnsentRequests || CanReplay(call.Http.Request)) ? policy.NumRetries : 0;
         var requestTimeout = action.RequestTimeout;
         var retry = 0;
         while (true)

@@ -30,6 +30,12 @@ internal sealed record RetryPolicy
     /// <summary>Indexed by status code - 100; empty when none.</summary>
     public bool[] StatusCodes { get; init; } = [];
 
+    /// <summary>
+    /// Retries only what never reached the upstream (connect failures): the request body was not read, so it can be
+    /// sent again without buffering it first.
+    /// </summary>
+    public bool OnlyUnsentRequests => OnConnectFailure && !On5xx && !OnGatewayError && !OnReset && StatusCodes.Length == 0;
+
     public bool RetriesStatus(int status)
     {
         if (On5xx && status >= 500)

@@ -103,6 +103,20 @@ public sealed class ProtocolTests
     }
 
     [Fact]
+    public async Task Grpc_NoHealthyEndpoint_IsAGrpcUnavailableStatusThatSaysWhy()
+    {
+        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp, "grpc-orders");
+        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("grpc-orders", [])], Mesh.Defaults("grpc-orders", "grpc")));
+        using var channel = GrpcChannel.ForAddress($"http://{proxy.UpstreamAddresses["grpc-orders"]}");
+        var grpc = new Health.HealthClient(channel);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => grpc.CheckAsync(new HealthCheckRequest()).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        Assert.StartsWith("weft: no healthy endpoint for service \"grpc-orders\"", error.Status.Detail);
+    }
+
+    [Fact]
     public async Task Tcp_EchoThroughTwoSidecars_CountsBytes()
     {
         using var echo = new TcpListener(IPAddress.Loopback, 0);
