@@ -10,35 +10,29 @@ namespace Weft.Proxy.LoadBalancing;
 /// </summary>
 internal sealed class Cluster
 {
-    private volatile EndpointState[] _eps = [];
-    private int _next;
-    public Cluster(string name, ClusterSettings settings, TimeProvider time) { Name = name; Settings = settings; }
-    public string Name { get; }
-    public ClusterSettings Settings { get; private set; }
-    public IReadOnlyList<EndpointState> Endpoints => _eps;
-    public void Update(ClusterSettings settings, IReadOnlyList<MeshEndpoint> endpoints)
-    {
-        Settings = settings;
-        var old = _eps;
-        var list = new List<EndpointState>();
-        foreach (var e in endpoints) { var o = Array.Find(old, x => x.Endpoint.Id == e.Id && x.Endpoint.HostPort == e.HostPort); list.Add(o ?? new EndpointState(e)); }
-        _eps = [.. list];
-    }
-    public EndpointState? Pick(HttpContext? request, IReadOnlyCollection<EndpointState>? exclude = null)
-    {
-        var eps = _eps;
-        if (eps.Length == 0) return null;
-        for (var i = 0; i < eps.Length; i++)
-        {
-            var e = eps[Random.Shared.Next(eps.Length)];
-            if (exclude is null || !exclude.Contains(e)) { Interlocked.Increment(ref e.O); Interlocked.Increment(ref e.A); return e; }
-        }
-        var f = eps[(int)((uint)Interlocked.Increment(ref _next) % eps.Length)];
-        Interlocked.Increment(ref f.O); Interlocked.Increment(ref f.A); return f;
-    }
-    public void Report(EndpointState endpoint, AttemptOutcome outcome, TimeSpan latency)
-    {
-        Interlocked.Decrement(ref endpoint.O);
-        if (outcome is not (AttemptOutcome.Success or AttemptOutcome.Cancelled)) Interlocked.Increment(ref endpoint.F);
-    }
+    public Cluster(string name, ClusterSettings settings, TimeProvider time) => throw new NotImplementedException("LoadBalancing helper");
+
+    public string Name => throw new NotImplementedException();
+
+    public ClusterSettings Settings => throw new NotImplementedException();
+
+    /// <summary>The endpoints with their state, for <c>/clusters</c>.</summary>
+    public IReadOnlyList<EndpointState> Endpoints => throw new NotImplementedException();
+
+    /// <summary>
+    /// Replaces settings and endpoints. Endpoints that stay (same ID and address) keep their state: outstanding
+    /// requests, latency, ejection.
+    /// </summary>
+    public void Update(ClusterSettings settings, IReadOnlyList<MeshEndpoint> endpoints) => throw new NotImplementedException();
+
+    /// <summary>
+    /// Starts an attempt: picks an endpoint (hash policies read <paramref name="request"/>) and counts it as
+    /// outstanding. Avoids endpoints in <paramref name="exclude"/> (tried already by this request) when others are
+    /// available. Null when the cluster has no endpoint at all. Every non-null pick must be ended by exactly one
+    /// <see cref="Report"/>.
+    /// </summary>
+    public EndpointState? Pick(HttpContext? request, IReadOnlyCollection<EndpointState>? exclude = null) => throw new NotImplementedException();
+
+    /// <summary>Ends an attempt started by <see cref="Pick"/>: feeds latency and outlier detection.</summary>
+    public void Report(EndpointState endpoint, AttemptOutcome outcome, TimeSpan latency) => throw new NotImplementedException();
 }

@@ -9,11 +9,16 @@ internal sealed class EndpointState
 
     public MeshEndpoint Endpoint { get; internal set; }
 
-    internal int O; internal long A; internal long F;
-    public int Outstanding => O;
-    public bool Ejected => false;
-    public DateTimeOffset? EjectedUntil => null;
-    public double LatencyEwmaMs => 0;
-    public long Attempts => A;
-    public long Failures => F;
+    public int Outstanding => throw new NotImplementedException("LoadBalancing helper");
+
+    public bool Ejected => throw new NotImplementedException();
+
+    public DateTimeOffset? EjectedUntil => throw new NotImplementedException();
+
+    /// <summary>Peak-EWMA of attempt latency, in milliseconds.</summary>
+    public double LatencyEwmaMs => throw new NotImplementedException();
+
+    public long Attempts => throw new NotImplementedException();
+
+    public long Failures => throw new NotImplementedException();
 }
