@@ -92,7 +92,7 @@ internal sealed class ProxyHost : IAsyncDisposable
         var all = listeners.ToImmutable();
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton<ILoggerFactory>(new ProxyLoggerFactory(loggerFactory));
         builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
         builder.Services.AddSingleton(options.Time);
         builder.Services.AddHttpForwarder();
