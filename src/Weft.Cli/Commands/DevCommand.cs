@@ -32,6 +32,21 @@ internal static class DevCommand
         return command;
     }
 
+    /// <summary>Redraws the live view every two seconds; appends instead when the output is not a terminal.</summary>
+    private static async Task RenderUntilShutdownAsync(WeftServer server, DemoView view, string intro)
+    {
+        var window = TimeSpan.FromSeconds(2);
+        var shutdown = server.WaitForShutdownAsync(CancellationToken.None);
+        using var timer = new PeriodicTimer(window);
+        view.Render(window);
+        while (await Task.WhenAny(shutdown, timer.WaitForNextTickAsync().AsTask()) != shutdown)
+        {
+            var frame = view.Render(window);
+            if (Console.IsOutputRedirected) Console.WriteLine(frame);
+            else Console.Write($"\u001b[H\u001b[2J{intro}\n{frame}");
+        }
+    }
+
     private static async Task<int> RunAsync(IPEndPoint endpoint, CancellationToken ct)
     {
         var dataDir = Directory.CreateTempSubdirectory("weft-dev-").FullName;
@@ -77,12 +92,18 @@ internal static class DevCommand
                     response.EnsureSuccessStatusCode();
                 }
 
-                Console.WriteLine($"""
+                await using var mesh = await MeshDemo.StartAsync(server.HttpAddress, requestsPerSecond: 50);
+                var intro = $"""
                     weft dev is running (Ctrl-C stops everything it started)
 
                       control plane   {api}   (ACLs OFF: development only)
                       store           {dataDir}   (temporary, removed on exit)
-                      demo service    "demo" at 127.0.0.1:{demo.Port}, HTTP check every 2s on /health
+                      mesh demo       frontend -> orders -> payments, 2 instances each, each with its sidecar
+                                      (payments-2 fails 1 request in 5; retries and outlier detection keep callers green)
+                                      load: 50 req/s into frontend through a sidecar
+                      frontend        through a sidecar: curl -H 'Host: frontend' http://{mesh.Sidecars["loadgen"][0].Host.OutboundAddress}/
+                      admin           e.g. http://{mesh.Sidecars["orders"][0].Host.AdminAddress}/clusters (an orders sidecar)
+                      demo service    "demo" at 127.0.0.1:{demo.Port}, no sidecar, HTTP check every 2s on /health
                                       healthy for 20s, failing for 10s, round and round
 
                     Try, in another terminal:
@@ -90,8 +111,10 @@ internal static class DevCommand
                       ./weft instances demo
                       curl -s '{api}/v1/health/service/demo?passing'
                       curl -s '{api}/v1/health/service/demo?index=1&wait=30s'   (a blocking query)
-                    """);
-                await server.WaitForShutdownAsync(CancellationToken.None);
+                      ./weft config read service-router payments
+                    """;
+                Console.WriteLine(intro);
+                await RenderUntilShutdownAsync(server, new DemoView(mesh), intro);
             }
 
             Console.WriteLine("weft dev: stopped");

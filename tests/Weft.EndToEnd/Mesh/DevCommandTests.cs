@@ -1,0 +1,56 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Weft.EndToEnd.Mesh;
+
+/// <summary><c>weft dev</c>, the README's first command, as a user runs it.</summary>
+public sealed partial class DevCommandTests
+{
+    [Fact]
+    public async Task WeftDev_RunsTheDemoMesh_KeepsCallersGreen_AndStopsOnCtrlC()
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "weft.dll"), "dev", "--http-addr", "127.0.0.1:0" })
+            start.ArgumentList.Add(arg);
+        using var process = Process.Start(start)!;
+        var output = new StringBuilder();
+        process.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        string Text()
+        {
+            lock (output) return output.ToString();
+        }
+
+        try
+        {
+            // Green: some window in which the load generator saw at least 99% success at full load.
+            await MeshFixture.WaitUntilAsync(() =>
+            {
+                if (process.HasExited) Assert.Fail($"weft dev exited with {process.ExitCode}:\n{Text()}");
+                return Task.FromResult(LoadLine().Matches(Text()).Any(m =>
+                    double.Parse(m.Groups["rate"].Value) >= 40 && double.Parse(m.Groups["ok"].Value) >= 99));
+            }, "the load generator reports a green window", TimeSpan.FromSeconds(90));
+
+            var text = Text();
+            Assert.Contains("frontend -> orders -> payments", text);
+            Assert.Matches(@"payments\s+\d", text);
+
+            using (var interrupt = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+                await interrupt.WaitForExitAsync();
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await process.WaitForExitAsync(deadline.Token);
+            Assert.True(process.ExitCode == 0, Text());
+            Assert.Contains("weft dev: stopped", Text());
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+    }
+
+    [GeneratedRegex(@"load generator → frontend: (?<rate>[\d.]+) req/s, (?<ok>[\d.]+)% succeeded")]
+    private static partial Regex LoadLine();
+}
