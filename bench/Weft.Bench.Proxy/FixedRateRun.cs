@@ -19,7 +19,7 @@ internal static class FixedRateRun
             {
                 var target = runnable[(i + round) % runnable.Count];
                 await using var sampler = new Sampler(target.ProxyPids(), backend.Pids());
-                var load = await OpenLoop.RunAsync(target.Http1!, target.Host, ctx.FixedRate, ctx.FixedRateSeconds, ctx.FixedRateConnections);
+                var load = await Task.Run(() => OpenLoop.Run(target.Http1!, target.Host, ctx.FixedRate, ctx.FixedRateSeconds, ctx.FixedRateConnections));
                 var sample = await sampler.StopAsync();
                 rounds[target.Name].Add((load, sample));
                 progress($"fixed rate round {round + 1}/{ctx.Rounds} {target.Name}: {load.SentPerSecond:F0}/s sent, " +
@@ -79,8 +79,8 @@ internal static class FixedRateRun
             };
         }
 
-        table.Note("Latency is from when a request was sent; \"from due\" counts from its slot in the schedule (wrk2's way),");
-        table.Note("which adds the generator's own ~1 ms timer lateness to every target alike. Added = target p99 - direct p99.");
+        table.Note("Latency is from when a request was written; \"from due\" counts from its slot in the schedule (wrk2's way),");
+        table.Note("which adds the sender's own wake-up lateness to every target alike. Added = target p99 - direct p99.");
         tables.Add(table);
         return json;
     }

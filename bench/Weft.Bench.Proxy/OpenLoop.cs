@@ -1,119 +1,145 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Text;
-using System.Threading.Channels;
 
 namespace Weft.Bench.Proxy;
 
 /// <summary>
 /// Open-loop HTTP/1.1 load at a fixed rate, as wrk2 does (wrk2 is not in Debian): request i is due at
-/// start + i / rate whatever happened to earlier ones, goes out on any idle keep-alive connection, and its
-/// latency is counted from when it was due, so a stall shows up as latency rather than as fewer requests.
-/// The latency from when it was actually sent is kept too: the sender wakes on a ~1 ms timer, so "from due"
-/// includes up to a tick of the generator's own lateness on every target alike.
-/// Every latency is kept (10,000 doubles a run), so percentiles are exact rather than bucketed.
+/// start + i / rate whatever happened to earlier ones, and goes out on any idle keep-alive connection.
+/// Plain threads rather than async so the timestamps are the kernel's wake-ups, not a thread pool's: one sender
+/// thread sleeps with nanosleep(2) until each request is due and writes it; each connection has a thread
+/// blocked in recv(2) that stamps the response's end. Latency is counted from when the request was sent, and
+/// also from when it was due (wrk2's way: a stall then shows up as latency rather than as fewer requests).
+/// Every latency is kept (10,000 a run), so percentiles are exact rather than bucketed.
 /// </summary>
-internal static class OpenLoop
+internal static partial class OpenLoop
 {
-    public static async Task<OpenLoopResult> RunAsync(Uri url, string? host, int rate, int seconds, int connections)
+    public static OpenLoopResult Run(Uri url, string? host, int rate, int seconds, int connections)
     {
         var request = Encoding.ASCII.GetBytes($"GET {url.PathAndQuery} HTTP/1.1\r\nHost: {host ?? url.Authority}\r\n\r\n");
         var total = rate * seconds;
-        var fromDue = new double[total];
-        var fromSend = new double[total];
-        Array.Fill(fromDue, double.NaN);
-        Array.Fill(fromSend, double.NaN);
-        var idle = Channel.CreateUnbounded<Connection>();
-        var all = new List<Connection>();
-        for (var i = 0; i < connections; i++)
-        {
-            var c = await Connection.OpenAsync(url);
-            all.Add(c);
-            idle.Writer.TryWrite(c);
-        }
+        var run = new State(total);
+        var idle = new ConcurrentQueue<Connection>();
+        var all = Enumerable.Range(0, connections).Select(_ => new Connection(url, run, idle)).ToList();
+        foreach (var c in all) idle.Enqueue(c);
 
-        long errors = 0, waitedForConnection = 0;
-        var pending = new List<Task>(total);
+        long waitedForConnection = 0;
         var interval = (double)Stopwatch.Frequency / rate;
         var start = Stopwatch.GetTimestamp();
         for (var i = 0; i < total; i++)
         {
             var due = start + (long)(i * interval);
-            // Timers tick in whole milliseconds: wait a tick at a time until due, never send early.
-            while (Stopwatch.GetTimestamp() < due) await Task.Delay(1);
-            if (!idle.Reader.TryRead(out var connection))
+            SleepUntil(due);
+            Connection? connection;
+            if (!idle.TryDequeue(out connection))
             {
                 waitedForConnection++;
-                connection = await idle.Reader.ReadAsync();
+                while (!idle.TryDequeue(out connection)) SleepUntil(Stopwatch.GetTimestamp() + Stopwatch.Frequency / 20_000);
             }
 
-            var index = i;
-            pending.Add(Task.Run(async () =>
-            {
-                var sent = Stopwatch.GetTimestamp();
-                var ok = await connection.ExchangeAsync(request);
-                var end = Stopwatch.GetTimestamp();
-                if (ok)
-                {
-                    fromDue[index] = Stats.Ms(due, end);
-                    fromSend[index] = Stats.Ms(sent, end);
-                    idle.Writer.TryWrite(connection);
-                }
-                else
-                {
-                    Interlocked.Increment(ref errors);
-                    idle.Writer.TryWrite(await Connection.OpenAsync(url));
-                    connection.Dispose();
-                }
-            }));
+            run.Due[i] = due;
+            connection.Send(i, request);
         }
 
         var sendSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        var finished = await Task.WhenAny(Task.WhenAll(pending), Task.Delay(TimeSpan.FromSeconds(10)));
-        var unanswered = pending.Count(t => !t.IsCompleted);
+        var deadline = Stopwatch.GetTimestamp() + 10 * Stopwatch.Frequency;
+        while (Volatile.Read(ref run.Finished) < total && Stopwatch.GetTimestamp() < deadline)
+            SleepUntil(Stopwatch.GetTimestamp() + Stopwatch.Frequency / 1_000);
         foreach (var c in all) c.Dispose();
-        return new OpenLoopResult(
-            total,
-            errors + unanswered,
-            total / sendSeconds,
-            fromDue.Where(double.IsFinite).ToList(),
-            fromSend.Where(double.IsFinite).ToList(),
-            waitedForConnection);
-    }
-
-    /// <summary>One keep-alive connection: writes a request, reads one response (Content-Length or chunked).</summary>
-    private sealed class Connection : IDisposable
-    {
-        private readonly Socket _socket;
-        private readonly byte[] _buffer = new byte[16 * 1024];
-
-        private Connection(Socket socket) => _socket = socket;
-
-        public static async Task<Connection> OpenAsync(Uri url)
+        var fromSend = new List<double>(total);
+        var fromDue = new List<double>(total);
+        for (var i = 0; i < total; i++)
         {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            await socket.ConnectAsync(url.Host, url.Port);
-            return new Connection(socket);
+            if (run.End[i] == 0) continue;
+            fromSend.Add(Stats.Ms(run.Sent[i], run.End[i]));
+            fromDue.Add(Stats.Ms(run.Due[i], run.End[i]));
         }
 
-        public async Task<bool> ExchangeAsync(byte[] request)
+        return new OpenLoopResult(total, total - fromSend.Count, total / sendSeconds, fromDue, fromSend, waitedForConnection);
+    }
+
+    private static void SleepUntil(long timestamp)
+    {
+        var ticks = timestamp - Stopwatch.GetTimestamp();
+        if (ticks <= 0) return;
+        var ns = ticks * 1_000_000_000 / Stopwatch.Frequency;
+        var spec = new TimeSpec { Seconds = ns / 1_000_000_000, Nanoseconds = ns % 1_000_000_000 };
+        _ = NanoSleep(ref spec, IntPtr.Zero);
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [LibraryImport("libc", EntryPoint = "nanosleep")]
+    private static partial int NanoSleep(ref TimeSpec request, IntPtr remaining);
+
+    /// <summary>Per-request timestamps, written by the sender (due, sent) and the connection threads (end).</summary>
+    private sealed class State(int total)
+    {
+        public readonly long[] Due = new long[total];
+        public readonly long[] Sent = new long[total];
+        public readonly long[] End = new long[total];
+        public int Finished;
+    }
+
+    /// <summary>One keep-alive connection and the thread that reads its responses (Content-Length or chunked).</summary>
+    private sealed class Connection : IDisposable
+    {
+        private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        private readonly State _run;
+        private readonly ConcurrentQueue<Connection> _idle;
+        private readonly byte[] _buffer = new byte[16 * 1024];
+        private int _index;
+
+        public Connection(Uri url, State run, ConcurrentQueue<Connection> idle)
+        {
+            _run = run;
+            _idle = idle;
+            _socket.Connect(url.Host, url.Port);
+            new Thread(Receive) { IsBackground = true, Name = "open-loop recv" }.Start();
+        }
+
+        public void Send(int index, byte[] request)
+        {
+            // The index is set before the write: the response cannot come before it.
+            Volatile.Write(ref _index, index);
+            _run.Sent[index] = Stopwatch.GetTimestamp();
+            _socket.Send(request);
+        }
+
+        private void Receive()
         {
             try
             {
-                await _socket.SendAsync(request);
-                var length = 0;
                 while (true)
                 {
-                    var read = await _socket.ReceiveAsync(_buffer.AsMemory(length));
-                    if (read == 0) return false;
-                    length += read;
-                    if (Complete(_buffer.AsSpan(0, length)) is { } ok) return ok;
-                    if (length == _buffer.Length) return false;
+                    var length = 0;
+                    bool? complete = null;
+                    while (complete is null)
+                    {
+                        var read = _socket.Receive(_buffer.AsSpan(length));
+                        if (read == 0 || (length += read) == _buffer.Length) return;
+                        complete = Complete(_buffer.AsSpan(0, length));
+                    }
+
+                    var end = Stopwatch.GetTimestamp();
+                    var index = Volatile.Read(ref _index);
+                    if (complete == true) _run.End[index] = end;
+                    Interlocked.Increment(ref _run.Finished);
+                    _idle.Enqueue(this);
                 }
             }
-            catch (SocketException)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
-                return false;
+                // Closed at the end of the run, or by the target: its unanswered requests count as errors.
             }
         }
 
@@ -128,7 +154,7 @@ internal static class OpenLoop
             foreach (var line in head.Split("\r\n"))
             {
                 if (line.StartsWith("content-length:", StringComparison.OrdinalIgnoreCase))
-                    return body.Length >= int.Parse(line["content-length:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture) ? status : null;
+                    return body.Length >= int.Parse(line["content-length:".Length..].Trim(), CultureInfo.InvariantCulture) ? status : null;
                 if (line.StartsWith("transfer-encoding:", StringComparison.OrdinalIgnoreCase) && line.Contains("chunked", StringComparison.OrdinalIgnoreCase))
                     return body.EndsWith("0\r\n\r\n"u8) ? status : null;
             }
