@@ -15,10 +15,27 @@ internal static class ClosedLoopRun
         Dictionary<string, long> idleRssKiB, Load load, Action<string> progress, List<Table> tables)
     {
         var runnable = targets.Where(t => t.Unavailable is null).ToList();
+        // A target that fails (a load tool exits non-zero, a proxy dies) is dropped from the later rounds and
+        // reported; the others still run.
+        var failed = new Dictionary<string, string>();
+        async Task<LoadResult?> TryLoad(Target target, int seconds, string what)
+        {
+            try
+            {
+                return await load(ctx, target, backend, seconds);
+            }
+            catch (Exception e) when (e is InvalidOperationException or TimeoutException or FormatException or IOException)
+            {
+                failed[target.Name] = $"failed in {what}: {e.Message.Split('\n')[0]}";
+                progress($"{label} {target.Name} {failed[target.Name]}{Environment.NewLine}{e.Message}");
+                return null;
+            }
+        }
+
         foreach (var target in runnable)
         {
             progress($"{label}: warming up {target.Name} ({ctx.WarmUpSeconds} s, not counted)");
-            await load(ctx, target, backend, ctx.WarmUpSeconds);
+            await TryLoad(target, ctx.WarmUpSeconds, "warm-up");
         }
 
         var rounds = runnable.ToDictionary(t => t.Name, _ => new List<LoadResult>());
@@ -27,10 +44,11 @@ internal static class ClosedLoopRun
             for (var i = 0; i < runnable.Count; i++)
             {
                 var target = runnable[(i + round) % runnable.Count];
-                var result = await load(ctx, target, backend, ctx.LoadSeconds);
+                if (failed.ContainsKey(target.Name)) continue;
+                if (await TryLoad(target, ctx.LoadSeconds, $"round {round + 1}") is not { } result) continue;
                 rounds[target.Name].Add(result);
                 progress($"{label} round {round + 1}/{ctx.Rounds} {target.Name}: {result.RequestsPerSecond:F0} req/s, p99 {result.P99Ms:F2} ms, " +
-                    $"proxy {result.ProxyCpuUsPerRequest:F1} µs/req, backend {result.BackendCorePercent:F0}% of a core, machine {result.Sample.MachineBusyPercent:F0}% busy");
+                    $"proxy {result.ProxyCpuUsPerRequest:F1} µs/req, backend {result.BackendCorePercent:F0}% of a core, machine {result.Sample.MachineBusyPercent:F0}% busy, {result.Errors} errors");
             }
         }
 
@@ -53,6 +71,16 @@ internal static class ClosedLoopRun
             }
 
             var r = rounds[target.Name];
+            if (failed.TryGetValue(target.Name, out var failure))
+            {
+                table.Note($"{target.Name}: {failure}");
+                if (r.Count == 0)
+                {
+                    json[target.Name] = new JsonObject { ["failed"] = failure };
+                    continue;
+                }
+            }
+
             var rps = Median(target.Name, x => x.RequestsPerSecond);
             var cpu = Median(target.Name, x => x.ProxyCpuUsPerRequest);
             var idle = idleRssKiB.GetValueOrDefault(target.Name);

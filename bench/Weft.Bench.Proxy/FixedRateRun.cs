@@ -13,13 +13,26 @@ internal static class FixedRateRun
     {
         var runnable = targets.Where(t => t.Unavailable is null).ToList();
         var rounds = runnable.ToDictionary(t => t.Name, _ => new List<(OpenLoopResult Load, Sample Sample)>());
+        var failed = new Dictionary<string, string>();
         for (var round = 0; round < ctx.Rounds; round++)
         {
             for (var i = 0; i < runnable.Count; i++)
             {
                 var target = runnable[(i + round) % runnable.Count];
+                if (failed.ContainsKey(target.Name)) continue;
                 await using var sampler = new Sampler(target.ProxyPids(), backend.Pids());
-                var load = await Task.Run(() => OpenLoop.Run(target.Http1!, target.Host, ctx.FixedRate, ctx.FixedRateSeconds, ctx.FixedRateConnections));
+                OpenLoopResult load;
+                try
+                {
+                    load = await Task.Run(() => OpenLoop.Run(target.Http1!, target.Host, ctx.FixedRate, ctx.FixedRateSeconds, ctx.FixedRateConnections));
+                }
+                catch (System.Net.Sockets.SocketException e)
+                {
+                    failed[target.Name] = $"failed in round {round + 1}: {e.Message}";
+                    progress($"fixed rate {target.Name} {failed[target.Name]}");
+                    continue;
+                }
+
                 var sample = await sampler.StopAsync();
                 rounds[target.Name].Add((load, sample));
                 progress($"fixed rate round {round + 1}/{ctx.Rounds} {target.Name}: {load.SentPerSecond:F0}/s sent, " +
@@ -47,6 +60,16 @@ internal static class FixedRateRun
             }
 
             var r = rounds[target.Name];
+            if (failed.TryGetValue(target.Name, out var failure))
+            {
+                table.Note($"{target.Name}: {failure}");
+                if (r.Count == 0)
+                {
+                    json[target.Name] = new JsonObject { ["failed"] = failure };
+                    continue;
+                }
+            }
+
             var p99 = P99Send(target.Name);
             var p99Due = P99Due(target.Name);
             var cpu = Median(target.Name, x => x.Sample.HasProxy && x.Load.FromSendMs.Count > 0 ? x.Sample.ProxyCpuSeconds * 1e6 / x.Load.FromSendMs.Count : double.NaN);

@@ -39,13 +39,29 @@ internal sealed class WeftMesh : IAsyncDisposable
             return mesh;
         }
 
+        try
+        {
+            await mesh.StartProcessesAsync(ctx, backend, progress);
+        }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException or HttpRequestException)
+        {
+            // Reported as the weft rows' reason; whatever did start is stopped with the mesh.
+            mesh.Unavailable = $"failed to start: {e.Message.Split('\n')[0]}";
+            progress($"weft {mesh.Unavailable}{Environment.NewLine}{e.Message}");
+        }
+
+        return mesh;
+    }
+
+    private async Task StartProcessesAsync(BenchContext ctx, Backend backend, Action<string> progress)
+    {
         var serverHelp = await Tool.RunAsync("dotnet", [ctx.WeftDll, "server", "--help"], ctx.WorkDir, TimeSpan.FromSeconds(60));
         var httpPort = ChildProcess.FreeLoopbackPort();
-        List<string> serverArgs = [ctx.WeftDll, "server", "--dev-open", "--data-dir", mesh._dataDir, "--http-addr", $"127.0.0.1:{httpPort}",
+        List<string> serverArgs = [ctx.WeftDll, "server", "--dev-open", "--data-dir", _dataDir, "--http-addr", $"127.0.0.1:{httpPort}",
             "--log-level", "warn", "--node-name", "bench"];
         if (serverHelp.Output.Contains("--grpc-addr", StringComparison.Ordinal))
             serverArgs.AddRange(["--grpc-addr", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}"]);
-        var server = mesh.Track(ChildProcess.Start("weft server", "dotnet", serverArgs, ctx.WorkDir, Path.Combine(ctx.WorkDir, "weft-server.log")));
+        var server = Track(ChildProcess.Start("weft server", "dotnet", serverArgs, ctx.WorkDir, Path.Combine(ctx.WorkDir, "weft-server.log")));
         var api = new Uri($"http://127.0.0.1:{httpPort}");
         using var http = BenchContext.Client(TimeSpan.FromSeconds(5));
         await server.WaitUntilAsync(async () =>
@@ -60,14 +76,13 @@ internal sealed class WeftMesh : IAsyncDisposable
         progress($"weft: control plane on {httpPort}, {PlainService} registered at nginx {backend.Port} without a sidecar");
 
         var serverInbound = ChildProcess.FreeLoopbackPort();
-        mesh.ServerSidecar = mesh.Track(await StartSidecarAsync(ctx, http, api, MeshedService, $"127.0.0.1:{backend.Port}", serverInbound,
+        ServerSidecar = Track(await StartSidecarAsync(ctx, http, api, MeshedService, $"127.0.0.1:{backend.Port}", serverInbound,
             ChildProcess.FreeLoopbackPort(), null));
-        mesh.ClientOutboundPort = ChildProcess.FreeLoopbackPort();
+        ClientOutboundPort = ChildProcess.FreeLoopbackPort();
         // The client's app address is a port nothing listens on: no load goes to the client app.
-        mesh.ClientSidecar = mesh.Track(await StartSidecarAsync(ctx, http, api, "client", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
-            ChildProcess.FreeLoopbackPort(), mesh.ClientOutboundPort, [(PlainService, backend.Port), (MeshedService, serverInbound)]));
-        progress($"weft: sidecars ready, client outbound on {mesh.ClientOutboundPort}, {MeshedService} sidecar inbound on {serverInbound}");
-        return mesh;
+        ClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
+            ChildProcess.FreeLoopbackPort(), ClientOutboundPort, [(PlainService, backend.Port), (MeshedService, serverInbound)]));
+        progress($"weft: sidecars ready, client outbound on {ClientOutboundPort}, {MeshedService} sidecar inbound on {serverInbound}");
     }
 
     /// <summary>Starts a sidecar and waits until /ready is 200 and /clusters lists each expected (service, port).</summary>
