@@ -22,12 +22,14 @@ var results = new JsonObject
     ["loadavg_at_start"] = File.ReadAllText("/proc/loadavg").Trim(),
 };
 var tables = new List<Table>();
+string? weftUnavailable;
 
 await using (var backend = await Backend.StartAsync(ctx))
 await using (var haproxy = await HaproxyTarget.StartAsync(ctx, backend))
 await using (var nginx = await NginxTarget.StartAsync(ctx, backend))
 await using (var mesh = await WeftMesh.StartAsync(ctx, backend, Progress))
 {
+    weftUnavailable = mesh.Unavailable;
     List<Target> targets = [new DirectTarget(backend), haproxy, nginx, new WeftOneHopTarget(mesh), new WeftTwoHopsTarget(mesh)];
     Progress($"backend nginx on {backend.Port} (h2c {backend.H2Port}); " +
         string.Join(", ", targets.Select(t => t.Unavailable is null ? $"{t.Name} at {t.Http1}" : $"{t.Name}: {t.Unavailable}")));
@@ -60,8 +62,6 @@ Console.WriteLine($"weft proxy bench{(ctx.Quick ? " (--quick)" : "")}: {Environm
     $"load average at start {results["loadavg_at_start"]}, at end {results["loadavg_at_end"]} (the cores are shared)");
 Console.WriteLine("backend: nginx, 1 worker, return 200 \"hello\"; haproxy 2.6 nbthread 1; nginx proxy 1 worker; RSS of all the proxy's processes");
 foreach (var table in tables) Console.Write(table);
-Console.WriteLine();
-Console.WriteLine("Goals (issue 3): one hop req/s >= haproxy and CPU/req <= 1.2x haproxy; two hops added p99 < 1 ms at 1,000 rps;");
-Console.WriteLine("RSS < 30 MB idle, < 60 MB under load; HTTP/2 CPU/req within 1.2x haproxy. Nothing is asserted.");
 await File.WriteAllTextAsync(resultsFile, results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+Console.Write(Goals.Render(results, weftUnavailable));
 Console.WriteLine($"JSON: {resultsFile}");
