@@ -28,7 +28,7 @@ internal sealed class WeftProcess : IAsyncDisposable
         var port = ChildProcess.FreeLoopbackPort();
         var dataDir = Directory.CreateDirectory(Path.Combine(ctx.WorkDir, $"weft-{label}")).FullName;
         var process = ChildProcess.Start($"weft server ({label})", "dotnet",
-            [ctx.WeftDll, "server", "--dev-open", "--data-dir", dataDir, "--http-addr", $"127.0.0.1:{port}", "--log-level", "warn", "--node-name", "bench"],
+            [ctx.WeftDll, "server", "--dev-open", "--data-dir", dataDir, "--http-addr", $"127.0.0.1:{port}", "--grpc-addr", "127.0.0.1:0", "--log-level", "warn", "--node-name", "bench"],
             ctx.WorkDir, Path.Combine(ctx.WorkDir, $"weft-{label}.log"));
         var weft = new WeftProcess(process, dataDir, new Uri($"http://127.0.0.1:{port}"));
         using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };

@@ -74,4 +74,37 @@ internal static class CliViews
         var line = output.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Length > 0) ?? "";
         return line.Length <= maxLength ? line : string.Concat(line.AsSpan(0, maxLength - 1), "…");
     }
+
+    /// <summary>What an entry says, in a few words, for <c>weft config list</c>.</summary>
+    public static string ConfigSummary(System.Text.Json.JsonElement entry)
+    {
+        string? Text(System.Text.Json.JsonElement e, string name) =>
+            e.ValueKind == System.Text.Json.JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.String ? v.GetString() : null;
+        int Count(string name) =>
+            entry.TryGetProperty(name, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.Array ? v.GetArrayLength() : 0;
+
+        switch (Text(entry, "Kind"))
+        {
+            case "service-defaults":
+                return $"protocol {Text(entry, "Protocol") ?? "http"}" + (entry.TryGetProperty("UpstreamConfig", out _) ? ", upstream config" : "");
+            case "service-router":
+                return $"{Count("Routes")} route(s)";
+            case "service-splitter":
+                if (!entry.TryGetProperty("Splits", out var splits) || splits.ValueKind != System.Text.Json.JsonValueKind.Array) return "";
+                return string.Join(", ", splits.EnumerateArray().Select(s =>
+                {
+                    var target = Text(s, "Service") ?? Text(entry, "Name") ?? "";
+                    if (Text(s, "ServiceSubset") is { Length: > 0 } subset) target += "/" + subset;
+                    var weight = s.TryGetProperty("Weight", out var w) && w.ValueKind == System.Text.Json.JsonValueKind.Number ? w.GetDouble() : 0;
+                    return $"{target} {weight.ToString(System.Globalization.CultureInfo.InvariantCulture)}%";
+                }));
+            case "service-resolver":
+                var policy = entry.TryGetProperty("LoadBalancer", out var lb) ? Text(lb, "Policy") : null;
+                var subsets = entry.TryGetProperty("Subsets", out var s2) && s2.ValueKind == System.Text.Json.JsonValueKind.Object
+                    ? string.Join(",", s2.EnumerateObject().Select(p => p.Name)) : "";
+                return $"load balancer {(string.IsNullOrEmpty(policy) ? "default" : policy)}" + (subsets.Length > 0 ? $", subsets {subsets}" : "");
+            default:
+                return "";
+        }
+    }
 }

@@ -66,7 +66,43 @@ internal sealed class WeftApiClient : IDisposable
         using var response = await SendAsync(HttpMethod.Put, $"/v1/agent/service/deregister/{Uri.EscapeDataString(serviceId)}", null, ct);
     }
 
+    /// <summary><c>PUT /v1/config</c> with the entry's JSON; false when a check-and-set did not match.</summary>
+    public async Task<bool> WriteConfigAsync(string entryJson, CancellationToken ct)
+    {
+        using var content = new StringContent(entryJson, Encoding.UTF8, "application/json");
+        using var response = await SendAsync(HttpMethod.Put, "/v1/config", content, ct);
+        return (await response.Content.ReadAsStringAsync(ct)).Trim() == "true";
+    }
+
+    /// <summary><c>GET /v1/config/{kind}/{name}</c>: the entry's JSON as the server sent it.</summary>
+    public Task<JsonDocument> ReadConfigAsync(string kind, string name, CancellationToken ct) =>
+        GetDocumentAsync($"/v1/config/{Uri.EscapeDataString(kind)}/{Uri.EscapeDataString(name)}", ct);
+
+    /// <summary><c>GET /v1/config/{kind}</c>: a JSON array of entries.</summary>
+    public Task<JsonDocument> ListConfigAsync(string kind, CancellationToken ct) =>
+        GetDocumentAsync($"/v1/config/{Uri.EscapeDataString(kind)}", ct);
+
+    /// <summary><c>DELETE /v1/config/{kind}/{name}</c>.</summary>
+    public async Task DeleteConfigAsync(string kind, string name, CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Delete, $"/v1/config/{Uri.EscapeDataString(kind)}/{Uri.EscapeDataString(name)}", null, ct);
+    }
+
     public void Dispose() => _http.Dispose();
+
+    private async Task<JsonDocument> GetDocumentAsync(string path, CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Get, path, null, ct);
+        try
+        {
+            await using var body = await response.Content.ReadAsStreamAsync(ct);
+            return await JsonDocument.ParseAsync(body, cancellationToken: ct);
+        }
+        catch (JsonException e)
+        {
+            throw new UnexpectedResponseException(path, e.Message);
+        }
+    }
 
     private async Task<T> GetJsonAsync<T>(string path, JsonTypeInfo<T> type, CancellationToken ct)
     {

@@ -13,5 +13,6 @@ internal static class CliCommands
         root.Subcommands.Add(InstancesCommand.Create());
         root.Subcommands.Add(RegisterCommand.Create());
         root.Subcommands.Add(DeregisterCommand.Create());
+        root.Subcommands.Add(ConfigCommand.Create());
     }
 }

@@ -44,6 +44,8 @@ internal static class DevCommand
                 {
                     DataDir = dataDir,
                     HttpEndpoint = endpoint,
+                    // Sidecars find the stream through /v1/agent/self, so any free port does.
+                    GrpcEndpoint = new System.Net.IPEndPoint(endpoint.Address, 0),
                     NodeName = "dev",
                     DevOpen = true,
                     LogLevel = LogLevel.Warning,

@@ -14,6 +14,7 @@ internal static class ServerCommand
     {
         var dataDir = new Option<string>("--data-dir") { Description = "Where the store and the generated token live", DefaultValueFactory = _ => "./.weft/data" };
         var httpAddr = new Option<string>("--http-addr") { Description = "HOST:PORT of the HTTP API", DefaultValueFactory = _ => "127.0.0.1:8500" };
+        var grpcAddr = new Option<string>("--grpc-addr") { Description = "HOST:PORT of the proxy stream (gRPC, HTTP/2 without TLS)", DefaultValueFactory = _ => "127.0.0.1:8502" };
         var nodeName = new Option<string>("--node-name") { Description = "This server's node name (default: the host name)" };
         var datacenter = new Option<string>("--datacenter") { Description = "Datacenter name", DefaultValueFactory = _ => "dc1" };
         var logLevel = new Option<string>("--log-level") { Description = "trace, debug, info, warn or error", DefaultValueFactory = _ => "info" };
@@ -22,13 +23,15 @@ internal static class ServerCommand
         var scripts = new Option<bool>("--enable-script-checks") { Description = "Allow checks that run commands (Args) on this host" };
 
         var command = new Command("server", "Run the control plane: registry API, health checks, embedded store");
-        foreach (var option in new Option[] { dataDir, httpAddr, nodeName, datacenter, logLevel, tokenFile, devOpen, scripts })
+        foreach (var option in new Option[] { dataDir, httpAddr, grpcAddr, nodeName, datacenter, logLevel, tokenFile, devOpen, scripts })
             command.Options.Add(option);
 
         command.SetAction(async (parse, ct) =>
         {
             if (!ListenAddress.TryParse(parse.GetValue(httpAddr), out var endpoint, out var error))
                 return Fail($"--http-addr: {error}", ExitCodes.BadInput);
+            if (!ListenAddress.TryParse(parse.GetValue(grpcAddr), out var grpcEndpoint, out var grpcError))
+                return Fail($"--grpc-addr: {grpcError}", ExitCodes.BadInput);
             if (!TryLogLevel(parse.GetValue(logLevel)!, out var level))
                 return Fail($"--log-level: \"{parse.GetValue(logLevel)}\" is not one of trace, debug, info, warn, error", ExitCodes.BadInput);
 
@@ -50,6 +53,7 @@ internal static class ServerCommand
             {
                 DataDir = dir,
                 HttpEndpoint = endpoint,
+                GrpcEndpoint = grpcEndpoint,
                 NodeName = parse.GetValue(nodeName) is { Length: > 0 } n ? n : System.Net.Dns.GetHostName(),
                 Datacenter = parse.GetValue(datacenter)!,
                 AclToken = token,
@@ -75,7 +79,7 @@ internal static class ServerCommand
         }
         catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
         {
-            return Fail($"cannot listen on {options.HttpEndpoint}: {e.Message}", 1);
+            return Fail($"cannot listen on {options.HttpEndpoint} or {options.GrpcEndpoint}: {e.Message}", 1);
         }
 
         await using (server)
@@ -83,6 +87,7 @@ internal static class ServerCommand
             var stdout = Console.Out;
             await stdout.WriteLineAsync($"weft server {Weft.Server.WeftVersion.Current} (node {options.NodeName}, datacenter {options.Datacenter})");
             await stdout.WriteLineAsync($"  HTTP API:    {server.HttpAddress.ToString().TrimEnd('/')}");
+            await stdout.WriteLineAsync($"  gRPC stream: {server.GrpcAddress.Authority} (proxies)");
             await stdout.WriteLineAsync($"  data:        {server.Catalog.Location}");
             if (options.DevOpen)
             {
@@ -105,7 +110,7 @@ internal static class ServerCommand
         return ExitCodes.Success;
     }
 
-    private static bool TryLogLevel(string text, out LogLevel level)
+    internal static bool TryLogLevel(string text, out LogLevel level)
     {
         level = text.ToLowerInvariant() switch
         {

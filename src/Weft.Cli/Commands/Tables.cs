@@ -46,6 +46,22 @@ internal static class Tables
         return table;
     }
 
+    /// <summary>One row per entry: its name, what it says in brief, and when it last changed.</summary>
+    public static Table ConfigEntries(string kind, IReadOnlyList<System.Text.Json.JsonElement> entries, bool colors)
+    {
+        var table = Create(colors, "NAME", "MODIFY INDEX", "SUMMARY");
+        foreach (var e in entries)
+        {
+            table.AddRow(
+                Plain(e.TryGetProperty("Name", out var name) ? name.GetString() ?? "" : ""),
+                Plain(e.TryGetProperty("ModifyIndex", out var index) ? index.ToString() : ""),
+                Plain(CliViews.ConfigSummary(e)));
+        }
+        if (entries.Count == 0)
+            table.Caption($"no {kind} entries");
+        return table;
+    }
+
     private static Table Create(bool colors, params string[] headers)
     {
         var table = new Table { Border = colors ? TableBorder.Rounded : TableBorder.None };

@@ -1,3 +1,5 @@
+using Weft.Core.Config;
+
 namespace Weft.Core.Catalog;
 
 /// <summary>
@@ -19,6 +21,11 @@ public abstract record CatalogChange
     public sealed record CheckUpsert(CheckRecord Check) : CatalogChange;
 
     public sealed record CheckDelete(CheckKey Key) : CatalogChange;
+
+    /// <summary>A config entry, stored whole; its (Kind, Name) is its key.</summary>
+    public sealed record ConfigEntryUpsert(ConfigEntry Entry) : CatalogChange;
+
+    public sealed record ConfigEntryDelete(string Kind, string Name) : CatalogChange;
 
     /// <summary>Records that a topic's answer changed at this commit's index.</summary>
     public sealed record TopicTouch(string Topic) : CatalogChange;

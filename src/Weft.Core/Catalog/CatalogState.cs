@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Weft.Core.Config;
 
 namespace Weft.Core.Catalog;
 
@@ -26,6 +27,10 @@ public sealed record CatalogState
     public ImmutableDictionary<string, ImmutableSortedSet<CheckKey>> NodeChecksByNode { get; init; } = ImmutableDictionary<string, ImmutableSortedSet<CheckKey>>.Empty;
     // Per service name, how many instances carry each tag: the name list's tags without a scan of instances.
     public ImmutableDictionary<string, ImmutableSortedDictionary<string, int>> TagCounts { get; init; } = ImmutableDictionary<string, ImmutableSortedDictionary<string, int>>.Empty;
+
+    /// <summary>Config entries by (Kind, Name), sorted so a kind's entries list in name order.</summary>
+    public ImmutableSortedDictionary<(string Kind, string Name), ConfigEntry> ConfigEntries { get; init; } =
+        ImmutableSortedDictionary.Create<(string Kind, string Name), ConfigEntry>(ConfigEntryKeyComparer.Instance);
 
     public ImmutableDictionary<string, ulong> TopicIndexes { get; init; } = ImmutableDictionary<string, ulong>.Empty;
 
@@ -57,6 +62,12 @@ public sealed record CatalogState
     public ImmutableSortedSet<string> TagsOf(string serviceName) =>
         TagCounts.TryGetValue(serviceName, out var counts) ? [.. counts.Keys] : ImmutableSortedSet<string>.Empty;
 
+    public ConfigEntry? ConfigEntry(string kind, string name) => ConfigEntries.GetValueOrDefault((kind, name));
+
+    /// <summary>The entries of one kind, in name order.</summary>
+    public IEnumerable<ConfigEntry> ConfigEntriesOf(string kind) =>
+        ConfigEntries.SkipWhile(e => string.CompareOrdinal(e.Key.Kind, kind) < 0).TakeWhile(e => e.Key.Kind == kind).Select(e => e.Value);
+
     /// <summary>Applies a commit's changes at <paramref name="index"/>, keeping each record's CreateIndex.</summary>
     public CatalogState Apply(IEnumerable<CatalogChange> changes, ulong index)
     {
@@ -74,6 +85,8 @@ public sealed record CatalogState
         CatalogChange.ServiceDelete c => RemoveService(c.Key),
         CatalogChange.CheckUpsert c => PutCheck(c.Check, index),
         CatalogChange.CheckDelete c => RemoveCheck(c.Key),
+        CatalogChange.ConfigEntryUpsert c => PutConfigEntry(c.Entry, index),
+        CatalogChange.ConfigEntryDelete c => this with { ConfigEntries = ConfigEntries.Remove((c.Kind, c.Name)) },
         CatalogChange.TopicTouch c => this with { TopicIndexes = TopicIndexes.SetItem(c.Topic, index) },
         _ => throw new ArgumentOutOfRangeException(nameof(change)),
     };
@@ -82,6 +95,13 @@ public sealed record CatalogState
     {
         var create = Nodes.TryGetValue(node.Name, out var old) ? old.CreateIndex : index;
         return this with { Nodes = Nodes.SetItem(node.Name, node with { CreateIndex = create, ModifyIndex = index }) };
+    }
+
+    private CatalogState PutConfigEntry(ConfigEntry entry, ulong index)
+    {
+        var key = (entry.Kind, entry.Name);
+        var create = ConfigEntries.TryGetValue(key, out var old) ? old.CreateIndex : index;
+        return this with { ConfigEntries = ConfigEntries.SetItem(key, entry with { CreateIndex = create, ModifyIndex = index }) };
     }
 
     private CatalogState PutService(ServiceRecord service, ulong index)
@@ -161,5 +181,17 @@ public sealed record CatalogState
         if (!map.TryGetValue(name, out var set)) return map;
         set = set.Remove(key);
         return (TMap)(set.IsEmpty ? map.Remove(name) : map.SetItem(name, set));
+    }
+}
+
+/// <summary>Orders config-entry keys by kind, then name, ordinally.</summary>
+public sealed class ConfigEntryKeyComparer : IComparer<(string Kind, string Name)>
+{
+    public static readonly ConfigEntryKeyComparer Instance = new();
+
+    public int Compare((string Kind, string Name) x, (string Kind, string Name) y)
+    {
+        var byKind = string.CompareOrdinal(x.Kind, y.Kind);
+        return byKind != 0 ? byKind : string.CompareOrdinal(x.Name, y.Name);
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Weft.Core.Config;
 
 namespace Weft.Core.Catalog;
 
@@ -96,6 +97,27 @@ public sealed class CatalogTransaction
         return true;
     }
 
+    /// <summary>
+    /// Stores a config entry (already validated). Returns false when it equals the stored one, indexes aside:
+    /// such a write changes nothing and wakes nobody.
+    /// </summary>
+    public bool PutConfigEntry(ConfigEntry entry)
+    {
+        var old = State.ConfigEntry(entry.Kind, entry.Name);
+        if (old is not null && ConfigEntryJson.SameContent(old, entry)) return false;
+        Emit(new CatalogChange.ConfigEntryUpsert(entry with { CreateIndex = 0, ModifyIndex = 0 }));
+        TouchConfigEntry(entry.Kind, entry.Name);
+        return true;
+    }
+
+    public bool DeleteConfigEntry(string kind, string name)
+    {
+        if (State.ConfigEntry(kind, name) is null) return false;
+        Emit(new CatalogChange.ConfigEntryDelete(kind, name));
+        TouchConfigEntry(kind, name);
+        return true;
+    }
+
     /// <summary>A point to roll back to when one operation of a group commit fails.</summary>
     public Checkpoint Mark() => new(State, _changes.Count, [.. _topics], new(_tagsBefore, StringComparer.Ordinal));
 
@@ -142,6 +164,12 @@ public sealed class CatalogTransaction
     {
         _changes.Add(change);
         State = State.Apply(change, ProvisionalIndex);
+    }
+
+    private void TouchConfigEntry(string kind, string name)
+    {
+        _topics.Add(Topics.ConfigEntry(kind, name));
+        _topics.Add(Topics.ConfigKind(kind));
     }
 
     private void TouchCheck(CheckRecord check)

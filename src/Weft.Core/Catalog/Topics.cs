@@ -24,4 +24,10 @@ public static class Topics
 
     /// <summary>One node's record, services and checks.</summary>
     public static string Node(string name) => "node:" + name;
+
+    /// <summary>One config entry (<c>/v1/config/{kind}/{name}</c>).</summary>
+    public static string ConfigEntry(string kind, string name) => "config:" + kind + "/" + name;
+
+    /// <summary>The entries of one kind (<c>/v1/config/{kind}</c>).</summary>
+    public static string ConfigKind(string kind) => "config:" + kind;
 }

@@ -32,6 +32,10 @@ public static class ConfigEntryJson
         _ => throw new ArgumentOutOfRangeException(nameof(entry)),
     };
 
+    /// <summary>True when the two entries say the same thing, whatever their indexes.</summary>
+    public static bool SameContent(ConfigEntry a, ConfigEntry b) =>
+        Serialize(a with { CreateIndex = 0, ModifyIndex = 0 }).AsSpan().SequenceEqual(Serialize(b with { CreateIndex = 0, ModifyIndex = 0 }));
+
     private static T Deserialize<T>(ReadOnlySpan<byte> json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) =>
         JsonSerializer.Deserialize(json, type) ?? throw new JsonException("the entry is JSON null");
 

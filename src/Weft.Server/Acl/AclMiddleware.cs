@@ -18,10 +18,24 @@ internal sealed class AclMiddleware(RequestDelegate next, string token)
         if (AclToken.Matches(token, presented))
             return next(http);
 
+        var message = string.IsNullOrEmpty(presented) ? "Permission denied" : "ACL not found";
+        if (IsGrpc(http.Request))
+        {
+            // A gRPC client reads its status from a trailers-only answer, not from the HTTP status.
+            http.Response.StatusCode = StatusCodes.Status200OK;
+            http.Response.ContentType = "application/grpc";
+            http.Response.Headers["grpc-status"] = "7"; // PERMISSION_DENIED
+            http.Response.Headers["grpc-message"] = message;
+            return Task.CompletedTask;
+        }
+
         http.Response.StatusCode = StatusCodes.Status403Forbidden;
         http.Response.ContentType = "text/plain; charset=utf-8";
-        return http.Response.WriteAsync(string.IsNullOrEmpty(presented) ? "Permission denied" : "ACL not found");
+        return http.Response.WriteAsync(message);
     }
+
+    public static bool IsGrpc(HttpRequest request) =>
+        request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true;
 
     private static string? Presented(HttpRequest request)
     {

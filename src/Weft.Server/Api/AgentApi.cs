@@ -5,6 +5,7 @@ using Weft.Core.Catalog;
 using Weft.Server.Api.Wire;
 using Weft.Server.Catalog;
 using Weft.Server.Health;
+using Weft.Server.Mesh;
 using Weft.Server.Registry;
 
 namespace Weft.Server.Api;
@@ -95,7 +96,7 @@ internal static class AgentApi
         return TypedResults.Ok();
     }
 
-    private static IResult Self(HttpContext http, CatalogStore catalog, ServerIdentity self)
+    private static IResult Self(HttpContext http, CatalogStore catalog, ServerIdentity self, MeshListener mesh)
     {
         BlockingQuery.SetHeaders(http.Response, catalog.Current.Index);
         return TypedResults.Json(new AgentSelfWire
@@ -111,6 +112,7 @@ internal static class AgentApi
             },
             Member = Member(self),
             Meta = new Dictionary<string, string>(),
+            Weft = new AgentWeftWire { GrpcAddress = mesh.Address },
         }, ConsulJson.Api.AgentSelfWire);
     }
 

@@ -28,7 +28,17 @@ internal static class RequestBody
         }
     }
 
-    private static string Describe(JsonException e)
+    /// <summary>The raw body, refusing an empty one with the same 400 as <see cref="ReadAsync"/>.</summary>
+    public static async Task<byte[]> ReadBytesAsync(HttpRequest request)
+    {
+        using var buffer = new MemoryStream();
+        await request.Body.CopyToAsync(buffer, request.HttpContext.RequestAborted);
+        if (buffer.Length == 0 || buffer.ToArray().All(b => b is (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t'))
+            throw ApiException.BadRequest("Request decode failed: the body is empty; send a JSON object");
+        return buffer.ToArray();
+    }
+
+    public static string Describe(JsonException e)
     {
         var where = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "" : $" at {e.Path}";
         // System.Text.Json's messages name .NET types; say what the client should send instead.

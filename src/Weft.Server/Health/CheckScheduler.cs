@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Weft.Core.Catalog;
+using Weft.Core.Health;
 using Weft.Server.Api;
 using Weft.Server.Catalog;
 using Weft.Server.Registry;

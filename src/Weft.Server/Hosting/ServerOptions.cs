@@ -10,6 +10,9 @@ internal sealed record ServerOptions
     /// <summary>Where the HTTP API listens; port 0 picks a free one (tests).</summary>
     public IPEndPoint HttpEndpoint { get; init; } = new(IPAddress.Loopback, 8500);
 
+    /// <summary>Where the proxy stream (gRPC, HTTP/2 without TLS) listens; port 0 picks a free one.</summary>
+    public IPEndPoint GrpcEndpoint { get; init; } = new(IPAddress.Loopback, 8502);
+
     public string NodeName { get; init; } = Dns.GetHostName();
     public string Datacenter { get; init; } = "dc1";
 

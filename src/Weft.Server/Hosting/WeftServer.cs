@@ -3,13 +3,17 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Weft.Server.Acl;
 using Weft.Server.Api;
 using Weft.Server.Catalog;
+using Weft.Core.Health;
 using Weft.Server.Health;
+using Weft.Server.Mesh;
 using Weft.Server.Registry;
 using Weft.Server.Storage;
 
@@ -24,15 +28,20 @@ internal sealed class WeftServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private WeftServer(WebApplication app, Uri httpAddress)
+    private WeftServer(WebApplication app, Uri httpAddress, Uri grpcAddress)
     {
         _app = app;
         HttpAddress = httpAddress;
+        GrpcAddress = grpcAddress;
     }
 
     /// <summary>The address the API listens on, with the real port when 0 was asked for.</summary>
     public Uri HttpAddress { get; }
 
+    /// <summary>The address of the proxy stream (gRPC over h2c), with the real port when 0 was asked for.</summary>
+    public Uri GrpcAddress { get; }
+
+    public ProxySessions Proxies => _app.Services.GetRequiredService<ProxySessions>();
     public CatalogStore Catalog => _app.Services.GetRequiredService<CatalogStore>();
     public CheckScheduler Checks => _app.Services.GetRequiredService<CheckScheduler>();
     public ServerIdentity Identity => _app.Services.GetRequiredService<ServerIdentity>();
@@ -42,6 +51,7 @@ internal sealed class WeftServer : IAsyncDisposable
         if (!options.DevOpen && string.IsNullOrEmpty(options.AclToken))
             throw new InvalidOperationException("a token is required unless the server runs with --dev-open");
 
+        ListenOptions? grpcListen = null;
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o =>
@@ -57,6 +67,12 @@ internal sealed class WeftServer : IAsyncDisposable
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
             k.Listen(options.HttpEndpoint);
+            // Sidecars speak gRPC without TLS here (h2c): HTTP/2 only, so no upgrade dance.
+            k.Listen(options.GrpcEndpoint, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                grpcListen = listen;
+            });
         });
 
         var identity = new ServerIdentity(
@@ -77,6 +93,10 @@ internal sealed class WeftServer : IAsyncDisposable
         services.AddSingleton<BlockingQuery>();
         services.AddSingleton<HealthProbeFactory>();
         services.AddSingleton<CheckScheduler>();
+        services.AddSingleton<ProxySessions>();
+        var meshListener = new MeshListener();
+        services.AddSingleton(meshListener);
+        services.AddGrpc();
 
         var app = builder.Build();
         try
@@ -91,13 +111,30 @@ internal sealed class WeftServer : IAsyncDisposable
             ApiErrors.UseStatusMessages(app);
             if (!options.DevOpen)
                 app.UseMiddleware<AclMiddleware>(options.AclToken!);
+            app.Use((http, next) =>
+            {
+                // The gRPC listener serves the proxy stream and nothing else.
+                if (http.Connection.LocalPort == meshListener.Port && !AclMiddleware.IsGrpc(http.Request))
+                {
+                    http.Response.StatusCode = StatusCodes.Status404NotFound;
+                    return Task.CompletedTask;
+                }
+
+                return next(http);
+            });
             app.UseRouting();
             app.MapAgentApi();
             app.MapCatalogApi();
             app.MapHealthApi();
             app.MapStatusApi();
+            app.MapConfigApi();
+            app.MapWeftApi();
+            app.MapGrpcService<MeshStreamService>();
 
             await app.StartAsync(cancellationToken);
+            var grpcPort = grpcListen!.IPEndPoint!.Port;
+            meshListener.Port = grpcPort;
+            meshListener.Address = $"{Advertised(options.GrpcEndpoint.Address, identity.Address)}:{grpcPort}";
         }
         catch
         {
@@ -105,9 +142,15 @@ internal sealed class WeftServer : IAsyncDisposable
             throw;
         }
 
+        var grpcAddress = new Uri($"http://{meshListener.Address}");
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new WeftServer(app, new Uri(bound.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)));
+        return new WeftServer(app, new Uri(bound.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)), grpcAddress);
     }
+
+    // A wildcard bind is advertised as the server's own address; a specific one as itself.
+    private static string Advertised(IPAddress bound, string self) =>
+        bound.Equals(IPAddress.Any) || bound.Equals(IPAddress.IPv6Any) ? self
+        : bound.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{bound}]" : bound.ToString();
 
     /// <summary>Completes when SIGINT/SIGTERM (or <see cref="DisposeAsync"/>) stops the server.</summary>
     public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);

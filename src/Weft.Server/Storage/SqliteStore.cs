@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Weft.Core.Catalog;
+using Weft.Core.Config;
 
 namespace Weft.Server.Storage;
 
@@ -19,7 +20,7 @@ internal sealed class SqliteStore : IStore
 
     private readonly string _path;
     private SqliteConnection? _connection;
-    private SqliteCommand? _putNode, _deleteNode, _putService, _deleteService, _putCheck, _deleteCheck, _putTopic, _putIndex;
+    private SqliteCommand? _putNode, _deleteNode, _putService, _deleteService, _putCheck, _deleteCheck, _putTopic, _putIndex, _putEntry, _deleteEntry;
 
     public SqliteStore(string dataDir)
     {
@@ -49,6 +50,8 @@ internal sealed class SqliteStore : IStore
             Exec("PRAGMA journal_mode=WAL;");
             Exec("PRAGMA synchronous=FULL;");
             if (!existed) CreateSchema();
+            // Added after schema 1 shipped: a store from before config entries gains the table on open.
+            Exec(ConfigEntriesTable);
             PrepareCommands();
             return Task.FromResult(ReadAll());
         }
@@ -79,6 +82,9 @@ internal sealed class SqliteStore : IStore
         if (check != "ok")
             throw new StoreOpenException($"{_path} is corrupt: SQLite integrity check says \"{check}\". Restore it from a backup or move it away.");
     }
+
+    private const string ConfigEntriesTable =
+        "CREATE TABLE IF NOT EXISTS config_entries (kind TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, create_index INTEGER NOT NULL, modify_index INTEGER NOT NULL, PRIMARY KEY (kind, name));";
 
     private void CreateSchema()
     {
@@ -116,6 +122,12 @@ internal sealed class SqliteStore : IStore
         {
             var check = JsonSerializer.Deserialize(body, StoreJson.Default.CheckRecord)!;
             state = state.Apply(new CatalogChange.CheckUpsert(check), create).Apply(new CatalogChange.CheckUpsert(check), modify);
+        }
+
+        foreach (var (body, create, modify) in Rows("SELECT body, create_index, modify_index FROM config_entries;"))
+        {
+            var entry = ConfigEntryJson.Parse(System.Text.Encoding.UTF8.GetBytes(body));
+            state = state.Apply(new CatalogChange.ConfigEntryUpsert(entry), create).Apply(new CatalogChange.ConfigEntryUpsert(entry), modify);
         }
 
         foreach (var (topic, idx, _) in Rows("SELECT name, idx, 0 FROM topics;"))
@@ -158,6 +170,10 @@ internal sealed class SqliteStore : IStore
                 return Set(_putCheck!, ("$node", c.Check.Node), ("$id", c.Check.Id), ("$body", JsonSerializer.Serialize(c.Check, StoreJson.Default.CheckRecord)), ("$index", (long)index));
             case CatalogChange.CheckDelete c:
                 return Set(_deleteCheck!, ("$node", c.Key.Node), ("$id", c.Key.Id));
+            case CatalogChange.ConfigEntryUpsert c:
+                return Set(_putEntry!, ("$kind", c.Entry.Kind), ("$name", c.Entry.Name), ("$body", System.Text.Encoding.UTF8.GetString(ConfigEntryJson.Serialize(c.Entry with { CreateIndex = 0, ModifyIndex = 0 }))), ("$index", (long)index));
+            case CatalogChange.ConfigEntryDelete c:
+                return Set(_deleteEntry!, ("$kind", c.Kind), ("$name", c.Name));
             case CatalogChange.TopicTouch c:
                 return Set(_putTopic!, ("$name", c.Topic), ("$index", (long)index));
             default:
@@ -182,6 +198,8 @@ internal sealed class SqliteStore : IStore
         _putCheck = Prepare($"INSERT INTO checks (node, id, body, create_index, modify_index) VALUES ($node, $id, $body, $index, $index) {upsert};", "$node", "$id", "$body", "$index");
         _deleteCheck = Prepare("DELETE FROM checks WHERE node = $node AND id = $id;", "$node", "$id");
         _putTopic = Prepare("INSERT INTO topics (name, idx) VALUES ($name, $index) ON CONFLICT DO UPDATE SET idx = excluded.idx;", "$name", "$index");
+        _putEntry = Prepare($"INSERT INTO config_entries (kind, name, body, create_index, modify_index) VALUES ($kind, $name, $body, $index, $index) {upsert};", "$kind", "$name", "$body", "$index");
+        _deleteEntry = Prepare("DELETE FROM config_entries WHERE kind = $kind AND name = $name;", "$kind", "$name");
         _putIndex = Prepare("UPDATE weft_meta SET value = $index WHERE key = 'index';", "$index");
     }
 
@@ -220,7 +238,7 @@ internal sealed class SqliteStore : IStore
 
     public ValueTask DisposeAsync()
     {
-        foreach (var command in new[] { _putNode, _deleteNode, _putService, _deleteService, _putCheck, _deleteCheck, _putTopic, _putIndex })
+        foreach (var command in new[] { _putNode, _deleteNode, _putService, _deleteService, _putCheck, _deleteCheck, _putTopic, _putIndex, _putEntry, _deleteEntry })
             command?.Dispose();
         _connection?.Dispose();
         _connection = null;

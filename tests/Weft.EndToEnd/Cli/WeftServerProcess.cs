@@ -57,6 +57,9 @@ internal sealed class WeftServerProcess : IAsyncDisposable
             start.ArgumentList.Add("--dev-open");
         start.ArgumentList.Add("--http-addr");
         start.ArgumentList.Add(address);
+        // Free ports for the proxy stream too, so servers of parallel tests do not fight over 8502.
+        start.ArgumentList.Add("--grpc-addr");
+        start.ArgumentList.Add("127.0.0.1:0");
         start.ArgumentList.Add("--data-dir");
         start.ArgumentList.Add(dataDir);
         foreach (var arg in extraArgs)

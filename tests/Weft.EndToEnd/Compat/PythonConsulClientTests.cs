@@ -59,6 +59,7 @@ public sealed class PythonConsulClientTests
         {
             DataDir = dataDir,
             HttpEndpoint = new IPEndPoint(IPAddress.Loopback, 0),
+            GrpcEndpoint = new IPEndPoint(IPAddress.Loopback, 0),
             NodeName = "compat-node",
             AclToken = open ? null : Token,
             DevOpen = open,

@@ -31,14 +31,17 @@ internal sealed class RunningServer : IAsyncDisposable
         TimeProvider? time = null,
         bool open = false,
         bool scripts = false,
-        string nodeName = "test-node")
+        string nodeName = "test-node",
+        int httpPort = 0,
+        int grpcPort = 0)
     {
         var owns = dataDir is null;
         dataDir ??= Directory.CreateTempSubdirectory("weft-test-").FullName;
         var server = await WeftServer.StartAsync(new ServerOptions
         {
             DataDir = dataDir,
-            HttpEndpoint = new IPEndPoint(IPAddress.Loopback, 0),
+            HttpEndpoint = new IPEndPoint(IPAddress.Loopback, httpPort),
+            GrpcEndpoint = new IPEndPoint(IPAddress.Loopback, grpcPort),
             NodeName = nodeName,
             AclToken = open ? null : Token,
             DevOpen = open,

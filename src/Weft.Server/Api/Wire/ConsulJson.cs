@@ -26,6 +26,7 @@ namespace Weft.Server.Api.Wire;
 [JsonSerializable(typeof(List<string>))]
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(bool))]
+[JsonSerializable(typeof(List<ProxyWire>))]
 internal sealed partial class ConsulJson : JsonSerializerContext
 {
     /// <summary>

@@ -108,6 +108,34 @@ internal sealed class AgentSelfWire
     public required AgentConfigWire Config { get; init; }
     public required MemberWire Member { get; init; }
     public required IReadOnlyDictionary<string, string> Meta { get; init; }
+
+    /// <summary>Weft's own: where sidecars find the proxy stream.</summary>
+    public AgentWeftWire? Weft { get; init; }
+}
+
+internal sealed class AgentWeftWire
+{
+    public required string GrpcAddress { get; init; }
+}
+
+/// <summary>One connected sidecar in <c>/v1/weft/proxies</c>.</summary>
+internal sealed class ProxyWire
+{
+    [JsonPropertyName("ProxyID")] public required string ProxyId { get; init; }
+    public required string Service { get; init; }
+    public required string Node { get; init; }
+    public required DateTimeOffset ConnectedAt { get; init; }
+    public required ulong SentVersion { get; init; }
+    public required ulong AckedVersion { get; init; }
+    public required int Nacks { get; init; }
+    public required long Heartbeats { get; init; }
+    public ProxyNackWire? LastNack { get; init; }
+}
+
+internal sealed class ProxyNackWire
+{
+    public required ulong Version { get; init; }
+    public required string Reason { get; init; }
 }
 
 internal sealed class AgentConfigWire

@@ -1,0 +1,105 @@
+using System.Net.Http;
+using Microsoft.AspNetCore.Http;
+using Weft.Proxy.LoadBalancing;
+using Weft.Proxy.Listeners;
+using Weft.Proxy.Routing;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Weft.Proxy.Forwarding;
+
+/// <summary>
+/// One request on its way through the layers: what each layer decided, and the current attempt. It is also the
+/// request's YARP transformer, so that the retry layer sees the upstream's status before anything is written: a
+/// response it will retry is declined (nothing reaches the client) and the attempt starts over.
+/// </summary>
+internal sealed class ProxyCall : HttpTransformer
+{
+    public ProxyCall(HttpContext http, Listener listener, RouteTable table, TimeProvider time)
+    {
+        Http = http;
+        Time = time;
+        Listener = listener;
+        Table = table;
+        Started = time.GetTimestamp();
+    }
+
+    public HttpContext Http { get; }
+    public TimeProvider Time { get; }
+    public Listener Listener { get; }
+    public RouteTable Table { get; }
+    public long Started { get; }
+
+    // Decided by the layers, in order.
+    public UpstreamRoutes? Upstream { get; set; }
+    public Route? Route { get; set; }
+    public SplitTarget? Target { get; set; }
+
+    // Set by whichever layer answers the request itself.
+    public ProxyErrorKind Error { get; private set; }
+    public string? ErrorMessage { get; private set; }
+
+    // The current attempt.
+    public EndpointState? Endpoint { get; set; }
+    public CancellationToken AttemptToken { get; set; }
+    public CancellationTokenSource? AttemptTimer { get; set; }
+    public bool MayDecline { get; set; }
+    public bool Declined { get; private set; }
+    public int Status { get; set; }
+    public AttemptOutcome Outcome { get; set; }
+    public ForwarderError ForwarderError { get; set; }
+    public Exception? Exception { get; set; }
+    public long HeadersAt { get; private set; }
+    public int Attempts { get; set; }
+
+    /// <summary>Endpoints this request has tried, so a retry prefers another; allocated on the first retry only.</summary>
+    public List<EndpointState>? Tried { get; set; }
+
+    public void Fail(ProxyErrorKind kind, string message)
+    {
+        Error = kind;
+        ErrorMessage = message;
+    }
+
+    public void BeginAttempt()
+    {
+        Declined = false;
+        Status = 0;
+        Outcome = AttemptOutcome.Success;
+        ForwarderError = ForwarderError.None;
+        Exception = null;
+        HeadersAt = 0;
+        Attempts++;
+    }
+
+    public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+    {
+        await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+        // The upstream sees the Host the caller used (Envoy keeps it too), not the endpoint's address.
+        proxyRequest.Headers.Host = httpContext.Request.Host.Value;
+        var action = Route?.Action;
+        if (action?.PrefixRewrite is { } rewrite)
+        {
+            var path = httpContext.Request.Path.Value ?? "/";
+            var rest = path.Length >= action.RewrittenPrefix!.Length ? path[action.RewrittenPrefix.Length..] : "";
+            proxyRequest.RequestUri = RequestUtilities.MakeDestinationAddress(destinationPrefix, new PathString(rewrite + rest), httpContext.Request.QueryString);
+        }
+    }
+
+    public override ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        if (proxyResponse is null)
+            return base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+
+        HeadersAt = Time.GetTimestamp();
+        Status = (int)proxyResponse.StatusCode;
+        // Timeouts measure the time to the response headers; a streamed body (gRPC streams, downloads) is not cut off.
+        AttemptTimer?.CancelAfter(Timeout.InfiniteTimeSpan);
+        if (MayDecline && Route is { } route && route.Action.Retry.RetriesStatus(Status))
+        {
+            Declined = true;
+            return new ValueTask<bool>(false);
+        }
+
+        return base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+    }
+}

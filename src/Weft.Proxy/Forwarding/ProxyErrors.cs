@@ -1,0 +1,101 @@
+using System.Text;
+using Microsoft.AspNetCore.Http;
+
+namespace Weft.Proxy.Forwarding;
+
+/// <summary>Why the proxy answered a request itself.</summary>
+internal enum ProxyErrorKind
+{
+    None,
+    UnknownUpstream,
+    NoRoute,
+    NoHealthyEndpoint,
+    Overflow,
+    Timeout,
+    PerTryTimeout,
+    ConnectFailure,
+    UpstreamReset,
+    RetryBudgetExhausted,
+}
+
+/// <summary>
+/// Answers the proxy gives itself: Envoy's status codes, an <c>x-weft-error</c> header naming the cause and a one-line
+/// body saying what happened. Responses from upstreams never pass through here.
+/// <list type="bullet">
+/// <item><c>404 unknown-upstream</c>: the Host names no service in the mesh config. 404, as Envoy's NR: the caller asked
+/// for something that does not exist, and retrying elsewhere will not help; a 503 would read as an outage.</item>
+/// <item><c>503 no-route</c>: the upstream exists but cannot take this request (e.g. HTTP sent to a <c>tcp</c> service).</item>
+/// <item><c>503 no-healthy-endpoint</c>, <c>503 overflow</c> (breaker), <c>503 retry-budget-exhausted</c> (body names the
+/// failure that would have been retried).</item>
+/// <item><c>504 timeout</c> (route request timeout), <c>504 per-try-timeout</c> (the last try timed out).</item>
+/// <item><c>502 connect-failure</c>, <c>502 upstream-reset</c>.</item>
+/// </list>
+/// gRPC calls get the same header and a trailers-only answer with <c>grpc-status</c> (UNAVAILABLE, DEADLINE_EXCEEDED,
+/// UNIMPLEMENTED) and the line as <c>grpc-message</c>.
+/// </summary>
+internal static class ProxyErrors
+{
+    public const string Header = "x-weft-error";
+
+    public static int Status(ProxyErrorKind kind) => kind switch
+    {
+        ProxyErrorKind.UnknownUpstream => StatusCodes.Status404NotFound,
+        ProxyErrorKind.Timeout or ProxyErrorKind.PerTryTimeout => StatusCodes.Status504GatewayTimeout,
+        ProxyErrorKind.ConnectFailure or ProxyErrorKind.UpstreamReset => StatusCodes.Status502BadGateway,
+        _ => StatusCodes.Status503ServiceUnavailable,
+    };
+
+    public static string Code(ProxyErrorKind kind) => kind switch
+    {
+        ProxyErrorKind.UnknownUpstream => "unknown-upstream",
+        ProxyErrorKind.NoRoute => "no-route",
+        ProxyErrorKind.NoHealthyEndpoint => "no-healthy-endpoint",
+        ProxyErrorKind.Overflow => "overflow",
+        ProxyErrorKind.Timeout => "timeout",
+        ProxyErrorKind.PerTryTimeout => "per-try-timeout",
+        ProxyErrorKind.ConnectFailure => "connect-failure",
+        ProxyErrorKind.UpstreamReset => "upstream-reset",
+        ProxyErrorKind.RetryBudgetExhausted => "retry-budget-exhausted",
+        _ => "none",
+    };
+
+    private static bool IsGrpc(HttpRequest request) =>
+        request.ContentType is { } type && type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Envoy's mapping of its own HTTP answers to gRPC status codes.</summary>
+    private static string GrpcStatus(ProxyErrorKind kind) => kind switch
+    {
+        ProxyErrorKind.UnknownUpstream => "12", // UNIMPLEMENTED
+        ProxyErrorKind.Timeout or ProxyErrorKind.PerTryTimeout => "4", // DEADLINE_EXCEEDED
+        _ => "14", // UNAVAILABLE
+    };
+
+    /// <summary>Writes the answer, or aborts the exchange if the upstream's response has already begun.</summary>
+    public static Task WriteAsync(HttpContext context, ProxyErrorKind kind, string message)
+    {
+        var response = context.Response;
+        if (response.HasStarted)
+        {
+            context.Abort();
+            return Task.CompletedTask;
+        }
+
+        response.Clear();
+        response.Headers[Header] = Code(kind);
+        if (IsGrpc(context.Request))
+        {
+            // gRPC clients read the status from grpc-status, not the HTTP status: answer trailers-only, as Envoy does.
+            response.StatusCode = StatusCodes.Status200OK;
+            response.ContentType = "application/grpc";
+            response.Headers["grpc-status"] = GrpcStatus(kind);
+            response.Headers["grpc-message"] = Uri.EscapeDataString("weft: " + message);
+            return Task.CompletedTask;
+        }
+
+        response.StatusCode = Status(kind);
+        response.ContentType = "text/plain; charset=utf-8";
+        var body = Encoding.UTF8.GetBytes("weft: " + message + "\n");
+        response.ContentLength = body.Length;
+        return response.Body.WriteAsync(body, 0, body.Length, context.RequestAborted);
+    }
+}

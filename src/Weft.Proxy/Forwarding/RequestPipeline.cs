@@ -1,0 +1,44 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Weft.Proxy.Listeners;
+using Weft.Proxy.Routing;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Weft.Proxy.Forwarding;
+
+/// <summary>
+/// The request path, assembled here and only here:
+/// route (listener or Host → upstream, first matching route) → split (weighted destination) → limits (breaker) →
+/// retry (attempts, timeouts, budget, backoff, body replay) → balance (endpoint pick / report) → forward (YARP).
+/// A layer that cannot go on records why on the <see cref="ProxyCall"/>; the answer is written once, at the top.
+/// </summary>
+internal sealed class RequestPipeline
+{
+    private readonly ProxyLayer _head;
+    private readonly MeshConfig _config;
+    private readonly TimeProvider _time;
+    private readonly Metrics.RouteStats _unrouted;
+
+    public RequestPipeline(MeshConfig config, IHttpForwarder forwarder, TimeProvider time, Metrics.ProxyMetrics metrics, ILogger log)
+    {
+        _config = config;
+        _time = time;
+        _unrouted = metrics.Route(Metrics.Directions.Outbound, "", "unrouted");
+        ProxyLayer forward = new ForwardLayer(forwarder, log);
+        ProxyLayer balance = new BalanceLayer(forward);
+        ProxyLayer retry = new RetryLayer(balance);
+        ProxyLayer limits = new LimitLayer(retry);
+        ProxyLayer split = new SplitLayer(limits);
+        _head = new RouteLayer(split);
+    }
+
+    public async Task HandleAsync(HttpContext http, Listener listener)
+    {
+        var call = new ProxyCall(http, listener, _config.Table, _time);
+        await _head.InvokeAsync(call);
+        if (call.Error != ProxyErrorKind.None)
+            await ProxyErrors.WriteAsync(http, call.Error, call.ErrorMessage!);
+        var status = http.RequestAborted.IsCancellationRequested && !http.Response.HasStarted ? 0 : http.Response.StatusCode;
+        (call.Route?.Stats ?? _unrouted).Record(status, _time.GetElapsedTime(call.Started));
+    }
+}

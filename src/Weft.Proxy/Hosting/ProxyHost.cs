@@ -1,0 +1,171 @@
+using System.Collections.Immutable;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Weft.Core.Mesh;
+using Weft.Proxy.Admin;
+using Weft.Proxy.Forwarding;
+using Weft.Proxy.Listeners;
+using Weft.Proxy.Metrics;
+using Weft.Proxy.Routing;
+using Weft.Proxy.Tcp;
+using Weft.Proxy.Transport;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Weft.Proxy.Hosting;
+
+/// <summary>
+/// A running sidecar data plane: one Kestrel server with the inbound, outbound, per-upstream and admin listeners, fed
+/// by <see cref="ConfigSink"/>. Start with <see cref="StartAsync"/>; stop with <see cref="StopAsync"/> (drains).
+/// </summary>
+internal sealed class ProxyHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly PlaintextTransport _transport;
+    private readonly AdminEndpoints _admin;
+    private readonly ILogger _log;
+    private int _stopped;
+
+    private ProxyHost(ProxyOptions options, WebApplication app, PlaintextTransport transport, MeshConfig config, AdminEndpoints admin,
+        ProxyMetrics metrics, ImmutableArray<Listener> listeners, ILogger log)
+    {
+        Options = options;
+        _app = app;
+        _transport = transport;
+        Config = config;
+        _admin = admin;
+        Metrics = metrics;
+        Listeners = listeners;
+        _log = log;
+    }
+
+    public ProxyOptions Options { get; }
+
+    /// <summary>Where the control-plane stream client hands each snapshot; its result is the ACK/NACK.</summary>
+    public IMeshConfigSink ConfigSink => Config;
+
+    internal MeshConfig Config { get; }
+    internal ProxyMetrics Metrics { get; }
+    internal ImmutableArray<Listener> Listeners { get; }
+
+    public IPEndPoint InboundAddress => Bound(ListenerKind.Inbound);
+    public IPEndPoint OutboundAddress => Bound(ListenerKind.Outbound);
+    public IPEndPoint AdminAddress => Bound(ListenerKind.Admin);
+
+    /// <summary>Upstream name → the address its dedicated listener is bound to.</summary>
+    public ImmutableDictionary<string, IPEndPoint> UpstreamAddresses =>
+        Listeners.Where(l => l.Kind == ListenerKind.Upstream).ToImmutableDictionary(l => l.Name, l => l.Bound);
+
+    /// <summary>The local app's part of <c>/ready</c> (the integrator's app check). Defaults to always ready.</summary>
+    public Func<bool> AppReady
+    {
+        get => _admin.AppReady;
+        set => _admin.AppReady = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    /// <summary>What <c>/ready</c> answers: a snapshot has been applied and the app is ready.</summary>
+    public bool IsReady => _admin.IsReady;
+
+    public static async Task<ProxyHost> StartAsync(ProxyOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
+        var log = loggerFactory.CreateLogger("Weft.Proxy");
+        var metrics = new ProxyMetrics();
+        var transport = new PlaintextTransport();
+        var config = new MeshConfig(new RouteCompiler(options, transport, metrics), options.Time, log);
+        var admin = new AdminEndpoints(config, metrics, options.Time);
+        var tcp = new TcpProxy(metrics, options.Time, log);
+
+        var listeners = ImmutableArray.CreateBuilder<Listener>();
+        listeners.Add(new Listener(ListenerKind.Inbound, "inbound", options.InboundAddress));
+        listeners.Add(new Listener(ListenerKind.Outbound, "outbound", options.OutboundAddress));
+        foreach (var (name, address) in options.Upstreams)
+            listeners.Add(new Listener(ListenerKind.Upstream, name, address));
+        listeners.Add(new Listener(ListenerKind.Admin, "admin", options.AdminAddress));
+        var all = listeners.ToImmutable();
+
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.Services.AddSingleton<ILoggerFactory>(new ProxyLoggerFactory(loggerFactory));
+        builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
+        builder.Services.AddSingleton(options.Time);
+        builder.Services.AddHttpForwarder();
+        builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.DrainTime);
+        var bound = new List<(Listener, ListenOptions)>();
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            // h2c connections are presented to Kestrel as TLS (see ListenerConnections); their :scheme stays http.
+            kestrel.AllowAlternateSchemes = true;
+            // The proxy does not judge body sizes; the app behind it does.
+            kestrel.Limits.MaxRequestBodySize = null;
+            foreach (var listener in all)
+            {
+                kestrel.Listen(listener.Configured, listen =>
+                {
+                    listen.Protocols = listener.Kind == ListenerKind.Admin ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2;
+                    listen.Use(new ListenerConnections(listener, config, tcp, metrics.Listener(listener.Name)).Middleware);
+                    bound.Add((listener, listen));
+                });
+            }
+        });
+
+        var app = builder.Build();
+        var pipeline = new RequestPipeline(config, app.Services.GetRequiredService<IHttpForwarder>(), options.Time, metrics, log);
+        app.Run(http =>
+        {
+            var listener = http.Features.Get<Listener>();
+            return listener switch
+            {
+                null => Task.CompletedTask,
+                { Kind: ListenerKind.Admin } => admin.HandleAsync(http),
+                _ => pipeline.HandleAsync(http, listener),
+            };
+        });
+
+        await app.StartAsync(cancellationToken);
+        foreach (var (listener, listen) in bound)
+            listener.Bound = listen.IPEndPoint ?? listener.Configured;
+        var host = new ProxyHost(options, app, transport, config, admin, metrics, all, log);
+        log.Listening(options.ServiceName, host.InboundAddress, host.OutboundAddress, host.AdminAddress);
+        return host;
+    }
+
+    /// <summary>Stops accepting, waits for in-flight requests up to <paramref name="drain"/> (default: the options' drain time), then closes what is left.</summary>
+    public async Task StopAsync(TimeSpan? drain = null)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+            return;
+        var wait = drain ?? Options.DrainTime;
+        _log.Draining(wait);
+        using var cts = new CancellationTokenSource(wait, Options.Time);
+        try
+        {
+            await _app.StopAsync(cts.Token);
+        }
+        finally
+        {
+            await _app.DisposeAsync();
+            _transport.Dispose();
+        }
+    }
+
+    public ValueTask DisposeAsync() => new(StopAsync(TimeSpan.Zero));
+
+    private IPEndPoint Bound(ListenerKind kind)
+    {
+        foreach (var l in Listeners)
+        {
+            if (l.Kind == kind)
+                return l.Bound;
+        }
+
+        throw new InvalidOperationException($"no {kind} listener");
+    }
+}

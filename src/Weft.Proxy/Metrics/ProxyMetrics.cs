@@ -1,0 +1,64 @@
+using System.Collections.Concurrent;
+
+namespace Weft.Proxy.Metrics;
+
+/// <summary>
+/// Every counter the sidecar keeps, in memory, for <c>/stats</c> now and the Prometheus exporter later. Route counters
+/// are looked up when a snapshot is compiled, never on the request path.
+/// </summary>
+internal sealed class ProxyMetrics
+{
+    private readonly ConcurrentDictionary<(string, string, string), RouteStats> _routes = new();
+    private readonly ConcurrentDictionary<string, ListenerStats> _listeners = new();
+    private readonly ConcurrentDictionary<string, TcpStats> _tcp = new();
+
+    public RouteStats Route(string direction, string service, string route) =>
+        _routes.GetOrAdd((direction, service, route), static k => new RouteStats(k.Item1, k.Item2, k.Item3));
+
+    public ListenerStats Listener(string name) => _listeners.GetOrAdd(name, static n => new ListenerStats(n));
+
+    public TcpStats Tcp(string upstream) => _tcp.GetOrAdd(upstream, static n => new TcpStats(n));
+
+    public IEnumerable<RouteStats> Routes => _routes.Values;
+    public IEnumerable<ListenerStats> Listeners => _listeners.Values;
+    public IEnumerable<TcpStats> TcpUpstreams => _tcp.Values;
+}
+
+/// <summary>Connections of one listener.</summary>
+internal sealed class ListenerStats(string name)
+{
+    private long _open;
+    private long _total;
+
+    public string Name { get; } = name;
+    public long Open => Interlocked.Read(ref _open);
+    public long Total => Interlocked.Read(ref _total);
+
+    public void Opened()
+    {
+        Interlocked.Increment(ref _open);
+        Interlocked.Increment(ref _total);
+    }
+
+    public void Closed() => Interlocked.Decrement(ref _open);
+}
+
+/// <summary>Raw TCP proxying to one upstream.</summary>
+internal sealed class TcpStats(string upstream)
+{
+    private long _sent;
+    private long _received;
+    private long _connections;
+    private long _connectFailures;
+
+    public string Upstream { get; } = upstream;
+    public long BytesToUpstream => Interlocked.Read(ref _sent);
+    public long BytesFromUpstream => Interlocked.Read(ref _received);
+    public long Connections => Interlocked.Read(ref _connections);
+    public long ConnectFailures => Interlocked.Read(ref _connectFailures);
+
+    public void Sent(long n) => Interlocked.Add(ref _sent, n);
+    public void Received(long n) => Interlocked.Add(ref _received, n);
+    public void Connected() => Interlocked.Increment(ref _connections);
+    public void ConnectFailed() => Interlocked.Increment(ref _connectFailures);
+}

@@ -1,0 +1,81 @@
+using System.Threading.Channels;
+using Weft.Core.Mesh.Protocol;
+
+namespace Weft.Server.Mesh;
+
+/// <summary>
+/// One connected sidecar: who it is, what it was sent and acknowledged, and what changed since its last
+/// message. Changes are kept as a set of keys and read from the newest catalog when sent, so a slow sidecar
+/// gets the newest state in one message and its backlog never grows beyond the catalog's size.
+/// </summary>
+internal sealed class ProxySession(Hello hello, DateTimeOffset connectedAt)
+{
+    private readonly Lock _lock = new();
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private HashSet<string> _dirtyServices = new(StringComparer.Ordinal);
+    private HashSet<(string Kind, string Name)> _dirtyEntries = [];
+    private ulong _sentVersion, _ackedVersion;
+    private (ulong Version, string Reason)? _lastNack;
+
+    public string ProxyId { get; } = hello.ProxyId;
+    public string Service { get; } = hello.Service;
+    public string Node { get; } = hello.Node;
+    public DateTimeOffset ConnectedAt { get; } = connectedAt;
+
+    public ulong SentVersion => Interlocked.Read(ref _sentVersion);
+    public ulong AckedVersion => Interlocked.Read(ref _ackedVersion);
+
+    public (ulong Version, string Reason)? LastNack
+    {
+        get { lock (_lock) return _lastNack; }
+    }
+
+    public int NackCount { get; private set; }
+
+    /// <summary>Hello and every Heartbeat since.</summary>
+    public long Heartbeats => Interlocked.Read(ref _heartbeats);
+
+    private long _heartbeats;
+
+    public void Heartbeat() => Interlocked.Increment(ref _heartbeats);
+
+    /// <summary>Called on the catalog's writer: must only record and wake.</summary>
+    public void MarkDirty(IEnumerable<string> services, IEnumerable<(string Kind, string Name)> entries)
+    {
+        lock (_lock)
+        {
+            _dirtyServices.UnionWith(services);
+            _dirtyEntries.UnionWith(entries);
+        }
+
+        _wake.Writer.TryWrite(true);
+    }
+
+    public ValueTask<bool> WaitForChangeAsync(CancellationToken cancellationToken) => _wake.Reader.WaitToReadAsync(cancellationToken);
+
+    /// <summary>Takes what changed since the last call, leaving nothing marked.</summary>
+    public (HashSet<string> Services, HashSet<(string Kind, string Name)> Entries) TakeDirty()
+    {
+        _wake.Reader.TryRead(out _);
+        lock (_lock)
+        {
+            var taken = (_dirtyServices, _dirtyEntries);
+            _dirtyServices = new(StringComparer.Ordinal);
+            _dirtyEntries = [];
+            return taken;
+        }
+    }
+
+    public void Sent(ulong version) => Interlocked.Exchange(ref _sentVersion, version);
+
+    public void Acked(ulong version) => Interlocked.Exchange(ref _ackedVersion, version);
+
+    public void Nacked(ulong version, string reason)
+    {
+        lock (_lock)
+        {
+            _lastNack = (version, reason);
+            NackCount++;
+        }
+    }
+}

@@ -1,0 +1,180 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Weft.Core.Config;
+using Weft.Proxy.Tests.Support;
+
+namespace Weft.Proxy.Tests.Forwarding;
+
+public sealed class ResilienceTests
+{
+    private static ServiceRouterEntry Router(string service, ServiceRouteDestination destination) => new()
+    {
+        Kind = ConfigKinds.ServiceRouter,
+        Name = service,
+        Routes = [new ServiceRoute { Match = new ServiceRouteMatch { Http = new ServiceRouteHttpMatch { PathPrefix = "/" } }, Destination = destination }],
+    };
+
+    [Fact]
+    public async Task Retries_OneOfTwoEndpointsAnswers503_NoClientVisibleFailureOver200Requests()
+    {
+        var failed = 0;
+        await using var good = await Backend.StartAsync(a => a.Run(async c =>
+        {
+            using var reader = new StreamReader(c.Request.Body);
+            await c.Response.WriteAsync("good " + await reader.ReadToEndAsync());
+        }));
+        await using var bad = await Backend.StartAsync(a => a.Run(c =>
+        {
+            Interlocked.Increment(ref failed);
+            c.Response.StatusCode = 503;
+            return Task.CompletedTask;
+        }));
+        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
+        // Outlier detection as a user would configure it beside retries; whether or not the bad endpoint gets ejected,
+        // retries (within their budget) must hide its failures.
+        var outlier = new UpstreamConfig { Defaults = new UpstreamSettings { PassiveHealthCheck = new PassiveHealthCheck { MaxFailures = 3, MaxEjectionPercent = 50 } } };
+        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("pay", [Mesh.Endpoint("g", good.Address), Mesh.Endpoint("b", bad.Address)])],
+            Router("pay", new ServiceRouteDestination { NumRetries = 2, RetryOn = ["5xx"] }), Mesh.Defaults("frontend", upstreams: outlier)));
+        using var client = Mesh.Client(proxy.OutboundAddress, "pay");
+
+        for (var i = 0; i < 200; i++)
+        {
+            // Bodies are buffered (Content-Length known, small) and replayed on retry.
+            var response = await client.PostAsync("/charge", new StringContent("n" + i));
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"request {i}: {(int)response.StatusCode} {response.Headers} {await response.Content.ReadAsStringAsync()} retries={proxy.Metrics.Routes.Sum(r => r.Retries)} failed={failed}");
+            Assert.Equal("good n" + i, await response.Content.ReadAsStringAsync());
+        }
+
+        Assert.True(failed > 0, "the failing endpoint was never tried, so retries were not exercised");
+    }
+
+    [Fact]
+    public async Task Retries_WithoutRetryOn_UpstreamErrorPassesThroughUntouched()
+    {
+        await using var bad = await Backend.StartAsync(a => a.Run(c =>
+        {
+            c.Response.StatusCode = 503;
+            c.Response.Headers["x-from"] = "app";
+            return c.Response.WriteAsync("app says no");
+        }));
+        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
+        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("pay", [Mesh.Endpoint("b", bad.Address)])]));
+        using var client = Mesh.Client(proxy.OutboundAddress, "pay");
+
+        var response = await client.GetAsync("/");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("app", response.Headers.GetValues("x-from").Single());
+        Assert.False(response.Headers.Contains("x-weft-error"));
+        Assert.Equal("app says no", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task RequestTimeout_SlowBackend_Returns504Timeout()
+    {
+        await using var slow = await Backend.StartAsync(a => a.Run(async c =>
+        {
+            await Task.Delay(Timeout.Infinite, c.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+        }));
+        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
+        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])],
+            Router("slow", new ServiceRouteDestination { RequestTimeout = TimeSpan.FromMilliseconds(300) })));
+        using var client = Mesh.Client(proxy.OutboundAddress, "slow");
+
+        var response = await client.GetAsync("/");
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        Assert.Equal("timeout", response.Headers.GetValues("x-weft-error").Single());
+        Assert.Contains("request timeout of 300 ms", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task PerTryTimeout_EveryTryTimesOut_Returns504PerTryTimeout()
+    {
+        await using var slow = await Backend.StartAsync(a => a.Run(async c =>
+        {
+            await Task.Delay(Timeout.Infinite, c.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+        }));
+        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
+        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])],
+            Router("slow", new ServiceRouteDestination { PerTryTimeout = TimeSpan.FromMilliseconds(100), NumRetries = 1, RetryOn = ["reset"] })));
+        using var client = Mesh.Client(proxy.OutboundAddress, "slow");
+
+        var response = await client.GetAsync("/");
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        Assert.Equal("per-try-timeout", response.Headers.GetValues("x-weft-error").Single());
+        Assert.Contains("2 attempts", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task MaxConcurrentRequests1_SecondConcurrentRequest_Gets503Overflow()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var slow = await Backend.StartAsync(a => a.Run(async c =>
+        {
+            entered.TrySetResult();
+            await release.Task;
+            await c.Response.WriteAsync("done");
+        }));
+        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
+        var limits = new UpstreamConfig { Overrides = [new UpstreamSettings { Name = "slow", Limits = new UpstreamLimits { MaxConcurrentRequests = 1 } }] };
+        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])], Mesh.Defaults("frontend", upstreams: limits)));
+        using var client = Mesh.Client(proxy.OutboundAddress, "slow");
+
+        var first = client.GetAsync("/");
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var second = await client.GetAsync("/");
+        release.SetResult();
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, second.StatusCode);
+        Assert.Equal("overflow", second.Headers.GetValues("x-weft-error").Single());
+        Assert.Contains("circuit breaker", await second.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await first).StatusCode);
+    }
+
+    [Fact]
+    public async Task UnknownUpstream_Returns404WithHeaderAndOneLineBody()
+    {
+        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
+        proxy.ConfigSink.Apply(Mesh.Snapshot(3, []));
+        using var client = Mesh.Client(proxy.OutboundAddress, "nosuch");
+
+        var response = await client.GetAsync("/");
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("unknown-upstream", response.Headers.GetValues("x-weft-error").Single());
+        Assert.Equal("weft: no service named \"nosuch\" in the mesh config (version 3); the Host header names the upstream service\n", body);
+    }
+
+    [Fact]
+    public async Task NoHealthyEndpoint_Returns503WithHeaderAndBody()
+    {
+        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
+        proxy.ConfigSink.Apply(Mesh.Snapshot(4, [("payments", [])]));
+        using var client = Mesh.Client(proxy.OutboundAddress, "payments");
+
+        var response = await client.GetAsync("/");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("no-healthy-endpoint", response.Headers.GetValues("x-weft-error").Single());
+        Assert.Equal("weft: no healthy endpoint for service \"payments\" (0 passing or warning in mesh config version 4)\n", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task ConnectFailure_NothingListening_Returns502ConnectFailure()
+    {
+        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
+        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("gone", [Mesh.Endpoint("g", new IPEndPoint(IPAddress.Loopback, 9))])]));
+        using var client = Mesh.Client(proxy.OutboundAddress, "gone");
+
+        var response = await client.GetAsync("/");
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal("connect-failure", response.Headers.GetValues("x-weft-error").Single());
+        Assert.StartsWith("weft: could not connect to \"gone\" at 127.0.0.1:9", await response.Content.ReadAsStringAsync());
+    }
+}

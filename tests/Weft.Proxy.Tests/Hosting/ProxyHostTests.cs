@@ -1,0 +1,73 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Weft.Proxy.Tests.Support;
+
+namespace Weft.Proxy.Tests.Hosting;
+
+public sealed class ProxyHostTests
+{
+    [Fact]
+    public async Task StopAsync_InFlightRequestCompletes_AndNewConnectionsAreRefused()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var slow = await Backend.StartAsync(a => a.Run(async c =>
+        {
+            entered.TrySetResult();
+            await release.Task;
+            await c.Response.WriteAsync("finished");
+        }));
+        var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
+        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])]));
+        var outbound = proxy.OutboundAddress;
+        using var client = Mesh.Client(outbound, "slow");
+
+        var inFlight = client.GetAsync("/");
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var stopping = proxy.StopAsync(TimeSpan.FromSeconds(30));
+        await WaitUntilRefusedAsync(outbound);
+        release.SetResult();
+        var response = await inFlight.WaitAsync(TimeSpan.FromSeconds(10));
+        await stopping.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("finished", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task StartAsync_BindsEveryListener_AndReportsTheChosenPorts()
+    {
+        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp, "orders", "redis");
+
+        var ports = new[] { proxy.InboundAddress.Port, proxy.OutboundAddress.Port, proxy.AdminAddress.Port, proxy.UpstreamAddresses["orders"].Port, proxy.UpstreamAddresses["redis"].Port };
+
+        Assert.DoesNotContain(0, ports);
+        Assert.Equal(ports.Length, ports.Distinct().Count());
+        using var admin = Mesh.Client(proxy.AdminAddress);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await admin.GetAsync("/ready")).StatusCode);
+    }
+
+    /// <summary>Waits, with a deadline, until the listener stops accepting.</summary>
+    private static async Task WaitUntilRefusedAsync(IPEndPoint address)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                await socket.ConnectAsync(address);
+            }
+            catch (SocketException)
+            {
+                return;
+            }
+
+            await Task.Yield();
+        }
+
+        Assert.Fail($"{address} still accepts connections while draining");
+    }
+}

@@ -1,0 +1,59 @@
+using System.Collections.Immutable;
+using System.Net;
+using Weft.Core.Config;
+using Weft.Core.Mesh;
+using Weft.Proxy.Hosting;
+
+namespace Weft.Proxy.Tests.Support;
+
+/// <summary>Builds the snapshots the control plane would send, and proxies on loopback with OS-chosen ports.</summary>
+internal static class Mesh
+{
+    public static MeshEndpoint Endpoint(string id, IPEndPoint address, bool sidecar = false, params (string Key, string Value)[] meta)
+    {
+        var m = ImmutableSortedDictionary.CreateBuilder<string, string>();
+        foreach (var (k, v) in meta)
+            m[k] = v;
+        if (sidecar)
+            m[MeshMeta.Sidecar] = "true";
+        return new MeshEndpoint { Id = id, Node = "node-" + id, Address = address.Address.ToString(), Port = address.Port, Meta = m.ToImmutable() };
+    }
+
+    public static MeshSnapshot Snapshot(ulong version, IEnumerable<(string Service, MeshEndpoint[] Endpoints)> services, params ConfigEntry[] entries) => new()
+    {
+        Version = version,
+        Endpoints = services.ToImmutableDictionary(s => s.Service, s => s.Endpoints.ToImmutableArray()),
+        Entries = entries.ToImmutableDictionary(e => (e.Kind, e.Name), e => e),
+    };
+
+    public static ServiceDefaultsEntry Defaults(string service, string? protocol = null, UpstreamConfig? upstreams = null) =>
+        new() { Kind = ConfigKinds.ServiceDefaults, Name = service, Protocol = protocol, UpstreamConfig = upstreams };
+
+    public static readonly IPEndPoint AnyLoopback = new(IPAddress.Loopback, 0);
+
+    public static Task<ProxyHost> ProxyAsync(string service, IPEndPoint app, params string[] upstreams) =>
+        ProxyHost.StartAsync(new ProxyOptions
+        {
+            ServiceName = service,
+            InstanceId = service + "-1",
+            AppAddress = app,
+            InboundAddress = AnyLoopback,
+            OutboundAddress = AnyLoopback,
+            AdminAddress = AnyLoopback,
+            Upstreams = upstreams.ToImmutableDictionary(u => u, _ => AnyLoopback),
+            DrainTime = TimeSpan.FromSeconds(1),
+            LoggerFactory = Environment.GetEnvironmentVariable("WEFT_TEST_LOG") is null ? null
+                : Microsoft.Extensions.Logging.LoggerFactory.Create(b => Microsoft.Extensions.Logging.FilterLoggingBuilderExtensions.AddFilter(Microsoft.Extensions.Logging.ConsoleLoggerExtensions.AddConsole(b), l => true)),
+        });
+
+    /// <summary>An app address nobody listens on, for proxies whose inbound side the test does not use.</summary>
+    public static IPEndPoint NoApp => new(IPAddress.Loopback, 9);
+
+    public static HttpClient Client(IPEndPoint address, string? host = null)
+    {
+        var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = new Uri($"http://{address}") };
+        if (host is not null)
+            client.DefaultRequestHeaders.Host = host;
+        return client;
+    }
+}
