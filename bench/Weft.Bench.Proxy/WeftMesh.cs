@@ -101,7 +101,7 @@ internal sealed class WeftMesh : IAsyncDisposable
             if (ready.StatusCode != HttpStatusCode.OK) return false;
             if (expected is null) return true;
             var clusters = await http.GetStringAsync(new Uri(admin, "/clusters"));
-            return expected.All(e => clusters.Contains(e.Service, StringComparison.Ordinal) && clusters.Contains(e.Port.ToString(), StringComparison.Ordinal));
+            return expected.All(e => clusters.Contains(e.Service, StringComparison.Ordinal) && clusters.Contains($"127.0.0.1:{e.Port}", StringComparison.Ordinal));
         }, TimeSpan.FromSeconds(60), expected is null ? "/ready" : "/ready and its upstreams on /clusters");
         return process;
     }
