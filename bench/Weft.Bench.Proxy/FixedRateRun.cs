@@ -14,6 +14,20 @@ internal static class FixedRateRun
         var runnable = targets.Where(t => t.Unavailable is null).ToList();
         var rounds = runnable.ToDictionary(t => t.Name, _ => new List<(OpenLoopResult Load, Sample Sample)>());
         var failed = new Dictionary<string, string>();
+        foreach (var target in runnable)
+        {
+            // Uncounted, as in the closed-loop runs: a JIT-compiled proxy run on its own (--only fixed) is otherwise cold.
+            progress($"fixed rate: warming up {target.Name} ({ctx.WarmUpSeconds} s, not counted)");
+            try
+            {
+                await Task.Run(() => OpenLoop.Run(target.Http1!, target.Host, ctx.FixedRate, ctx.WarmUpSeconds, ctx.FixedRateConnections));
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                failed[target.Name] = $"failed in warm-up: {e.Message}";
+            }
+        }
+
         for (var round = 0; round < ctx.Rounds; round++)
         {
             for (var i = 0; i < runnable.Count; i++)
