@@ -1,0 +1,29 @@
+namespace Weft.Bench.Proxy;
+
+/// <summary>Settings for one run; <c>--quick</c> shrinks every load so the whole run is a smoke test.</summary>
+internal sealed record BenchContext(string WeftDll, string WorkDir, bool Quick)
+{
+    public int Rounds => Quick ? 1 : 3;
+
+    /// <summary>Closed-loop load: wrk with one thread and 50 connections, for this long.</summary>
+    public int LoadSeconds => Quick ? 2 : 10;
+
+    public int WrkConnections => 50;
+
+    /// <summary>Uncounted load before a target's first round (JIT, connection pools).</summary>
+    public int WarmUpSeconds => Quick ? 1 : 3;
+
+    /// <summary>HTTP/2: h2load with this many connections, each with this many concurrent streams.</summary>
+    public int H2Connections => 10;
+
+    public int H2Streams => 10;
+
+    public int FixedRate => 1_000;
+
+    public int FixedRateSeconds => Quick ? 2 : 10;
+
+    public int FixedRateConnections => 16;
+
+    public static HttpClient Client(TimeSpan timeout) =>
+        new(new SocketsHttpHandler { UseProxy = false, PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5) }) { Timeout = timeout };
+}

@@ -1,0 +1,29 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+
+namespace Weft.Bench.Proxy;
+
+/// <summary>Issue 3's goal figures next to what this run measured for weft. Nothing is asserted.</summary>
+internal static class Goals
+{
+    public static string Render(JsonObject results, string? weftUnavailable)
+    {
+        var table = new Table("Goals (issue 3), this run", "goal", "measured", "verdict");
+        // Numbers were stored as long or double; read either.
+        double? Get(string part, string target, string field) =>
+            results[part]?[target]?[field] is JsonValue v && double.TryParse(v.ToJsonString(), CultureInfo.InvariantCulture, out var d) ? d : null;
+        void Row(string goal, double? value, string unit, Func<double, bool> met)
+        {
+            table.Row(goal, value is { } v ? Table.F(v, 2) + unit : "not measured", value is { } x ? (met(x) ? "met" : "not met") : "-");
+        }
+
+        Row("1 hop req/s >= haproxy's (HTTP/1.1)", Get("http1", "weft 1 hop", "rps_vs_haproxy"), "x", v => v >= 1);
+        Row("1 hop CPU/req <= 1.2x haproxy's (HTTP/1.1)", Get("http1", "weft 1 hop", "proxy_cpu_vs_haproxy"), "x", v => v <= 1.2);
+        Row("1 hop CPU/req <= 1.2x haproxy's (HTTP/2)", Get("http2", "weft 1 hop", "proxy_cpu_vs_haproxy"), "x", v => v <= 1.2);
+        Row("2 hops added p99 < 1 ms at 1,000 rps", Get("fixed_rate", "weft 2 hops", "added_p99_ms"), " ms", v => v < 1);
+        Row("sidecar RSS idle < 30 MB", Get("http1", "weft 1 hop", "idle_rss_kib") / 1024, " MB", v => v < 30);
+        Row("sidecar RSS under load < 60 MB", Get("http1", "weft 1 hop", "max_rss_kib") / 1024, " MB", v => v < 60);
+        if (weftUnavailable is not null) table.Note($"weft: {weftUnavailable}");
+        return table.ToString();
+    }
+}

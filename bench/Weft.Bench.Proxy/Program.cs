@@ -1,0 +1,67 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Weft.Bench.Proxy;
+
+// Usage: weft-bench-proxy --weft-dll PATH --work-dir DIR --results FILE [--quick] [--only http1|http2|fixed]
+// run.sh builds both, makes the work dir, and cleans it (and any PID left in <work-dir>/pids) afterwards.
+string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+var ctx = new BenchContext(
+    Arg("--weft-dll") ?? throw new ArgumentException("--weft-dll is required"),
+    Arg("--work-dir") ?? throw new ArgumentException("--work-dir is required"),
+    args.Contains("--quick"));
+var only = Arg("--only");
+bool Runs(string part) => only is null || only == part;
+var resultsFile = Arg("--results") ?? throw new ArgumentException("--results is required");
+void Progress(string line) => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}");
+
+var results = new JsonObject
+{
+    ["quick"] = ctx.Quick,
+    ["started_utc"] = DateTime.UtcNow.ToString("O"),
+    ["cores"] = Environment.ProcessorCount,
+    ["loadavg_at_start"] = File.ReadAllText("/proc/loadavg").Trim(),
+};
+var tables = new List<Table>();
+string? weftUnavailable;
+
+await using (var backend = await Backend.StartAsync(ctx))
+await using (var haproxy = await HaproxyTarget.StartAsync(ctx, backend))
+await using (var nginx = await NginxTarget.StartAsync(ctx, backend))
+await using (var mesh = await WeftMesh.StartAsync(ctx, backend, Progress))
+{
+    weftUnavailable = mesh.Unavailable;
+    List<Target> targets = [new DirectTarget(backend), haproxy, nginx, new WeftOneHopTarget(mesh), new WeftTwoHopsTarget(mesh)];
+    Progress($"backend nginx on {backend.Port} (h2c {backend.H2Port}); " +
+        string.Join(", ", targets.Select(t => t.Unavailable is null ? $"{t.Name} at {t.Http1}" : $"{t.Name}: {t.Unavailable}")));
+
+    // Before any load: what each proxy holds when it has carried nothing (weft's sidecars have synced config).
+    var idleRss = targets.Where(t => t.Unavailable is null && t.ProxyPids().Count > 0).ToDictionary(t => t.Name, t => ProcStats.RssKiB(t.ProxyPids()));
+    results["idle_rss_kib"] = new JsonObject(idleRss.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
+
+    if (Runs("http1"))
+    {
+        results["http1"] = await ClosedLoopRun.RunAsync(ctx,
+            $"HTTP/1.1: wrk -t1 -c{ctx.WrkConnections} -d{ctx.LoadSeconds}s, median of {ctx.Rounds} alternating rounds",
+            "http1", targets, backend, idleRss, Loads.WrkAsync, Progress, tables);
+    }
+
+    if (Runs("http2"))
+    {
+        results["http2"] = await ClosedLoopRun.RunAsync(ctx,
+            $"HTTP/2 (h2c, prior knowledge): h2load -t1 -c{ctx.H2Connections} -m{ctx.H2Streams} -D{ctx.LoadSeconds}, proxies speak HTTP/1.1 to the backend, median of {ctx.Rounds}",
+            "http2", targets, backend, idleRss, Loads.H2loadAsync, Progress, tables);
+    }
+
+    if (Runs("fixed"))
+        results["fixed_rate"] = await FixedRateRun.RunAsync(ctx, targets, backend, Progress, tables);
+}
+
+results["finished_utc"] = DateTime.UtcNow.ToString("O");
+results["loadavg_at_end"] = File.ReadAllText("/proc/loadavg").Trim();
+Console.WriteLine($"weft proxy bench{(ctx.Quick ? " (--quick)" : "")}: {Environment.ProcessorCount} cores, " +
+    $"load average at start {results["loadavg_at_start"]}, at end {results["loadavg_at_end"]} (the cores are shared)");
+Console.WriteLine("backend: nginx, 1 worker, return 200 \"hello\"; haproxy 2.6 nbthread 1; nginx proxy 1 worker; RSS of all the proxy's processes");
+foreach (var table in tables) Console.Write(table);
+await File.WriteAllTextAsync(resultsFile, results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+Console.Write(Goals.Render(results, weftUnavailable));
+Console.WriteLine($"JSON: {resultsFile}");

@@ -1,0 +1,171 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+
+namespace Weft.Bench.Proxy;
+
+/// <summary>
+/// A control plane and two sidecars, shared by the two weft targets so both stay up and alternate with the
+/// others. <c>backend</c> is registered through the API with no sidecar (one hop: client sidecar → nginx);
+/// <c>backend-meshed</c> is the same nginx behind its own sidecar (two hops: client sidecar → server sidecar →
+/// nginx). Two names rather than re-registering one, so the rounds can alternate without restarting anything.
+/// </summary>
+internal sealed class WeftMesh : IAsyncDisposable
+{
+    public const string PlainService = "backend";
+    public const string MeshedService = "backend-meshed";
+    private readonly List<ChildProcess> _processes = [];
+    private readonly string _dataDir;
+
+    private WeftMesh(string dataDir) => _dataDir = dataDir;
+
+    /// <summary>Why weft cannot be measured with this build, or null when it can.</summary>
+    public string? Unavailable { get; private set; }
+
+    public ChildProcess? ClientSidecar { get; private set; }
+
+    public ChildProcess? ServerSidecar { get; private set; }
+
+    public int ClientOutboundPort { get; private set; }
+
+    /// <summary>Checks that this build has <c>weft proxy</c>; starts nothing if it has not.</summary>
+    public static async Task<WeftMesh> StartAsync(BenchContext ctx, Backend backend, Action<string> progress)
+    {
+        var mesh = new WeftMesh(Path.Combine(ctx.WorkDir, "weft-data"));
+        var proxyHelp = await Tool.RunAsync("dotnet", [ctx.WeftDll, "proxy", "--help"], ctx.WorkDir, TimeSpan.FromSeconds(60));
+        if (proxyHelp.ExitCode != 0 || !proxyHelp.Output.Contains("--outbound-addr", StringComparison.Ordinal))
+        {
+            mesh.Unavailable = "not available yet: this build has no `weft proxy`";
+            return mesh;
+        }
+
+        try
+        {
+            await mesh.StartProcessesAsync(ctx, backend, progress);
+        }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException or HttpRequestException)
+        {
+            // Reported as the weft rows' reason; whatever did start is stopped with the mesh.
+            mesh.Unavailable = $"failed to start: {e.Message.Split('\n')[0]}";
+            progress($"weft {mesh.Unavailable}{Environment.NewLine}{e.Message}");
+        }
+
+        return mesh;
+    }
+
+    private async Task StartProcessesAsync(BenchContext ctx, Backend backend, Action<string> progress)
+    {
+        var serverHelp = await Tool.RunAsync("dotnet", [ctx.WeftDll, "server", "--help"], ctx.WorkDir, TimeSpan.FromSeconds(60));
+        var httpPort = ChildProcess.FreeLoopbackPort();
+        List<string> serverArgs = [ctx.WeftDll, "server", "--dev-open", "--data-dir", _dataDir, "--http-addr", $"127.0.0.1:{httpPort}",
+            "--log-level", "warn", "--node-name", "bench"];
+        if (serverHelp.Output.Contains("--grpc-addr", StringComparison.Ordinal))
+            serverArgs.AddRange(["--grpc-addr", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}"]);
+        var server = Track(ChildProcess.Start("weft server", "dotnet", serverArgs, ctx.WorkDir, Path.Combine(ctx.WorkDir, "weft-server.log")));
+        var api = new Uri($"http://127.0.0.1:{httpPort}");
+        using var http = BenchContext.Client(TimeSpan.FromSeconds(5));
+        await server.WaitUntilAsync(async () =>
+        {
+            using var response = await http.GetAsync(new Uri(api, "/v1/status/leader"));
+            return response.StatusCode == HttpStatusCode.OK;
+        }, TimeSpan.FromSeconds(60), "answer on /v1/status/leader");
+
+        using (var register = await http.PutAsJsonAsync(new Uri(api, "/v1/agent/service/register"),
+            new JsonObject { ["ID"] = "backend-1", ["Name"] = PlainService, ["Address"] = "127.0.0.1", ["Port"] = backend.Port }))
+            register.EnsureSuccessStatusCode();
+        progress($"weft: control plane on {httpPort}, {PlainService} registered at nginx {backend.Port} without a sidecar");
+
+        var serverInbound = ChildProcess.FreeLoopbackPort();
+        ServerSidecar = Track(await StartSidecarAsync(ctx, http, api, MeshedService, $"127.0.0.1:{backend.Port}", serverInbound,
+            ChildProcess.FreeLoopbackPort(), null));
+        ClientOutboundPort = ChildProcess.FreeLoopbackPort();
+        // The client's app address is a port nothing listens on: no load goes to the client app.
+        ClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
+            ChildProcess.FreeLoopbackPort(), ClientOutboundPort, [(PlainService, backend.Port), (MeshedService, serverInbound)]));
+        progress($"weft: sidecars ready, client outbound on {ClientOutboundPort}, {MeshedService} sidecar inbound on {serverInbound}");
+    }
+
+    /// <summary>Starts a sidecar and waits until /ready is 200 and /clusters lists each expected (service, port).</summary>
+    private static async Task<ChildProcess> StartSidecarAsync(BenchContext ctx, HttpClient http, Uri api, string service, string appAddr,
+        int inbound, int? outbound, (string Service, int Port)[]? expected)
+    {
+        var admin = new Uri($"http://127.0.0.1:{ChildProcess.FreeLoopbackPort()}");
+        var process = ChildProcess.Start($"weft proxy ({service})", "dotnet",
+            [ctx.WeftDll, "proxy", "--server", api.ToString().TrimEnd('/'), "--service", service, "--app-addr", appAddr,
+             "--inbound-addr", $"127.0.0.1:{inbound}", "--outbound-addr", $"127.0.0.1:{outbound ?? ChildProcess.FreeLoopbackPort()}",
+             "--admin-addr", $"127.0.0.1:{admin.Port}", "--log-level", "warn", "--drain-time", "1s"],
+            ctx.WorkDir, Path.Combine(ctx.WorkDir, $"weft-proxy-{service}.log"));
+        await process.WaitUntilAsync(async () =>
+        {
+            using var ready = await http.GetAsync(new Uri(admin, "/ready"));
+            if (ready.StatusCode != HttpStatusCode.OK) return false;
+            if (expected is null) return true;
+            var clusters = await http.GetStringAsync(new Uri(admin, "/clusters"));
+            return expected.All(e => clusters.Contains(e.Service, StringComparison.Ordinal) && clusters.Contains($"127.0.0.1:{e.Port}", StringComparison.Ordinal));
+        }, TimeSpan.FromSeconds(60), expected is null ? "/ready" : "/ready and its upstreams on /clusters");
+        return process;
+    }
+
+    private ChildProcess Track(ChildProcess process)
+    {
+        _processes.Add(process);
+        return process;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // Sidecars first (they deregister on SIGTERM), the control plane last.
+        for (var i = _processes.Count - 1; i >= 0; i--) await _processes[i].DisposeAsync();
+        if (Directory.Exists(_dataDir)) Directory.Delete(_dataDir, recursive: true);
+    }
+}
+
+/// <summary>Client → client sidecar's outbound listener (Host: backend) → nginx registered without a sidecar.</summary>
+internal sealed class WeftOneHopTarget : Target
+{
+    private readonly WeftMesh _mesh;
+
+    public WeftOneHopTarget(WeftMesh mesh)
+    {
+        _mesh = mesh;
+        if (mesh.Unavailable is not null) return;
+        Http1 = new Uri($"http://127.0.0.1:{mesh.ClientOutboundPort}/");
+        H2c = Http1;
+        Host = WeftMesh.PlainService;
+    }
+
+    public override string Name => "weft 1 hop";
+
+    public override int Hops => 1;
+
+    public override string? Unavailable => _mesh.Unavailable;
+
+    public override List<int> ProxyPids() => _mesh.ClientSidecar is { } c ? [c.Pid] : [];
+
+    public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
+
+/// <summary>Client → client sidecar outbound → backend's sidecar inbound → nginx.</summary>
+internal sealed class WeftTwoHopsTarget : Target
+{
+    private readonly WeftMesh _mesh;
+
+    public WeftTwoHopsTarget(WeftMesh mesh)
+    {
+        _mesh = mesh;
+        if (mesh.Unavailable is not null) return;
+        Http1 = new Uri($"http://127.0.0.1:{mesh.ClientOutboundPort}/");
+        H2c = Http1;
+        Host = WeftMesh.MeshedService;
+    }
+
+    public override string Name => "weft 2 hops";
+
+    public override int Hops => 2;
+
+    public override string? Unavailable => _mesh.Unavailable;
+
+    public override List<int> ProxyPids() => _mesh is { ClientSidecar: { } c, ServerSidecar: { } s } ? [c.Pid, s.Pid] : [];
+
+    public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
