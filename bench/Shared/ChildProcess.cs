@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace Weft.Bench.Registry;
+namespace Weft.Bench;
 
 /// <summary>
 /// A process this bench started. Its PID goes into the work dir's <c>pids</c> file at once, so run.sh can stop
@@ -14,11 +14,13 @@ internal sealed partial class ChildProcess : IAsyncDisposable
     private const int SigTerm = 15;
     private readonly Process _process;
     private readonly string _name;
+    private readonly string _logPath;
 
-    private ChildProcess(Process process, string name)
+    private ChildProcess(Process process, string name, string logPath)
     {
         _process = process;
         _name = name;
+        _logPath = logPath;
     }
 
     public int Pid => _process.Id;
@@ -41,7 +43,7 @@ internal sealed partial class ChildProcess : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return new ChildProcess(process, name);
+        return new ChildProcess(process, name, logPath);
     }
 
     public async ValueTask DisposeAsync()
@@ -75,7 +77,13 @@ internal sealed partial class ChildProcess : IAsyncDisposable
         var until = Stopwatch.GetTimestamp() + (long)(deadline.TotalSeconds * Stopwatch.Frequency);
         for (var attempt = 0; attempt < 10_000; attempt++)
         {
-            if (_process.HasExited) throw new InvalidOperationException($"{_name} exited (code {_process.ExitCode}) before {what}");
+            if (_process.HasExited)
+            {
+                _process.WaitForExit(); // Lets the output handlers write the last lines to the log.
+                var tail = File.Exists(_logPath) ? string.Join(Environment.NewLine, File.ReadLines(_logPath).TakeLast(10)) : "";
+                throw new InvalidOperationException($"{_name} exited (code {_process.ExitCode}) before {what}:{Environment.NewLine}{tail}");
+            }
+
             try
             {
                 if (await ready()) return;

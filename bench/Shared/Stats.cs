@@ -1,4 +1,4 @@
-namespace Weft.Bench.Proxy;
+namespace Weft.Bench;
 
 /// <summary>Order statistics over samples; nearest-rank, so a p99 is a latency some request really had.</summary>
 internal static class Stats
