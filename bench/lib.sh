@@ -1,0 +1,50 @@
+# Shared by bench/*/run.sh (sourced): Debian tools installed when missing, a work dir removed on exit (with only the
+# processes the bench recorded in it stopped), a Release build of weft and of the bench, and its results folder.
+
+# bench_need COMMAND:PACKAGE ...
+bench_need() {
+  local missing=() pair
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+  done
+  if ((${#missing[@]})); then
+    echo "installing ${missing[*]} (Debian packages)" >&2
+    apt-get install -y "${missing[@]}" >/dev/null
+  fi
+}
+
+# bench_run NAME PROCESS-PATTERN QUICK [bench args...]: builds, runs bench/Weft.Bench.<Name> with the weft build,
+# tees its table into bench/<name>/results/<UTC time>/ next to its JSON.
+bench_run() {
+  local name=$1 pattern=$2 quick=$3
+  shift 3
+  work=$(mktemp -d "${TMPDIR:-/tmp}/weft-bench-$name.XXXXXX")
+  bench_pattern=$pattern
+  trap bench_cleanup EXIT
+
+  cd "$repo"
+  echo "building (Release)..." >&2
+  local project="Weft.Bench.${name^}"
+  dotnet build src/Weft.Cli -c Release -o "$work/weft-bin" -v quiet -nologo >&2
+  dotnet build "bench/$project" -c Release -o "$work/bench-bin" -v quiet -nologo >&2
+
+  local results
+  results="bench/$name/results/$(date -u +%Y%m%dT%H%M%SZ)${quick:+-quick}"
+  mkdir -p "$results"
+  dotnet "$work/bench-bin/weft-bench-$name.dll" \
+    --weft-dll "$work/weft-bin/weft.dll" --work-dir "$work" --results "$results/results.json" "$@" \
+    | tee "$results/table.txt"
+}
+
+bench_cleanup() {
+  # The bench stops what it starts; this catches what a crash left behind: only PIDs it recorded, and only if they
+  # still are a process of ours (matching the bench's pattern), so a recycled PID is left alone.
+  if [[ -f "$work/pids" ]]; then
+    while read -r pid; do
+      if [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qE "$bench_pattern"; then
+        kill -TERM "$pid" 2>/dev/null || true
+      fi
+    done <"$work/pids"
+  fi
+  rm -rf "$work"
+}
