@@ -110,7 +110,7 @@ internal sealed class ProxyHost : IAsyncDisposable
                 kestrel.Listen(listener.Configured, listen =>
                 {
                     listen.Protocols = listener.Kind == ListenerKind.Admin ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2;
-                    listen.Use(new ListenerConnections(listener, config, tcp, metrics.Listener(listener.Name)).Middleware);
+                    listen.Use(new ListenerConnections(listener, config, tcp, metrics.Listener(listener.Name), options.Time).Middleware);
                     bound.Add((listener, listen));
                 });
             }
