@@ -74,6 +74,40 @@ public sealed class ResilienceTests
     }
 
     [Fact]
+    public async Task RetryBudget_AlwaysFailingUpstream_StopsRetryingAndSaysWhy()
+    {
+        var attempts = 0;
+        await using var bad = await Backend.StartAsync(a => a.Run(c =>
+        {
+            Interlocked.Increment(ref attempts);
+            c.Response.StatusCode = 503;
+            return Task.CompletedTask;
+        }));
+        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
+        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("pay", [Mesh.Endpoint("b", bad.Address)])],
+            Router("pay", new ServiceRouteDestination { NumRetries = 1, RetryOn = ["5xx"] })));
+        using var client = Mesh.Client(proxy.OutboundAddress, "pay");
+
+        // Every request wants one retry; the budget allows 20% of requests plus 10/s over 10 s, so it runs out
+        // after about 125 requests.
+        HttpResponseMessage? refused = null;
+        var requests = 0;
+        while (refused is null && requests < 300)
+        {
+            var response = await client.GetAsync("/");
+            requests++;
+            if (response.Headers.Contains("x-weft-error"))
+                refused = response;
+        }
+
+        Assert.NotNull(refused);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal("retry-budget-exhausted", refused.Headers.GetValues("x-weft-error").Single());
+        Assert.Contains("answered 503", await refused.Content.ReadAsStringAsync());
+        Assert.InRange(requests, 100, 200);
+    }
+
+    [Fact]
     public async Task Retries_WithoutRetryOn_UpstreamErrorPassesThroughUntouched()
     {
         await using var bad = await Backend.StartAsync(a => a.Run(c =>
