@@ -75,6 +75,9 @@ internal sealed class ProxyHost : IAsyncDisposable
     public static async Task<ProxyHost> StartAsync(ProxyOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.ServiceName);
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.InstanceId);
+        ArgumentNullException.ThrowIfNull(options.AppAddress);
         var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
         var log = loggerFactory.CreateLogger("Weft.Proxy");
         var metrics = new ProxyMetrics();
