@@ -9,6 +9,7 @@ internal static class CliCommands
     {
         root.Subcommands.Add(ServerCommand.Create());
         root.Subcommands.Add(DevCommand.Create());
+        root.Subcommands.Add(ProxyCommand.Create());
         root.Subcommands.Add(ServicesCommand.Create());
         root.Subcommands.Add(InstancesCommand.Create());
         root.Subcommands.Add(RegisterCommand.Create());

@@ -1,0 +1,165 @@
+using System.Collections.Immutable;
+using System.CommandLine;
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Weft.Core.Text;
+using Weft.Proxy.Hosting;
+using Weft.Proxy.Sidecar;
+
+namespace Weft.Cli.Commands;
+
+/// <summary><c>weft proxy</c>: the sidecar beside one service instance.</summary>
+internal static class ProxyCommand
+{
+    public static Command Create()
+    {
+        var server = new Option<string>("--server") { Description = "The control plane's HTTP address (default: $WEFT_HTTP_ADDR, else http://127.0.0.1:8500)" };
+        var token = new Option<string>("--token") { Description = "ACL token (default: $WEFT_ACL_TOKEN)" };
+        var service = new Option<string>("--service") { Description = "The service this sidecar stands beside", Required = true };
+        var id = new Option<string>("--id") { Description = "Instance ID (default: SERVICE-<host>-<inbound port>)" };
+        var appAddr = new Option<string>("--app-addr") { Description = "The local app, 127.0.0.1:PORT", Required = true };
+        var inbound = new Option<string>("--inbound-addr") { Description = "Where peers reach this instance (registered as its address)", DefaultValueFactory = _ => "0.0.0.0:15006" };
+        var advertise = new Option<string>("--advertise-addr") { Description = "The IP registered for this instance (default: the inbound address, or 127.0.0.1 when it is 0.0.0.0)" };
+        var outbound = new Option<string>("--outbound-addr") { Description = "HTTP routed by Host (the upstream service's name)", DefaultValueFactory = _ => "127.0.0.1:15001" };
+        var upstreams = new Option<string[]>("--upstream") { Description = "NAME=127.0.0.1:PORT: a local listener for one upstream (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var admin = new Option<string>("--admin-addr") { Description = "/ready, /config, /clusters, /stats", DefaultValueFactory = _ => "127.0.0.1:15000" };
+        var checkHttp = new Option<string>("--check-http") { Description = "Check the app with HTTP GET on this path" };
+        var checkTcp = new Option<bool>("--check-tcp") { Description = "Check the app with a TCP connect" };
+        var checkInterval = new Option<string>("--check-interval") { Description = "How often to check the app", DefaultValueFactory = _ => "10s" };
+        var drain = new Option<string>("--drain-time") { Description = "How long in-flight requests may finish on shutdown", DefaultValueFactory = _ => "5s" };
+        var logLevel = new Option<string>("--log-level") { Description = "trace, debug, info, warn or error", DefaultValueFactory = _ => "info" };
+
+        var command = new Command("proxy", "Run the sidecar beside one service instance");
+        foreach (var option in new Option[] { server, token, service, id, appAddr, inbound, advertise, outbound, upstreams, admin, checkHttp, checkTcp, checkInterval, drain, logLevel })
+            command.Options.Add(option);
+
+        command.SetAction(async (parse, ct) =>
+        {
+            var errors = new List<string>();
+            IPEndPoint Endpoint(Option<string> option)
+            {
+                if (ListenAddress.TryParse(parse.GetValue(option), out var endpoint, out var error)) return endpoint;
+                errors.Add($"{option.Name}: {error}");
+                return endpoint;
+            }
+
+            TimeSpan Duration(Option<string> option)
+            {
+                if (GoDuration.TryParse(parse.GetValue(option), out var value, out var error) && value > TimeSpan.Zero) return value;
+                errors.Add($"{option.Name}: {(error.Length > 0 ? error : "must be > 0")}");
+                return TimeSpan.FromSeconds(1);
+            }
+
+            var app = Endpoint(appAddr);
+            var inboundEndpoint = Endpoint(inbound);
+            var outboundEndpoint = Endpoint(outbound);
+            var adminEndpoint = Endpoint(admin);
+            var interval = Duration(checkInterval);
+            var drainTime = Duration(drain);
+            var upstreamMap = ImmutableDictionary.CreateBuilder<string, IPEndPoint>(StringComparer.Ordinal);
+            foreach (var item in parse.GetValue(upstreams) ?? [])
+            {
+                var eq = item.IndexOf('=');
+                if (eq <= 0 || !ListenAddress.TryParse(item[(eq + 1)..], out var endpoint, out var error))
+                    errors.Add($"--upstream {item}: use NAME=127.0.0.1:PORT");
+                else upstreamMap[item[..eq]] = endpoint;
+            }
+
+            var serverText = parse.GetValue(server) ?? Environment.GetEnvironmentVariable("WEFT_HTTP_ADDR") ?? "http://127.0.0.1:8500";
+            if (!serverText.Contains("://", StringComparison.Ordinal)) serverText = "http://" + serverText;
+            if (!Uri.TryCreate(serverText, UriKind.Absolute, out var serverUri))
+                errors.Add($"--server: \"{serverText}\" is not a URL");
+            if (!ServerCommand.TryLogLevel(parse.GetValue(logLevel)!, out var level))
+                errors.Add($"--log-level: \"{parse.GetValue(logLevel)}\" is not one of trace, debug, info, warn, error");
+            if (errors.Count > 0)
+            {
+                foreach (var e in errors) await Console.Error.WriteLineAsync($"weft proxy: {e}");
+                return ExitCodes.BadInput;
+            }
+
+            using var loggers = LoggerFactory.Create(b => b
+                .AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.TimestampFormat = "HH:mm:ss ";
+                })
+                .SetMinimumLevel(level)
+                .AddFilter("Microsoft", LogLevel.Warning));
+            var name = parse.GetValue(service)!;
+            var options = new SidecarOptions
+            {
+                Server = serverUri!,
+                Token = parse.GetValue(token) ?? Environment.GetEnvironmentVariable("WEFT_ACL_TOKEN"),
+                AdvertiseAddress = parse.GetValue(advertise),
+                CheckHttpPath = parse.GetValue(checkHttp),
+                CheckTcp = parse.GetValue(checkTcp),
+                CheckInterval = interval,
+                Proxy = new ProxyOptions
+                {
+                    ServiceName = name,
+                    InstanceId = parse.GetValue(id) is { Length: > 0 } given ? given : $"{name}-{Dns.GetHostName()}-{inboundEndpoint.Port}",
+                    AppAddress = app,
+                    InboundAddress = inboundEndpoint,
+                    OutboundAddress = outboundEndpoint,
+                    AdminAddress = adminEndpoint,
+                    Upstreams = upstreamMap.ToImmutable(),
+                    DrainTime = drainTime,
+                    LoggerFactory = loggers,
+                },
+            };
+            return await RunAsync(options, ct);
+        });
+        return command;
+    }
+
+    private static async Task<int> RunAsync(SidecarOptions options, CancellationToken ct)
+    {
+        SidecarRunner sidecar;
+        try
+        {
+            sidecar = await SidecarRunner.StartAsync(options, ct);
+        }
+        catch (IOException e)
+        {
+            await Console.Error.WriteLineAsync($"weft proxy: cannot listen: {e.Message}");
+            return 1;
+        }
+        catch (Exception e) when (e is HttpRequestException or RegistryException)
+        {
+            await Console.Error.WriteLineAsync($"weft proxy: cannot register with the control plane at {options.Server}: {e.Message}");
+            return e is RegistryException ? ExitCodes.ServerRefused : ExitCodes.Unreachable;
+        }
+
+        await using (sidecar)
+        {
+            var host = sidecar.Host;
+            Console.WriteLine($"""
+                weft proxy for "{sidecar.Identity.Service}" (instance {sidecar.Identity.InstanceId})
+                  inbound     {host.InboundAddress}  (registered as {sidecar.Identity.AdvertiseAddress}:{sidecar.Identity.InboundPort}) -> app {options.Proxy.AppAddress}
+                  outbound    {host.OutboundAddress}  (HTTP, routed by Host)
+                  admin       http://{host.AdminAddress}  (/ready /config /clusters /stats)
+                  control     {options.Server}
+                """);
+            foreach (var (upstream, address) in host.UpstreamAddresses)
+                Console.WriteLine($"  upstream    {address} -> {upstream}");
+
+            var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c =>
+            {
+                c.Cancel = true;
+                stop.TrySetResult();
+            });
+            using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, c =>
+            {
+                c.Cancel = true;
+                stop.TrySetResult();
+            });
+            await stop.Task;
+            Console.WriteLine("weft proxy: deregistering and draining");
+            await sidecar.StopAsync();
+        }
+
+        Console.WriteLine("weft proxy: stopped");
+        return ExitCodes.Success;
+    }
+}

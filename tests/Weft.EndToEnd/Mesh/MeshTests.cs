@@ -1,0 +1,158 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+
+namespace Weft.EndToEnd.Mesh;
+
+/// <summary>The mesh as a user runs it: a control plane, sidecars beside apps, traffic through them.</summary>
+public sealed class MeshTests : IAsyncLifetime
+{
+    private readonly MeshFixture _mesh = new();
+    private readonly HttpClient _client = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    public Task InitializeAsync() => _mesh.StartServerAsync();
+
+    public async Task DisposeAsync()
+    {
+        _client.Dispose();
+        await _mesh.DisposeAsync();
+    }
+
+    private async Task<(HttpStatusCode Status, string Body, string? Error)> CallAsync(Weft.Proxy.Sidecar.SidecarRunner via, string upstream, string path = "/")
+    {
+        using var request = MeshFixture.Through(via, upstream, path);
+        using var response = await _client.SendAsync(request);
+        var error = response.Headers.TryGetValues("x-weft-error", out var values) ? values.Single() : null;
+        return (response.StatusCode, await response.Content.ReadAsStringAsync(), error);
+    }
+
+    private async Task<JsonElement> AdminAsync(Weft.Proxy.Sidecar.SidecarRunner sidecar, string path) =>
+        JsonDocument.Parse(await _client.GetStringAsync($"http://{sidecar.Host.AdminAddress}{path}")).RootElement.Clone();
+
+    [Fact]
+    public async Task TwoHops_ClientSidecarToServerSidecarToApp()
+    {
+        var payments = await _mesh.StartAppAsync("payments-app");
+        var paymentsSidecar = await _mesh.StartSidecarAsync("payments", "payments-1", payments.Port);
+        var web = await _mesh.StartSidecarAsync("web", "web-1", appPort: 1);
+
+        await MeshFixture.WaitUntilAsync(async () => (await CallAsync(web, "payments")).Status == HttpStatusCode.OK, "web's sidecar reaches payments");
+        var (status, body, _) = await CallAsync(web, "payments");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("payments-app", body);
+
+        // The registered address is the sidecar's inbound listener, and the client sidecar knows it is one.
+        var clusters = await AdminAsync(web, "/clusters");
+        var endpoint = clusters.GetProperty("payments").GetProperty("Endpoints")[0];
+        Assert.True(endpoint.GetProperty("Sidecar").GetBoolean());
+        Assert.Equal($"127.0.0.1:{paymentsSidecar.Host.InboundAddress.Port}", endpoint.GetProperty("Address").GetString());
+    }
+
+    [Fact]
+    public async Task ConfigWrite_ReachesTheSidecarWithinOneSecond()
+    {
+        var v1 = await _mesh.StartAppAsync("orders-v1");
+        var v2 = await _mesh.StartAppAsync("orders-v2");
+        await _mesh.PutAsync("/v1/agent/service/register", $$"""{"ID":"orders-1","Name":"orders","Address":"127.0.0.1","Port":{{v1.Port}}}""");
+        await _mesh.PutAsync("/v1/agent/service/register", $$"""{"ID":"orders-v2-1","Name":"orders-v2","Address":"127.0.0.1","Port":{{v2.Port}}}""");
+        var web = await _mesh.StartSidecarAsync("web", "web-1", appPort: 1);
+        await MeshFixture.WaitUntilAsync(async () => (await CallAsync(web, "orders")).Body == "orders-v1", "orders answers");
+
+        await _mesh.PutAsync("/v1/config", """
+            {"Kind":"service-router","Name":"orders","Routes":[{"Match":{"HTTP":{"PathPrefix":"/v2/","Methods":["GET"]}},"Destination":{"Service":"orders-v2","PrefixRewrite":"/"}}]}
+            """);
+        var written = DateTime.UtcNow;
+        await MeshFixture.WaitUntilAsync(async () => (await CallAsync(web, "orders", "/v2/list")).Body == "orders-v2",
+            "the route sends /v2/ to orders-v2", TimeSpan.FromSeconds(1));
+        Assert.Equal("orders-v1", (await CallAsync(web, "orders", "/list")).Body);
+        Assert.True(DateTime.UtcNow - written < TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
+    public async Task ControlPlaneGone_TrafficKeepsFlowing_AndUpdatesResumeWhenItReturns()
+    {
+        var a = await _mesh.StartAppAsync("inventory-a");
+        var b = await _mesh.StartAppAsync("inventory-b");
+        await _mesh.PutAsync("/v1/agent/service/register", $$"""{"ID":"inventory-a","Name":"inventory","Address":"127.0.0.1","Port":{{a.Port}}}""");
+        var web = await _mesh.StartSidecarAsync("web", "web-1", appPort: 1);
+        await MeshFixture.WaitUntilAsync(async () => (await CallAsync(web, "inventory")).Status == HttpStatusCode.OK, "inventory answers");
+
+        await _mesh.StopServerAsync();
+        await MeshFixture.WaitUntilAsync(() => Task.FromResult(!web.Stream.Connected), "the sidecar notices the control plane is gone");
+        for (var i = 0; i < 20; i++)
+            Assert.Equal("inventory-a", (await CallAsync(web, "inventory")).Body);
+        using (var ready = await _client.GetAsync($"http://{web.Host.AdminAddress}/ready"))
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+
+        await _mesh.StartServerAsync();
+        await _mesh.PutAsync("/v1/agent/service/register", $$"""{"ID":"inventory-b","Name":"inventory","Address":"127.0.0.1","Port":{{b.Port}}}""");
+        await MeshFixture.WaitUntilAsync(async () =>
+        {
+            var clusters = await AdminAsync(web, "/clusters");
+            return clusters.GetProperty("inventory").GetProperty("Endpoints").GetArrayLength() == 2;
+        }, "the sidecar reconnects and learns the new instance", TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task KillingOneOfThreeInstancesUnderLoad_FailsNoRequest_AndEjectsIt()
+    {
+        var apps = new List<MeshFixture.App>();
+        for (var i = 0; i < 3; i++)
+        {
+            var app = await _mesh.StartAppAsync($"catalog-{i}");
+            apps.Add(app);
+            await _mesh.PutAsync("/v1/agent/service/register", $$"""{"ID":"catalog-{{i}}","Name":"catalog","Address":"127.0.0.1","Port":{{app.Port}}}""");
+        }
+
+        await _mesh.PutAsync("/v1/config", """
+            {"Kind":"service-router","Name":"catalog","Routes":[{"Destination":{"NumRetries":3,"RetryOnConnectFailure":true,"RetryOn":["5xx","reset","connect-failure"]}}]}
+            """);
+        await _mesh.PutAsync("/v1/config", """
+            {"Kind":"service-defaults","Name":"web","UpstreamConfig":{"Defaults":{"PassiveHealthCheck":{"MaxFailures":3,"MaxEjectionPercent":50,"BaseEjectionTime":"30s","Interval":"1s"}}}}
+            """);
+        var web = await _mesh.StartSidecarAsync("web", "web-1", appPort: 1);
+        await MeshFixture.WaitUntilAsync(async () =>
+        {
+            var config = await AdminAsync(web, "/config");
+            return config.GetRawText().Contains("catalog", StringComparison.Ordinal) && (await CallAsync(web, "catalog")).Status == HttpStatusCode.OK;
+        }, "the sidecar has the catalog route");
+
+        var failures = new List<string>();
+        var sent = 0;
+        var killed = false;
+        var load = Enumerable.Range(0, 8).Select(async _ =>
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                var (status, body, error) = await CallAsync(web, "catalog");
+                if (status != HttpStatusCode.OK)
+                    lock (failures) failures.Add($"{(int)status} {error} {body}");
+                if (Interlocked.Increment(ref sent) == 200 && !killed)
+                {
+                    killed = true;
+                    await apps[1].KillAsync();
+                }
+            }
+        });
+        await Task.WhenAll(load);
+
+        Assert.True(killed);
+        Assert.True(failures.Count == 0, $"{failures.Count} of 800 requests failed, e.g. {string.Join(" | ", failures.Take(3))}");
+        var endpoints = (await AdminAsync(web, "/clusters")).GetProperty("catalog").GetProperty("Endpoints").EnumerateArray();
+        var dead = endpoints.Single(e => e.GetProperty("Id").GetString() == "catalog-1");
+        Assert.True(dead.GetProperty("Ejected").GetBoolean(), dead.GetRawText());
+    }
+
+    [Fact]
+    public async Task NoHealthyInstance_IsA503ThatSaysSo()
+    {
+        await _mesh.PutAsync("/v1/agent/service/register", """{"ID":"ledger-1","Name":"ledger","Address":"127.0.0.1","Port":1,"Check":{"TTL":"1h"}}""");
+        var web = await _mesh.StartSidecarAsync("web", "web-1", appPort: 1);
+        await MeshFixture.WaitUntilAsync(async () => (await CallAsync(web, "ledger")).Error is "no-healthy-endpoint", "the sidecar knows ledger");
+
+        var (status, body, error) = await CallAsync(web, "ledger");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.Equal("no-healthy-endpoint", error);
+        Assert.Contains("ledger", body);
+    }
+}
