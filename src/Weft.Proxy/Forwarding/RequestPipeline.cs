@@ -17,13 +17,15 @@ internal sealed class RequestPipeline
     private readonly ProxyLayer _head;
     private readonly MeshConfig _config;
     private readonly TimeProvider _time;
-    private readonly Metrics.RouteStats _unrouted;
+    private readonly Metrics.RouteStats _unroutedInbound;
+    private readonly Metrics.RouteStats _unroutedOutbound;
 
     public RequestPipeline(MeshConfig config, IHttpForwarder forwarder, TimeProvider time, Metrics.ProxyMetrics metrics, ILogger log)
     {
         _config = config;
         _time = time;
-        _unrouted = metrics.Route(Metrics.Directions.Outbound, "", "unrouted");
+        _unroutedInbound = metrics.Route(Metrics.Directions.Inbound, "", "unrouted");
+        _unroutedOutbound = metrics.Route(Metrics.Directions.Outbound, "", "unrouted");
         ProxyLayer forward = new ForwardLayer(forwarder, log);
         ProxyLayer balance = new BalanceLayer(forward);
         ProxyLayer retry = new RetryLayer(balance);
@@ -39,6 +41,7 @@ internal sealed class RequestPipeline
         if (call.Error != ProxyErrorKind.None)
             await ProxyErrors.WriteAsync(http, call.Error, call.ErrorMessage!);
         var status = http.RequestAborted.IsCancellationRequested && !http.Response.HasStarted ? 0 : http.Response.StatusCode;
-        (call.Route?.Stats ?? _unrouted).Record(status, _time.GetElapsedTime(call.Started));
+        var stats = call.Route?.Stats ?? (listener.Kind == ListenerKind.Inbound ? _unroutedInbound : _unroutedOutbound);
+        stats.Record(status, _time.GetElapsedTime(call.Started));
     }
 }

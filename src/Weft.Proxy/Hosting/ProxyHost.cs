@@ -75,6 +75,9 @@ internal sealed class ProxyHost : IAsyncDisposable
     public static async Task<ProxyHost> StartAsync(ProxyOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.ServiceName);
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.InstanceId);
+        ArgumentNullException.ThrowIfNull(options.AppAddress);
         var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
         var log = loggerFactory.CreateLogger("Weft.Proxy");
         var metrics = new ProxyMetrics();
@@ -110,7 +113,7 @@ internal sealed class ProxyHost : IAsyncDisposable
                 kestrel.Listen(listener.Configured, listen =>
                 {
                     listen.Protocols = listener.Kind == ListenerKind.Admin ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2;
-                    listen.Use(new ListenerConnections(listener, config, tcp, metrics.Listener(listener.Name)).Middleware);
+                    listen.Use(new ListenerConnections(listener, config, tcp, metrics.Listener(listener.Name), options.Time).Middleware);
                     bound.Add((listener, listen));
                 });
             }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
@@ -18,8 +19,11 @@ namespace Weft.Proxy.Listeners;
 /// is affected: the request scheme comes from <c>:scheme</c> (<c>AllowAlternateSchemes</c>), and HTTP/2's TLS checks
 /// read the handshake feature, which stays absent. When Kestrel ships preface detection, this goes.
 /// </summary>
-internal sealed class ListenerConnections(Listener listener, MeshConfig config, TcpProxy tcp, ListenerStats stats)
+internal sealed class ListenerConnections(Listener listener, MeshConfig config, TcpProxy tcp, ListenerStats stats, TimeProvider time)
 {
+    /// <summary>How long a new connection may stay silent before Kestrel's own timeouts take over.</summary>
+    public static readonly TimeSpan FirstBytesTimeout = TimeSpan.FromSeconds(15);
+
     private static readonly byte[] Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray();
 
     public Func<ConnectionDelegate, ConnectionDelegate> Middleware => next => connection => OnConnectionAsync(connection, next);
@@ -36,7 +40,15 @@ internal sealed class ListenerConnections(Listener listener, MeshConfig config, 
                 return;
             }
 
-            if (listener.Kind != ListenerKind.Admin && await StartsWithHttp2PrefaceAsync(connection))
+            var http2 = false;
+            if (listener.Kind != ListenerKind.Admin)
+            {
+                if (await StartsWithHttp2PrefaceAsync(connection, time) is not { } preface)
+                    return; // silent, or gone before saying anything
+                http2 = preface;
+            }
+
+            if (http2)
             {
                 connection.Features.Set<ITlsApplicationProtocolFeature>(Http2Selected.Instance);
                 connection.Features.Set<ITlsConnectionFeature>(Http2Selected.Instance);
@@ -61,16 +73,28 @@ internal sealed class ListenerConnections(Listener listener, MeshConfig config, 
         };
     }
 
-    /// <summary>Peeks at the first bytes without consuming them.</summary>
-    private static async ValueTask<bool> StartsWithHttp2PrefaceAsync(ConnectionContext connection)
+    /// <summary>Peeks at the first bytes without consuming them; null when none came in time.</summary>
+    private static async ValueTask<bool?> StartsWithHttp2PrefaceAsync(ConnectionContext connection, TimeProvider time)
     {
         var input = connection.Transport.Input;
+        using var timeout = new CancellationTokenSource(FirstBytesTimeout, time);
         while (true)
         {
-            var result = await input.ReadAsync(connection.ConnectionClosed);
+            ReadResult result;
+            try
+            {
+                result = await input.ReadAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return null;
+            }
+
             var buffer = result.Buffer;
             var length = (int)Math.Min(buffer.Length, Preface.Length);
             var matches = PrefixMatches(buffer, length);
+            if (length == 0 && result.IsCompleted)
+                return null;
             if (!matches || length == Preface.Length || result.IsCompleted)
             {
                 // Examined nothing: Kestrel's first read sees the same bytes at once.

@@ -35,7 +35,9 @@ public sealed class ResilienceTests
         // retries (within their budget) must hide its failures.
         var outlier = new UpstreamConfig { Defaults = new UpstreamSettings { PassiveHealthCheck = new PassiveHealthCheck { MaxFailures = 3, MaxEjectionPercent = 50 } } };
         proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("pay", [Mesh.Endpoint("g", good.Address), Mesh.Endpoint("b", bad.Address)])],
-            Router("pay", new ServiceRouteDestination { NumRetries = 2, RetryOn = ["5xx"] }), Mesh.Defaults("frontend", upstreams: outlier)));
+            Router("pay", new ServiceRouteDestination { NumRetries = 2, RetryOn = ["5xx"] }), Mesh.Defaults("frontend", upstreams: outlier),
+            // Round robin, so the failing endpoint is certainly picked: the latency-aware default may avoid it from the start.
+            new ServiceResolverEntry { Kind = ConfigKinds.ServiceResolver, Name = "pay", LoadBalancer = new LoadBalancerConfig { Policy = "round_robin" } }));
         using var client = Mesh.Client(proxy.OutboundAddress, "pay");
 
         for (var i = 0; i < 200; i++)
@@ -47,6 +49,62 @@ public sealed class ResilienceTests
         }
 
         Assert.True(failed > 0, "the failing endpoint was never tried, so retries were not exercised");
+    }
+
+    [Fact]
+    public async Task DefaultRoute_OneOfTwoEndpointsRefusesConnections_NoClientVisibleFailure()
+    {
+        await using var good = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("good")));
+        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
+        // No router: the default policy retries a connect failure once, on another endpoint.
+        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("pay", [Mesh.Endpoint("g", good.Address), Mesh.Endpoint("dead", Mesh.NoApp)])],
+            new ServiceResolverEntry { Kind = ConfigKinds.ServiceResolver, Name = "pay", LoadBalancer = new LoadBalancerConfig { Policy = "round_robin" } }));
+        using var client = Mesh.Client(proxy.OutboundAddress, "pay");
+
+        for (var i = 0; i < 50; i++)
+        {
+            var response = await client.PostAsync("/", new StringContent("x"));
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"request {i}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+
+        using var admin = Mesh.Client(proxy.AdminAddress);
+        using var clusters = System.Text.Json.JsonDocument.Parse(await admin.GetStringAsync("/clusters"));
+        var dead = clusters.RootElement.GetProperty("pay").GetProperty("Endpoints").EnumerateArray().Single(e => e.GetProperty("Id").GetString() == "dead");
+        Assert.True(dead.GetProperty("Failures").GetInt64() > 0, "the dead endpoint was never tried, so the retry was not exercised");
+    }
+
+    [Fact]
+    public async Task RetryBudget_AlwaysFailingUpstream_StopsRetryingAndSaysWhy()
+    {
+        var attempts = 0;
+        await using var bad = await Backend.StartAsync(a => a.Run(c =>
+        {
+            Interlocked.Increment(ref attempts);
+            c.Response.StatusCode = 503;
+            return Task.CompletedTask;
+        }));
+        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
+        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("pay", [Mesh.Endpoint("b", bad.Address)])],
+            Router("pay", new ServiceRouteDestination { NumRetries = 1, RetryOn = ["5xx"] })));
+        using var client = Mesh.Client(proxy.OutboundAddress, "pay");
+
+        // Every request wants one retry; the budget allows 20% of requests plus 10/s over 10 s, so it runs out
+        // after about 125 requests.
+        HttpResponseMessage? refused = null;
+        var requests = 0;
+        while (refused is null && requests < 300)
+        {
+            var response = await client.GetAsync("/");
+            requests++;
+            if (response.Headers.Contains("x-weft-error"))
+                refused = response;
+        }
+
+        Assert.NotNull(refused);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal("retry-budget-exhausted", refused.Headers.GetValues("x-weft-error").Single());
+        Assert.Contains("answered 503", await refused.Content.ReadAsStringAsync());
+        Assert.InRange(requests, 100, 200);
     }
 
     [Fact]
