@@ -13,20 +13,13 @@ namespace Weft.Cli.Api;
 /// </summary>
 internal sealed partial record ConfigFile(string? Json, string Kind, string Name, string? Error)
 {
-    public const string StdinName = "-";
+    public const string StdinName = InputFile.StdinName;
 
     public static async Task<ConfigFile> ReadAsync(string path, TextReader stdin, CancellationToken ct)
     {
-        var name = path == StdinName ? "stdin" : path;
-        string text;
-        try
-        {
-            text = path == StdinName ? await stdin.ReadToEndAsync(ct) : await File.ReadAllTextAsync(path, ct);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return Failed($"cannot read {name}: {e.Message}");
-        }
+        var (name, text, error) = await InputFile.ReadAsync(path, stdin, ct);
+        if (text is null)
+            return Failed(error!);
 
         return Parse(name, text);
     }
@@ -55,22 +48,16 @@ internal sealed partial record ConfigFile(string? Json, string Kind, string Name
             using var document = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 return Failed($"{name} is not a config entry: expected an object with Kind and Name");
-            var kind = StringProperty(document.RootElement, "Kind");
+            var kind = InputFile.StringProperty(document.RootElement, "Kind");
             if (string.IsNullOrEmpty(kind))
                 return Failed($"{name} has no Kind: set one of service-defaults, service-router, service-splitter, service-resolver");
-            return new ConfigFile(json, kind, StringProperty(document.RootElement, "Name") ?? "", null);
+            return new ConfigFile(json, kind, InputFile.StringProperty(document.RootElement, "Name") ?? "", null);
         }
         catch (JsonException e)
         {
             return Failed($"{name} is not valid JSON: {e.Message}");
         }
     }
-
-    private static string? StringProperty(JsonElement obj, string name) =>
-        obj.EnumerateObject()
-            .Where(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase) && p.Value.ValueKind == JsonValueKind.String)
-            .Select(p => p.Value.GetString())
-            .FirstOrDefault();
 
     private static string YamlToJson(string text)
     {

@@ -9,20 +9,13 @@ namespace Weft.Cli.Api;
 /// </summary>
 internal sealed record RegistrationFile(string? Json, string? ServiceId, string? Error)
 {
-    public const string StdinName = "-";
+    public const string StdinName = InputFile.StdinName;
 
     public static async Task<RegistrationFile> ReadAsync(string path, TextReader stdin, CancellationToken ct)
     {
-        var name = path == StdinName ? "stdin" : path;
-        string text;
-        try
-        {
-            text = path == StdinName ? await stdin.ReadToEndAsync(ct) : await File.ReadAllTextAsync(path, ct);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return Failed($"cannot read {name}: {e.Message}");
-        }
+        var (name, text, error) = await InputFile.ReadAsync(path, stdin, ct);
+        if (text is null)
+            return Failed(error!);
         return Parse(name, text);
     }
 
@@ -34,7 +27,7 @@ internal sealed record RegistrationFile(string? Json, string? ServiceId, string?
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 return Failed($"{name} is not a service registration: expected a JSON object, found {document.RootElement.ValueKind}");
             // Consul defaults the ID to the Name; its decoder matches field names case-insensitively.
-            var id = StringProperty(document.RootElement, "ID") ?? StringProperty(document.RootElement, "Name") ?? "";
+            var id = InputFile.StringProperty(document.RootElement, "ID") ?? InputFile.StringProperty(document.RootElement, "Name") ?? "";
             return new RegistrationFile(text, id, null);
         }
         catch (JsonException e)
@@ -43,11 +36,6 @@ internal sealed record RegistrationFile(string? Json, string? ServiceId, string?
         }
     }
 
-    private static string? StringProperty(JsonElement obj, string name) =>
-        obj.EnumerateObject()
-            .Where(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase) && p.Value.ValueKind == JsonValueKind.String)
-            .Select(p => p.Value.GetString())
-            .FirstOrDefault(v => !string.IsNullOrEmpty(v));
 
     // JsonException counts lines from 0 and appends them to its message; editors count from 1.
     private static string Describe(JsonException e)

@@ -1,11 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Weft.Server.Hosting;
 
@@ -23,10 +18,10 @@ public sealed class PythonConsulClientTests
     [Fact]
     public async Task PythonConsul_RegistersQueriesBlocksAndDeregisters_Unchanged()
     {
-        await using var app = await HealthyApp.StartAsync();
+        await using var app = await Mesh.MeshFixture.App.StartAsync("ok", behaviour: null);
         await using var server = await StartServerAsync(open: true);
 
-        var seen = await RunClientAsync("flow", "127.0.0.1", server.Port, app.HealthUrl);
+        var seen = await RunClientAsync("flow", "127.0.0.1", server.Port, $"http://127.0.0.1:{app.Port}/health");
 
         Assert.Equal(["inventory-1", "inventory-2"], Strings(seen.GetProperty("agent_services")));
         Assert.Equal(["v1"], Strings(seen.GetProperty("catalog_services").GetProperty("inventory")));
@@ -108,36 +103,4 @@ public sealed class PythonConsulClientTests
     }
 
     private static List<string> Strings(JsonElement array) => array.EnumerateArray().Select(e => e.GetString()!).ToList();
-
-    /// <summary>A loopback app whose /health answers 200, for the HTTP check the server runs.</summary>
-    private sealed class HealthyApp : IAsyncDisposable
-    {
-        private readonly WebApplication _app;
-
-        private HealthyApp(WebApplication app, string healthUrl)
-        {
-            _app = app;
-            HealthUrl = healthUrl;
-        }
-
-        public string HealthUrl { get; }
-
-        public static async Task<HealthyApp> StartAsync()
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
-            var app = builder.Build();
-            app.MapGet("/health", () => "ok");
-            await app.StartAsync();
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            return new HealthyApp(app, address.TrimEnd('/') + "/health");
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
-    }
 }
