@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
@@ -52,7 +53,7 @@ internal sealed class MeshFixture : IAsyncDisposable
     }
 
     /// <summary>An app that answers every request with its name (or fails as told).</summary>
-    public async Task<App> StartAppAsync(string name, Func<HttpContext, IResult>? behaviour = null)
+    public async Task<App> StartAppAsync(string name, Func<HttpContext, Task<IResult>>? behaviour = null)
     {
         var app = await App.StartAsync(name, behaviour);
         _owned.Add(app);
@@ -121,26 +122,35 @@ internal sealed class MeshFixture : IAsyncDisposable
     internal sealed class App : IAsyncDisposable
     {
         private readonly WebApplication _app;
+        private readonly StrongBox<int> _hits;
         private bool _stopped;
 
-        private App(WebApplication app, int port)
+        private App(WebApplication app, int port, StrongBox<int> hits)
         {
             _app = app;
             Port = port;
+            _hits = hits;
         }
 
         public int Port { get; }
 
-        public static async Task<App> StartAsync(string name, Func<HttpContext, IResult>? behaviour)
+        /// <summary>Requests this instance has received.</summary>
+        public int Hits => Volatile.Read(ref _hits.Value);
+
+        public static async Task<App> StartAsync(string name, Func<HttpContext, Task<IResult>>? behaviour)
         {
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
             builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
             var app = builder.Build();
-            app.Map("/{**path}", (HttpContext http) => behaviour?.Invoke(http) ?? Results.Text(name));
+            var hits = new StrongBox<int>();
+            app.Map("/{**path}", async (HttpContext http) =>
+            {
+                Interlocked.Increment(ref hits.Value);
+                return behaviour is null ? Results.Text(name) : await behaviour(http);
+            });
             await app.StartAsync();
-            var address = app.Urls.First();
-            return new App(app, new Uri(address).Port);
+            return new App(app, new Uri(app.Urls.First()).Port, hits);
         }
 
         /// <summary>Stops answering at once, as a crashed instance would.</summary>

@@ -26,6 +26,9 @@ public sealed class MeshTests : IAsyncLifetime
         return (response.StatusCode, await response.Content.ReadAsStringAsync(), error);
     }
 
+    private static int EndpointCount(JsonElement clusters, string service) =>
+        clusters.TryGetProperty(service, out var cluster) ? cluster.GetProperty("Endpoints").GetArrayLength() : 0;
+
     private async Task<JsonElement> AdminAsync(Weft.Proxy.Sidecar.SidecarRunner sidecar, string path) =>
         JsonDocument.Parse(await _client.GetStringAsync($"http://{sidecar.Host.AdminAddress}{path}")).RootElement.Clone();
 
@@ -88,8 +91,7 @@ public sealed class MeshTests : IAsyncLifetime
         await _mesh.PutAsync("/v1/agent/service/register", $$"""{"ID":"inventory-b","Name":"inventory","Address":"127.0.0.1","Port":{{b.Port}}}""");
         await MeshFixture.WaitUntilAsync(async () =>
         {
-            var clusters = await AdminAsync(web, "/clusters");
-            return clusters.GetProperty("inventory").GetProperty("Endpoints").GetArrayLength() == 2;
+            return EndpointCount(await AdminAsync(web, "/clusters"), "inventory") == 2;
         }, "the sidecar reconnects and learns the new instance", TimeSpan.FromSeconds(30));
     }
 
@@ -154,5 +156,56 @@ public sealed class MeshTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
         Assert.Equal("no-healthy-endpoint", error);
         Assert.Contains("ledger", body);
+    }
+
+    [Fact]
+    public async Task RoundRobin_SpreadsRequestsEvenlyOverRealInstances()
+    {
+        var apps = new List<MeshFixture.App>();
+        for (var i = 0; i < 3; i++)
+        {
+            var app = await _mesh.StartAppAsync($"search-{i}");
+            apps.Add(app);
+            await _mesh.PutAsync("/v1/agent/service/register", $$"""{"ID":"search-{{i}}","Name":"search","Address":"127.0.0.1","Port":{{app.Port}}}""");
+        }
+
+        await _mesh.PutAsync("/v1/config", """{"Kind":"service-resolver","Name":"search","LoadBalancer":{"Policy":"round_robin"}}""");
+        var web = await _mesh.StartSidecarAsync("web", "web-1", appPort: 1);
+        await MeshFixture.WaitUntilAsync(async () =>
+            EndpointCount(await AdminAsync(web, "/clusters"), "search") == 3
+            && (await AdminAsync(web, "/config")).GetRawText().Contains("round_robin", StringComparison.Ordinal), "the sidecar has three instances and round robin");
+
+        var before = apps.Select(a => a.Hits).ToArray();
+        for (var i = 0; i < 300; i++)
+            Assert.Equal(HttpStatusCode.OK, (await CallAsync(web, "search")).Status);
+
+        Assert.Equal([100, 100, 100], apps.Select((a, i) => a.Hits - before[i]));
+    }
+
+    [Fact]
+    public async Task DefaultBalancer_SendsMostTrafficToTheFastInstance()
+    {
+        var fast = await _mesh.StartAppAsync("fast");
+        var slow = await _mesh.StartAppAsync("slow", async http =>
+        {
+            // A slow instance, as a user would have one: every answer takes 40 ms.
+            await Task.Delay(40, http.RequestAborted);
+            return Results.Text("slow");
+        });
+        await _mesh.PutAsync("/v1/agent/service/register", $$"""{"ID":"quote-fast","Name":"quote","Address":"127.0.0.1","Port":{{fast.Port}}}""");
+        await _mesh.PutAsync("/v1/agent/service/register", $$"""{"ID":"quote-slow","Name":"quote","Address":"127.0.0.1","Port":{{slow.Port}}}""");
+        var web = await _mesh.StartSidecarAsync("web", "web-1", appPort: 1);
+        await MeshFixture.WaitUntilAsync(async () =>
+            EndpointCount(await AdminAsync(web, "/clusters"), "quote") == 2, "the sidecar has both instances");
+
+        // Four callers at a time for 400 requests: the latency-aware default should learn which is slow.
+        var calls = Enumerable.Range(0, 4).Select(async _ =>
+        {
+            for (var i = 0; i < 100; i++)
+                Assert.Equal(HttpStatusCode.OK, (await CallAsync(web, "quote")).Status);
+        });
+        await Task.WhenAll(calls);
+
+        Assert.True(fast.Hits > 3 * slow.Hits, $"fast got {fast.Hits}, slow got {slow.Hits}");
     }
 }
