@@ -66,23 +66,8 @@ internal static class FixedRateRun
         var json = new JsonObject();
         foreach (var target in targets)
         {
-            if (target.Unavailable is { } why)
-            {
-                table.Note($"{target.Name}: {why}");
-                json[target.Name] = new JsonObject { ["unavailable"] = why };
-                continue;
-            }
-
-            var r = rounds[target.Name];
-            if (failed.TryGetValue(target.Name, out var failure))
-            {
-                table.Note($"{target.Name}: {failure}");
-                if (r.Count == 0)
-                {
-                    json[target.Name] = new JsonObject { ["failed"] = failure };
-                    continue;
-                }
-            }
+            var r = rounds.GetValueOrDefault(target.Name) ?? [];
+            if (table.SkipUnusable(target, r.Count, failed, json)) continue;
 
             var p99 = P99Send(target.Name);
             var p99Due = P99Due(target.Name);

@@ -10,6 +10,26 @@ internal sealed class Table(string title, params string[] header)
 
     public void Row(params string[] cells) => _rows.Add(cells);
 
+    /// <summary>
+    /// Notes a target that could not run or failed, and records why in <paramref name="json"/>; true when it has no
+    /// rounds to report, so the caller skips its row.
+    /// </summary>
+    public bool SkipUnusable(Target target, int roundsDone, IReadOnlyDictionary<string, string> failed, System.Text.Json.Nodes.JsonObject json)
+    {
+        if (target.Unavailable is { } why)
+        {
+            Note($"{target.Name}: {why}");
+            json[target.Name] = new System.Text.Json.Nodes.JsonObject { ["unavailable"] = why };
+            return true;
+        }
+
+        if (!failed.TryGetValue(target.Name, out var failure)) return false;
+        Note($"{target.Name}: {failure}");
+        if (roundsDone > 0) return false;
+        json[target.Name] = new System.Text.Json.Nodes.JsonObject { ["failed"] = failure };
+        return true;
+    }
+
     /// <summary>A line spanning the table, e.g. a target that could not run.</summary>
     public void Note(string line) => _notes.Add(line);
 
