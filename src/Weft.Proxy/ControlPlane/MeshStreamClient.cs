@@ -217,7 +217,8 @@ internal sealed partial class MeshStreamClient : IAsyncDisposable
         }
         finally
         {
-            _connected = false;
+            // Connected is cleared by RunAsync after it records why the stream ended, so a reader never sees
+            // "disconnected" without the reason.
             await streamEnd.CancelAsync();
             try
             {
