@@ -143,7 +143,13 @@ internal sealed class WeftServerProcess : IAsyncDisposable
         while (deadline.Elapsed < StartupDeadline)
         {
             if (_process.HasExited)
+            {
+                // HasExited can turn true before the async readers have seen the last lines;
+                // WaitForExitAsync also waits for both redirected streams to reach end of file.
+                using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                await _process.WaitForExitAsync(drain.Token);
                 throw new InvalidOperationException($"weft server exited with {_process.ExitCode} before answering:\n{Log}");
+            }
             try
             {
                 using var response = await http.GetAsync($"http://{Address}/v1/status/leader");
