@@ -16,7 +16,10 @@ internal sealed class AclMiddleware(RequestDelegate next, string token)
 
         var presented = Presented(http.Request);
         if (AclToken.Matches(token, presented))
+        {
+            http.Features.Set(AclIdentity.Management);
             return next(http);
+        }
 
         var message = string.IsNullOrEmpty(presented) ? "Permission denied" : "ACL not found";
         if (IsGrpc(http.Request))
