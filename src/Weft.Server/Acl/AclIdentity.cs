@@ -9,7 +9,10 @@ namespace Weft.Server.Acl;
 /// </summary>
 public sealed record AclIdentity(string AccessorId, string? Service)
 {
-    public static readonly AclIdentity Management = new("management", null);
+    /// <summary>The bootstrap management token's AccessorID: fixed, so it is the same after every restart.</summary>
+    public const string ManagementAccessorId = "00000000-0000-0000-0000-000000000001";
+
+    public static readonly AclIdentity Management = new(ManagementAccessorId, null);
 
     public bool IsManagement => Service is null;
 

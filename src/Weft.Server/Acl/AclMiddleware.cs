@@ -3,11 +3,12 @@ using Microsoft.AspNetCore.Http;
 namespace Weft.Server.Acl;
 
 /// <summary>
-/// Requires the server's token on every call except <c>/v1/status/*</c>. Clients send it as Consul's do:
-/// <c>X-Consul-Token</c>, <c>?token=</c>, or <c>Authorization: Bearer</c>. Consul's messages: a call without a
-/// token is "Permission denied", one with an unknown token "ACL not found"; both 403.
+/// Requires a known token (management or service) on every call except <c>/v1/status/*</c>, and records who the
+/// caller is as the request's <see cref="AclIdentity"/>; endpoints decide what that identity may do. Clients send
+/// the token as Consul's do: <c>X-Consul-Token</c>, <c>?token=</c>, or <c>Authorization: Bearer</c>. Consul's
+/// messages: a call without a token is "Permission denied", one with an unknown token "ACL not found"; both 403.
 /// </summary>
-internal sealed class AclMiddleware(RequestDelegate next, string token)
+internal sealed class AclMiddleware(RequestDelegate next, AclTokens tokens)
 {
     public Task InvokeAsync(HttpContext http)
     {
@@ -15,9 +16,9 @@ internal sealed class AclMiddleware(RequestDelegate next, string token)
             return next(http);
 
         var presented = Presented(http.Request);
-        if (AclToken.Matches(token, presented))
+        if (tokens.Resolve(presented) is { } identity)
         {
-            http.Features.Set(AclIdentity.Management);
+            http.Features.Set(identity);
             return next(http);
         }
 

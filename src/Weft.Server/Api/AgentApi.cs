@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Weft.Core.Catalog;
+using Weft.Server.Acl;
 using Weft.Server.Api.Wire;
 using Weft.Server.Catalog;
 using Weft.Server.Health;
@@ -10,7 +11,10 @@ using Weft.Server.Registry;
 
 namespace Weft.Server.Api;
 
-/// <summary><c>/v1/agent/*</c>: this server acting as the Consul agent of its own node.</summary>
+/// <summary>
+/// <c>/v1/agent/*</c>: this server acting as the Consul agent of its own node. Writes need write on the service
+/// they touch (a service token: its own service only); node-level checks need the management token.
+/// </summary>
 internal static class AgentApi
 {
     public static void MapAgentApi(this IEndpointRouteBuilder app)
@@ -23,12 +27,12 @@ internal static class AgentApi
         agent.MapGet("/checks", Checks);
         agent.MapPut("/check/register", RegisterCheck);
         agent.MapPut("/check/deregister/{*checkId}", DeregisterCheck);
-        agent.MapPut("/check/pass/{*checkId}", (string checkId, HttpRequest request, CheckScheduler health, ServerIdentity self) =>
-            MarkTtl(checkId, HealthStatus.Passing, request, health, self));
-        agent.MapPut("/check/warn/{*checkId}", (string checkId, HttpRequest request, CheckScheduler health, ServerIdentity self) =>
-            MarkTtl(checkId, HealthStatus.Warning, request, health, self));
-        agent.MapPut("/check/fail/{*checkId}", (string checkId, HttpRequest request, CheckScheduler health, ServerIdentity self) =>
-            MarkTtl(checkId, HealthStatus.Critical, request, health, self));
+        agent.MapPut("/check/pass/{*checkId}", (string checkId, HttpRequest request, CheckScheduler health, CatalogStore catalog, ServerIdentity self) =>
+            MarkTtl(checkId, HealthStatus.Passing, request, health, catalog, self));
+        agent.MapPut("/check/warn/{*checkId}", (string checkId, HttpRequest request, CheckScheduler health, CatalogStore catalog, ServerIdentity self) =>
+            MarkTtl(checkId, HealthStatus.Warning, request, health, catalog, self));
+        agent.MapPut("/check/fail/{*checkId}", (string checkId, HttpRequest request, CheckScheduler health, CatalogStore catalog, ServerIdentity self) =>
+            MarkTtl(checkId, HealthStatus.Critical, request, health, catalog, self));
         agent.MapPut("/check/update/{*checkId}", UpdateCheck);
         agent.MapGet("/self", Self);
         agent.MapGet("/members", Members);
@@ -36,17 +40,39 @@ internal static class AgentApi
 
     private static async Task<IResult> RegisterService(HttpRequest request, CatalogStore catalog, RegistryOperations registry)
     {
+        var identity = AclIdentity.Of(request.HttpContext);
         var body = await RequestBody.ReadAsync(request, ConsulJson.Api.ServiceRegistrationRequest);
         var (service, checks) = registry.FromRequest(body);
+        identity.ServiceWrite(service.Name);
         var replace = IsSet(request, "replace-existing-checks");
-        await catalog.WriteAsync(tx => registry.RegisterService(tx, service, checks, replace));
+        await catalog.WriteAsync(tx =>
+        {
+            // Re-registering an ID, or reusing a check ID, takes it over: that needs write on its current owner too.
+            if (tx.State.Services.GetValueOrDefault(service.Key) is { } existing) identity.ServiceWrite(existing.Name);
+            foreach (var check in checks)
+                DemandCheck(identity, tx.State.Checks.GetValueOrDefault(check.Record.Key));
+            registry.RegisterService(tx, service, checks, replace);
+        });
         return TypedResults.Ok();
     }
 
-    private static async Task<IResult> DeregisterService(string serviceId, CatalogStore catalog, RegistryOperations registry)
+    private static async Task<IResult> DeregisterService(string serviceId, HttpContext http, CatalogStore catalog, RegistryOperations registry, ServerIdentity self)
     {
-        await catalog.WriteAsync(tx => registry.DeregisterService(tx, serviceId));
+        var identity = AclIdentity.Of(http);
+        await catalog.WriteAsync(tx =>
+        {
+            if (tx.State.Services.GetValueOrDefault(new ServiceKey(self.NodeName, serviceId)) is { } existing) identity.ServiceWrite(existing.Name);
+            registry.DeregisterService(tx, serviceId);
+        });
         return TypedResults.Ok();
+    }
+
+    /// <summary>A service's check needs write on that service; a check of the node itself, the management token.</summary>
+    private static void DemandCheck(AclIdentity identity, CheckRecord? check)
+    {
+        if (check is null) return;
+        if (check.ServiceName.Length == 0) identity.Management("node:write");
+        else identity.ServiceWrite(check.ServiceName);
     }
 
     private static Task<IResult> Services(HttpContext http, BlockingQuery blocking, ServerIdentity self) =>
@@ -69,30 +95,47 @@ internal static class AgentApi
 
     private static async Task<IResult> RegisterCheck(HttpRequest request, CatalogStore catalog, RegistryOperations registry)
     {
+        var identity = AclIdentity.Of(request.HttpContext);
         var body = await RequestBody.ReadAsync(request, ConsulJson.Api.CheckRegistrationRequest);
         var check = registry.FromRequest(body);
-        await catalog.WriteAsync(tx => registry.RegisterCheck(tx, check));
+        await catalog.WriteAsync(tx =>
+        {
+            var owner = check.Record.ServiceId.Length == 0 ? null : tx.State.Services.GetValueOrDefault(new ServiceKey(check.Record.Node, check.Record.ServiceId));
+            if (owner is not null) identity.ServiceWrite(owner.Name);
+            else if (check.Record.ServiceId.Length == 0) identity.Management("node:write");
+            DemandCheck(identity, tx.State.Checks.GetValueOrDefault(check.Record.Key));
+            registry.RegisterCheck(tx, check);
+        });
         return TypedResults.Ok();
     }
 
-    private static async Task<IResult> DeregisterCheck(string checkId, CatalogStore catalog, RegistryOperations registry)
+    private static async Task<IResult> DeregisterCheck(string checkId, HttpContext http, CatalogStore catalog, RegistryOperations registry, ServerIdentity self)
     {
-        await catalog.WriteAsync(tx => registry.DeregisterCheck(tx, checkId));
+        var identity = AclIdentity.Of(http);
+        await catalog.WriteAsync(tx =>
+        {
+            DemandCheck(identity, tx.State.Checks.GetValueOrDefault(new CheckKey(self.NodeName, checkId)));
+            registry.DeregisterCheck(tx, checkId);
+        });
         return TypedResults.Ok();
     }
 
-    private static async Task<IResult> MarkTtl(string checkId, string status, HttpRequest request, CheckScheduler health, ServerIdentity self)
+    private static async Task<IResult> MarkTtl(string checkId, string status, HttpRequest request, CheckScheduler health, CatalogStore catalog, ServerIdentity self)
     {
-        await health.ReportTtlAsync(new CheckKey(self.NodeName, checkId), status, request.Query["note"].ToString());
+        var key = new CheckKey(self.NodeName, checkId);
+        DemandCheck(AclIdentity.Of(request.HttpContext), catalog.Current.Checks.GetValueOrDefault(key));
+        await health.ReportTtlAsync(key, status, request.Query["note"].ToString());
         return TypedResults.Ok();
     }
 
-    private static async Task<IResult> UpdateCheck(string checkId, HttpRequest request, CheckScheduler health, ServerIdentity self)
+    private static async Task<IResult> UpdateCheck(string checkId, HttpRequest request, CheckScheduler health, CatalogStore catalog, ServerIdentity self)
     {
+        var key = new CheckKey(self.NodeName, checkId);
+        DemandCheck(AclIdentity.Of(request.HttpContext), catalog.Current.Checks.GetValueOrDefault(key));
         var body = await RequestBody.ReadAsync(request, ConsulJson.Api.CheckUpdateRequest);
         if (!HealthStatus.IsCheckStatus(body.Status))
             throw ApiException.BadRequest($"Invalid check status \"{body.Status}\": use passing, warning or critical");
-        await health.ReportTtlAsync(new CheckKey(self.NodeName, checkId), body.Status!, body.Output ?? "");
+        await health.ReportTtlAsync(key, body.Status!, body.Output ?? "");
         return TypedResults.Ok();
     }
 

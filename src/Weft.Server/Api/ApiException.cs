@@ -9,5 +9,7 @@ internal sealed class ApiException(int statusCode, string message) : Exception(m
 
     public static ApiException BadRequest(string message) => new(StatusCodes.Status400BadRequest, message);
 
+    public static ApiException Forbidden(string message) => new(StatusCodes.Status403Forbidden, message);
+
     public static ApiException NotFound(string message) => new(StatusCodes.Status404NotFound, message);
 }

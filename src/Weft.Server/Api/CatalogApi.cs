@@ -2,13 +2,17 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Weft.Core.Catalog;
+using Weft.Server.Acl;
 using Weft.Server.Api.Wire;
 using Weft.Server.Catalog;
 using Weft.Server.Registry;
 
 namespace Weft.Server.Api;
 
-/// <summary><c>/v1/catalog/*</c>: every node and service the server knows, whoever registered them.</summary>
+/// <summary>
+/// <c>/v1/catalog/*</c>: every node and service the server knows, whoever registered them. Any token reads;
+/// only the management token writes (registering a node needs Consul's node:write, which service tokens lack).
+/// </summary>
 internal static class CatalogApi
 {
     public static void MapCatalogApi(this IEndpointRouteBuilder app)
@@ -94,6 +98,7 @@ internal static class CatalogApi
 
     private static async Task<IResult> Register(HttpRequest request, CatalogStore catalog, RegistryOperations registry)
     {
+        AclIdentity.Of(request.HttpContext).Management("node:write");
         var body = await RequestBody.ReadAsync(request, ConsulJson.Api.CatalogRegistrationRequest);
         await catalog.WriteAsync(tx => registry.CatalogRegister(tx, body));
         return TypedResults.Json(true, ConsulJson.Api.Boolean);
@@ -101,6 +106,7 @@ internal static class CatalogApi
 
     private static async Task<IResult> Deregister(HttpRequest request, CatalogStore catalog, RegistryOperations registry)
     {
+        AclIdentity.Of(request.HttpContext).Management("node:write");
         var body = await RequestBody.ReadAsync(request, ConsulJson.Api.CatalogDeregistrationRequest);
         await catalog.WriteAsync(tx => registry.CatalogDeregister(tx, body));
         return TypedResults.Json(true, ConsulJson.Api.Boolean);

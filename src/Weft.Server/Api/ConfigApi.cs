@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Weft.Core.Catalog;
 using Weft.Core.Config;
+using Weft.Server.Acl;
 using Weft.Server.Catalog;
 
 namespace Weft.Server.Api;
@@ -12,6 +13,7 @@ namespace Weft.Server.Api;
 /// <summary>
 /// <c>/v1/config</c>: config entries, Consul's paths, bodies and status codes. An entry is validated whole
 /// before it reaches the writer, so nothing is stored on a bad one; writing what is already stored is a no-op.
+/// Any token reads entries; only the management token writes or deletes them (Consul's operator:write).
 /// </summary>
 internal static class ConfigApi
 {
@@ -30,6 +32,7 @@ internal static class ConfigApi
 
     private static async Task<IResult> Apply(HttpRequest request, CatalogStore catalog)
     {
+        AclIdentity.Of(request.HttpContext).Management("operator:write");
         var body = await RequestBody.ReadBytesAsync(request);
         ConfigEntry entry;
         try
@@ -90,6 +93,7 @@ internal static class ConfigApi
 
     private static async Task<IResult> Delete(string kind, string name, HttpRequest request, CatalogStore catalog)
     {
+        AclIdentity.Of(request.HttpContext).Management("operator:write");
         KnownKind(kind);
         var cas = Cas(request);
         var deleted = await catalog.WriteAsync(tx =>

@@ -94,6 +94,7 @@ internal sealed class WeftServer : IAsyncDisposable
         services.AddSingleton<HealthProbeFactory>();
         services.AddSingleton<CheckScheduler>();
         services.AddSingleton<ProxySessions>();
+        services.AddSingleton(sp => new AclTokens(sp.GetRequiredService<IStore>(), options.TimeProvider, options.DevOpen ? null : options.AclToken));
         var meshListener = new MeshListener();
         services.AddSingleton(meshListener);
         services.AddGrpc();
@@ -103,6 +104,7 @@ internal sealed class WeftServer : IAsyncDisposable
         {
             var catalog = app.Services.GetRequiredService<CatalogStore>();
             await catalog.StartAsync(cancellationToken);
+            await app.Services.GetRequiredService<AclTokens>().LoadAsync(cancellationToken);
             var registry = app.Services.GetRequiredService<RegistryOperations>();
             await catalog.WriteAsync(registry.RegisterSelf);
             app.Services.GetRequiredService<CheckScheduler>().Start();
@@ -110,7 +112,7 @@ internal sealed class WeftServer : IAsyncDisposable
             app.UseMiddleware<ApiErrors>();
             ApiErrors.UseStatusMessages(app);
             if (!options.DevOpen)
-                app.UseMiddleware<AclMiddleware>(options.AclToken!);
+                app.UseMiddleware<AclMiddleware>();
             app.Use((http, next) =>
             {
                 // The gRPC listener serves the proxy stream and nothing else.
@@ -129,6 +131,7 @@ internal sealed class WeftServer : IAsyncDisposable
             app.MapStatusApi();
             app.MapConfigApi();
             app.MapWeftApi();
+            app.MapAclApi();
             app.MapGrpcService<MeshStreamService>();
 
             await app.StartAsync(cancellationToken);

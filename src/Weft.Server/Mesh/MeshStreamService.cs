@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Weft.Core.Catalog;
 using Weft.Core.Mesh;
 using Weft.Core.Mesh.Protocol;
+using Weft.Server.Acl;
 using Weft.Server.Api;
 using Weft.Server.Catalog;
 using Weft.Server.Health;
@@ -16,6 +17,7 @@ namespace Weft.Server.Mesh;
 /// The proxy stream: after the sidecar's Hello, a full snapshot of every service's healthy endpoints and
 /// every config entry, then a delta whenever the catalog changes what it was sent. Acks and nacks are
 /// recorded per session; Hello and each Heartbeat refresh the sidecar's <c>sidecar:&lt;proxy_id&gt;</c> TTL check.
+/// A service token may stream only as its own service; deleting the token ends its streams.
 /// </summary>
 internal sealed partial class MeshStreamService(
     CatalogStore catalog,
@@ -23,6 +25,7 @@ internal sealed partial class MeshStreamService(
     CheckScheduler checks,
     ServerIdentity self,
     MeshListener listener,
+    AclTokens tokens,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
     ILogger<MeshStreamService> logger) : MeshStream.MeshStreamBase
@@ -42,33 +45,58 @@ internal sealed partial class MeshStreamService(
         if (string.IsNullOrWhiteSpace(hello.ProxyId) || string.IsNullOrWhiteSpace(hello.Service))
             throw new RpcException(new Status(StatusCode.InvalidArgument, "Hello needs service and proxy_id"));
 
-        var session = new ProxySession(hello, time.GetUtcNow());
+        var identity = AclIdentity.Of(context.GetHttpContext());
+        Authorize(identity, hello);
+
+        var session = new ProxySession(hello, time.GetUtcNow(), identity.AccessorId);
         sessions.Add(session);
+        // A delete that ran between the token check and Add did not see this session: end it here instead.
+        if (!identity.IsManagement && tokens.Find(identity.AccessorId) is null)
+            session.Close("the ACL token this stream was opened with was deleted");
         LogConnected(session.ProxyId, session.Service);
+        using var end = CancellationTokenSource.CreateLinkedTokenSource(stop.Token, session.Closed);
         try
         {
             await HeartbeatAsync(session);
-            var reading = ReadAsync(requestStream, session, stop.Token);
-            var writing = WriteAsync(responseStream, session, stop.Token);
+            var reading = ReadAsync(requestStream, session, end.Token);
+            var writing = WriteAsync(responseStream, session, end.Token);
             await Task.WhenAny(reading, writing);
-            await stop.CancelAsync();
+            await end.CancelAsync();
             try
             {
                 await Task.WhenAll(reading, writing);
             }
-            catch (Exception) when (stop.IsCancellationRequested)
+            catch (Exception) when (end.IsCancellationRequested)
             {
                 // The other half ended the stream; how this half stopped does not matter.
             }
 
             if (lifetime.ApplicationStopping.IsCancellationRequested)
                 throw new RpcException(new Status(StatusCode.Unavailable, "the server is shutting down"));
+            if (session.ClosedReason is { } reason)
+            {
+                LogClosedByServer(session.ProxyId, reason);
+                throw new RpcException(new Status(StatusCode.PermissionDenied, $"Permission denied: {reason}"));
+            }
         }
         finally
         {
             sessions.Remove(session);
             LogDisconnected(session.ProxyId, session.AckedVersion);
         }
+    }
+
+    /// <summary>A service token streams as its own service, and only for a proxy ID that is not another service's sidecar.</summary>
+    private void Authorize(AclIdentity identity, Hello hello)
+    {
+        if (identity.IsManagement) return;
+        if (!identity.CanWriteService(hello.Service))
+            throw new RpcException(new Status(StatusCode.PermissionDenied,
+                $"Permission denied: token with AccessorID '{identity.AccessorId}' is for service \"{identity.Service}\" and may not stream as \"{hello.Service}\""));
+        var heartbeat = catalog.Current.Checks.GetValueOrDefault(new CheckKey(self.NodeName, MeshWire.HeartbeatCheckId(hello.ProxyId)));
+        if (heartbeat is not null && heartbeat.ServiceName != identity.Service)
+            throw new RpcException(new Status(StatusCode.PermissionDenied,
+                $"Permission denied: proxy ID \"{hello.ProxyId}\" is a sidecar of \"{heartbeat.ServiceName}\", not of \"{identity.Service}\""));
     }
 
     private async Task ReadAsync(IAsyncStreamReader<ProxyMessage> requests, ProxySession session, CancellationToken cancellationToken)
@@ -180,6 +208,9 @@ internal sealed partial class MeshStreamService(
 
     [LoggerMessage(EventId = 502, Level = LogLevel.Warning, Message = "Proxy {ProxyId} rejected version {Version}: {Reason}")]
     private partial void LogNack(string proxyId, ulong version, string reason);
+
+    [LoggerMessage(EventId = 504, Level = LogLevel.Information, Message = "Closed the stream of proxy {ProxyId}: {Reason}")]
+    private partial void LogClosedByServer(string proxyId, string reason);
 
     [LoggerMessage(EventId = 503, Level = LogLevel.Debug, Message = "Proxy {ProxyId} has no TTL check sidecar:{ProxyId} to keep passing")]
     private partial void LogNoHeartbeatCheck(string proxyId);

@@ -8,8 +8,10 @@ namespace Weft.Server.Mesh;
 /// message. Changes are kept as a set of keys and read from the newest catalog when sent, so a slow sidecar
 /// gets the newest state in one message and its backlog never grows beyond the catalog's size.
 /// </summary>
-internal sealed class ProxySession(Hello hello, DateTimeOffset connectedAt)
+internal sealed class ProxySession(Hello hello, DateTimeOffset connectedAt, string accessorId = Weft.Server.Acl.AclIdentity.ManagementAccessorId)
 {
+    private readonly CancellationTokenSource _closed = new();
+
     private readonly Lock _lock = new();
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private HashSet<string> _dirtyServices = new(StringComparer.Ordinal);
@@ -21,6 +23,20 @@ internal sealed class ProxySession(Hello hello, DateTimeOffset connectedAt)
     public string Service { get; } = hello.Service;
     public string Node { get; } = hello.Node;
     public DateTimeOffset ConnectedAt { get; } = connectedAt;
+
+    /// <summary>The AccessorID of the token the stream was opened with.</summary>
+    public string AccessorId { get; } = accessorId;
+
+    /// <summary>Cancelled when the server ends the stream on its own, e.g. because its token was deleted.</summary>
+    public CancellationToken Closed => _closed.Token;
+
+    public string? ClosedReason { get; private set; }
+
+    public void Close(string reason)
+    {
+        ClosedReason ??= reason;
+        _closed.Cancel();
+    }
 
     public ulong SentVersion => Interlocked.Read(ref _sentVersion);
     public ulong AckedVersion => Interlocked.Read(ref _ackedVersion);

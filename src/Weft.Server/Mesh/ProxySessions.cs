@@ -31,6 +31,20 @@ internal sealed class ProxySessions : IDisposable
 
     public void Remove(ProxySession session) => _sessions.TryRemove(session, out _);
 
+    /// <summary>Ends every stream opened with the token <paramref name="accessorId"/>; returns how many.</summary>
+    public int CloseAllOf(string accessorId)
+    {
+        var closed = 0;
+        foreach (var session in _sessions.Keys)
+        {
+            if (session.AccessorId != accessorId) continue;
+            session.Close("the ACL token this stream was opened with was deleted");
+            closed++;
+        }
+
+        return closed;
+    }
+
     public void CountNack() => Interlocked.Increment(ref _nacks);
 
     private void OnCommitted(CatalogState state, IReadOnlyList<CatalogChange> changes)

@@ -1,4 +1,5 @@
 using Weft.Core.Catalog;
+using Weft.Server.Acl;
 
 namespace Weft.Server.Storage;
 
@@ -17,6 +18,18 @@ internal interface IStore : IAsyncDisposable
 
     /// <summary>Writes the changes in one transaction and returns only after they are durable.</summary>
     Task<ulong> CommitAsync(IReadOnlyList<CatalogChange> changes, ulong proposedIndex, CancellationToken cancellationToken);
+
+    /// <summary>Every ACL token (service tokens; the bootstrap management token is not stored). Call after <see cref="LoadAsync"/>.</summary>
+    Task<IReadOnlyList<AclTokenRecord>> LoadAclTokensAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stores a new token durably and returns it with its index. ACL writes have their own monotonic index, kept
+    /// beside the catalog's, so token writes never wake catalog watchers.
+    /// </summary>
+    Task<AclTokenRecord> CreateAclTokenAsync(AclTokenRecord token, CancellationToken cancellationToken);
+
+    /// <summary>Deletes a token durably; false when there was none with that AccessorID.</summary>
+    Task<bool> DeleteAclTokenAsync(string accessorId, CancellationToken cancellationToken);
 }
 
 /// <summary>The store cannot be opened as it is; the message says what is wrong and where.</summary>

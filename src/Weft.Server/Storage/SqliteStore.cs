@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Weft.Core.Catalog;
 using Weft.Core.Config;
+using Weft.Server.Acl;
 
 namespace Weft.Server.Storage;
 
@@ -19,6 +20,9 @@ internal sealed class SqliteStore : IStore
     private const int SchemaVersion = 1;
 
     private readonly string _path;
+
+    // One connection serves the catalog's writer and the ACL token writes, which arrive on request threads.
+    private readonly Lock _gate = new();
     private SqliteConnection? _connection;
     private SqliteCommand? _putNode, _deleteNode, _putService, _deleteService, _putCheck, _deleteCheck, _putTopic, _putIndex, _putEntry, _deleteEntry;
 
@@ -52,6 +56,7 @@ internal sealed class SqliteStore : IStore
             if (!existed) CreateSchema();
             // Added after schema 1 shipped: a store from before config entries gains the table on open.
             Exec(ConfigEntriesTable);
+            Exec(AclTokensTable);
             PrepareCommands();
             return Task.FromResult(ReadAll());
         }
@@ -85,6 +90,12 @@ internal sealed class SqliteStore : IStore
 
     private const string ConfigEntriesTable =
         "CREATE TABLE IF NOT EXISTS config_entries (kind TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, create_index INTEGER NOT NULL, modify_index INTEGER NOT NULL, PRIMARY KEY (kind, name));";
+
+    // Added after schema 1 shipped, like config_entries. The SecretID is never stored, only its SHA-256.
+    private const string AclTokensTable = """
+        CREATE TABLE IF NOT EXISTS acl_tokens (accessor_id TEXT PRIMARY KEY, secret_sha256 BLOB NOT NULL UNIQUE, service TEXT NOT NULL, description TEXT NOT NULL, local INTEGER NOT NULL, create_time TEXT NOT NULL, create_index INTEGER NOT NULL, modify_index INTEGER NOT NULL);
+        INSERT OR IGNORE INTO weft_meta (key, value) VALUES ('acl_index', 0);
+        """;
 
     private void CreateSchema()
     {
@@ -138,21 +149,93 @@ internal sealed class SqliteStore : IStore
 
     public Task<ulong> CommitAsync(IReadOnlyList<CatalogChange> changes, ulong proposedIndex, CancellationToken cancellationToken)
     {
-        var connection = _connection ?? throw new InvalidOperationException("store is not open");
-        using var tx = connection.BeginTransaction();
-        foreach (var change in changes)
+        lock (_gate)
         {
-            var command = Bind(change, proposedIndex);
-            command.Transaction = tx;
-            command.ExecuteNonQuery();
-        }
+            var connection = _connection ?? throw new InvalidOperationException("store is not open");
+            using var tx = connection.BeginTransaction();
+            foreach (var change in changes)
+            {
+                var command = Bind(change, proposedIndex);
+                command.Transaction = tx;
+                command.ExecuteNonQuery();
+            }
 
-        _putIndex!.Transaction = tx;
-        _putIndex.Parameters["$index"].Value = (long)proposedIndex;
-        _putIndex.ExecuteNonQuery();
-        tx.Commit();
-        return Task.FromResult(proposedIndex);
+            _putIndex!.Transaction = tx;
+            _putIndex.Parameters["$index"].Value = (long)proposedIndex;
+            _putIndex.ExecuteNonQuery();
+            tx.Commit();
+            return Task.FromResult(proposedIndex);
+        }
     }
+
+    public Task<IReadOnlyList<AclTokenRecord>> LoadAclTokensAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            using var command = Connection.CreateCommand();
+            command.CommandText = "SELECT accessor_id, secret_sha256, service, description, local, create_time, create_index, modify_index FROM acl_tokens ORDER BY create_index;";
+            using var reader = command.ExecuteReader();
+            var tokens = new List<AclTokenRecord>();
+            while (reader.Read())
+            {
+                tokens.Add(new AclTokenRecord
+                {
+                    AccessorId = reader.GetString(0),
+                    SecretHash = (byte[])reader.GetValue(1),
+                    ServiceName = reader.GetString(2),
+                    Description = reader.GetString(3),
+                    Local = reader.GetInt64(4) != 0,
+                    CreateTime = DateTimeOffset.Parse(reader.GetString(5), System.Globalization.CultureInfo.InvariantCulture),
+                    CreateIndex = (ulong)reader.GetInt64(6),
+                    ModifyIndex = (ulong)reader.GetInt64(7),
+                });
+            }
+
+            return Task.FromResult<IReadOnlyList<AclTokenRecord>>(tokens);
+        }
+    }
+
+    public Task<AclTokenRecord> CreateAclTokenAsync(AclTokenRecord token, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            using var tx = Connection.BeginTransaction();
+            var index = Convert.ToUInt64(Scalar("UPDATE weft_meta SET value = value + 1 WHERE key = 'acl_index' RETURNING value;", tx));
+            var stored = token with { CreateIndex = index, ModifyIndex = index };
+            using var insert = Connection.CreateCommand();
+            insert.Transaction = tx;
+            insert.CommandText = "INSERT INTO acl_tokens (accessor_id, secret_sha256, service, description, local, create_time, create_index, modify_index) " +
+                "VALUES ($accessor, $hash, $service, $description, $local, $time, $index, $index);";
+            insert.Parameters.AddWithValue("$accessor", stored.AccessorId);
+            insert.Parameters.AddWithValue("$hash", stored.SecretHash);
+            insert.Parameters.AddWithValue("$service", stored.ServiceName);
+            insert.Parameters.AddWithValue("$description", stored.Description);
+            insert.Parameters.AddWithValue("$local", stored.Local ? 1 : 0);
+            insert.Parameters.AddWithValue("$time", stored.CreateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+            insert.Parameters.AddWithValue("$index", (long)index);
+            insert.ExecuteNonQuery();
+            tx.Commit();
+            return Task.FromResult(stored);
+        }
+    }
+
+    public Task<bool> DeleteAclTokenAsync(string accessorId, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            using var tx = Connection.BeginTransaction();
+            using var delete = Connection.CreateCommand();
+            delete.Transaction = tx;
+            delete.CommandText = "DELETE FROM acl_tokens WHERE accessor_id = $accessor;";
+            delete.Parameters.AddWithValue("$accessor", accessorId);
+            var deleted = delete.ExecuteNonQuery() > 0;
+            if (deleted) Scalar("UPDATE weft_meta SET value = value + 1 WHERE key = 'acl_index' RETURNING value;", tx);
+            tx.Commit();
+            return Task.FromResult(deleted);
+        }
+    }
+
+    private SqliteConnection Connection => _connection ?? throw new InvalidOperationException("store is not open");
 
     private SqliteCommand Bind(CatalogChange change, ulong index)
     {
@@ -220,10 +303,11 @@ internal sealed class SqliteStore : IStore
         command.ExecuteNonQuery();
     }
 
-    private object? Scalar(string sql)
+    private object? Scalar(string sql, SqliteTransaction? tx = null)
     {
         using var command = _connection!.CreateCommand();
         command.CommandText = sql;
+        command.Transaction = tx;
         return command.ExecuteScalar();
     }
 

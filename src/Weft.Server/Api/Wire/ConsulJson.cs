@@ -27,6 +27,9 @@ namespace Weft.Server.Api.Wire;
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(bool))]
 [JsonSerializable(typeof(List<ProxyWire>))]
+[JsonSerializable(typeof(AclTokenRequest))]
+[JsonSerializable(typeof(AclTokenWire))]
+[JsonSerializable(typeof(List<AclTokenWire>))]
 internal sealed partial class ConsulJson : JsonSerializerContext
 {
     /// <summary>
