@@ -88,11 +88,51 @@ internal sealed class WeftApiClient : IDisposable
         using var response = await SendAsync(HttpMethod.Delete, $"/v1/config/{Uri.EscapeDataString(kind)}/{Uri.EscapeDataString(name)}", null, ct);
     }
 
+    /// <summary><c>PUT /v1/acl/token</c> for a service token; the answer carries the SecretID, once.</summary>
+    public async Task<JsonDocument> CreateAclTokenAsync(string service, string? description, CancellationToken ct)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            if (description is not null) writer.WriteString("Description", description);
+            writer.WriteStartArray("ServiceIdentities");
+            writer.WriteStartObject();
+            writer.WriteString("ServiceName", service);
+            writer.WriteEndObject();
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        using var content = new ByteArrayContent(buffer.ToArray());
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var response = await SendAsync(HttpMethod.Put, "/v1/acl/token", content, ct);
+        return await ParseAsync(response, "/v1/acl/token", ct);
+    }
+
+    /// <summary><c>GET /v1/acl/tokens</c>: a JSON array of tokens, without their secrets.</summary>
+    public Task<JsonDocument> ListAclTokensAsync(CancellationToken ct) => GetDocumentAsync("/v1/acl/tokens", ct);
+
+    /// <summary><c>GET /v1/acl/token/{accessor}</c>.</summary>
+    public Task<JsonDocument> ReadAclTokenAsync(string accessorId, CancellationToken ct) =>
+        GetDocumentAsync($"/v1/acl/token/{Uri.EscapeDataString(accessorId)}", ct);
+
+    /// <summary><c>DELETE /v1/acl/token/{accessor}</c>; the server closes the streams opened with the token.</summary>
+    public async Task DeleteAclTokenAsync(string accessorId, CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Delete, $"/v1/acl/token/{Uri.EscapeDataString(accessorId)}", null, ct);
+    }
+
     public void Dispose() => _http.Dispose();
 
     private async Task<JsonDocument> GetDocumentAsync(string path, CancellationToken ct)
     {
         using var response = await SendAsync(HttpMethod.Get, path, null, ct);
+        return await ParseAsync(response, path, ct);
+    }
+
+    private static async Task<JsonDocument> ParseAsync(HttpResponseMessage response, string path, CancellationToken ct)
+    {
         try
         {
             await using var body = await response.Content.ReadAsStreamAsync(ct);

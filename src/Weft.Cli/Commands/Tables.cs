@@ -62,6 +62,25 @@ internal static class Tables
         return table;
     }
 
+    /// <summary>One row per ACL token: the management token first, then service tokens oldest first.</summary>
+    public static Table AclTokens(IReadOnlyList<System.Text.Json.JsonElement> tokens, bool colors)
+    {
+        var table = Create(colors, "ACCESSOR ID", "KIND", "SERVICE", "CREATED", "DESCRIPTION");
+        foreach (var t in tokens)
+        {
+            var service = t.TryGetProperty("ServiceIdentities", out var ids) && ids.ValueKind == System.Text.Json.JsonValueKind.Array && ids.GetArrayLength() > 0
+                ? ids[0].GetProperty("ServiceName").GetString() ?? ""
+                : "";
+            table.AddRow(
+                Plain(t.GetProperty("AccessorID").GetString() ?? ""),
+                Plain(service.Length > 0 ? "service" : "management"),
+                Plain(service.Length > 0 ? service : "(all)"),
+                Plain(t.TryGetProperty("CreateTime", out var created) ? created.GetDateTimeOffset().UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture) : ""),
+                Plain(t.TryGetProperty("Description", out var description) ? description.GetString() ?? "" : ""));
+        }
+        return table;
+    }
+
     private static Table Create(bool colors, params string[] headers)
     {
         var table = new Table { Border = colors ? TableBorder.Rounded : TableBorder.None };
