@@ -80,3 +80,73 @@ internal static class CaTestKit
         return uris;
     }
 }
+
+/// <summary>An operator's own CA, made the way an operator's tooling would: a root, optionally an intermediate under it.</summary>
+internal sealed class OperatorCaFiles : IDisposable
+{
+    private OperatorCaFiles(string dir, X509Certificate2 root, X509Certificate2 signer, string certFile, string keyFile)
+    {
+        Dir = dir;
+        Root = root;
+        Signer = signer;
+        CertFile = certFile;
+        KeyFile = keyFile;
+    }
+
+    public string Dir { get; }
+    public X509Certificate2 Root { get; }
+    public X509Certificate2 Signer { get; }
+    public string CertFile { get; }
+    public string KeyFile { get; }
+    public string CertPem => File.ReadAllText(CertFile);
+    public string KeyPem => File.ReadAllText(KeyFile);
+
+    public string RootId => string.Join(':', Root.GetCertHash().Select(b => b.ToString("x2")));
+
+    public static OperatorCaFiles Create(bool intermediate = false, string name = "Acme")
+    {
+        var now = DateTimeOffset.UtcNow;
+        using var rootKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var rootRequest = new CertificateRequest($"CN={name} Root CA", rootKey, HashAlgorithmName.SHA256);
+        AddCa(rootRequest);
+        var root = rootRequest.CreateSelfSigned(now.AddDays(-1), now.AddYears(5));
+        var signer = root;
+        var signerKey = rootKey;
+        ECDsa? intermediateKey = null;
+        if (intermediate)
+        {
+            intermediateKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            var request = new CertificateRequest($"CN={name} Mesh Intermediate", intermediateKey, HashAlgorithmName.SHA256);
+            AddCa(request);
+            request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(root, true, false));
+            signer = request.Create(root, now.AddDays(-1), now.AddYears(2), RandomNumberGenerator.GetBytes(12));
+            signerKey = intermediateKey;
+        }
+
+        var dir = Directory.CreateTempSubdirectory("weft-opca-").FullName;
+        var certFile = Path.Combine(dir, "ca.pem");
+        var keyFile = Path.Combine(dir, "ca.key");
+        File.WriteAllText(certFile, intermediate ? signer.ExportCertificatePem() + "\n" + root.ExportCertificatePem() + "\n" : root.ExportCertificatePem() + "\n");
+        File.WriteAllText(keyFile, signerKey.ExportPkcs8PrivateKeyPem());
+        intermediateKey?.Dispose();
+        return new OperatorCaFiles(dir, root, signer, certFile, keyFile);
+    }
+
+    private static void AddCa(CertificateRequest request)
+    {
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
