@@ -16,5 +16,6 @@ internal static class CliCommands
         root.Subcommands.Add(DeregisterCommand.Create());
         root.Subcommands.Add(ConfigCommand.Create());
         root.Subcommands.Add(AclCommand.Create());
+        root.Subcommands.Add(CaCommands.Create());
     }
 }

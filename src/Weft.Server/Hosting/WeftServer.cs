@@ -10,6 +10,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Weft.Server.Acl;
 using Weft.Server.Api;
+using Weft.Server.Ca;
 using Weft.Server.Catalog;
 using Weft.Core.Health;
 using Weft.Server.Health;
@@ -85,6 +86,7 @@ internal sealed class WeftServer : IAsyncDisposable
 
         var services = builder.Services;
         services.AddSingleton(options.TimeProvider);
+        services.AddSingleton(options);
         services.AddSingleton(identity);
         services.AddSingleton<IStore>(new SqliteStore(options.DataDir));
         services.AddSingleton<CatalogStore>();
@@ -95,6 +97,7 @@ internal sealed class WeftServer : IAsyncDisposable
         services.AddSingleton<CheckScheduler>();
         services.AddSingleton<ProxySessions>();
         services.AddSingleton(sp => new AclTokens(sp.GetRequiredService<IStore>(), options.TimeProvider, options.DevOpen ? null : options.AclToken));
+        services.AddSingleton<CertificateAuthority>();
         var meshListener = new MeshListener();
         services.AddSingleton(meshListener);
         services.AddGrpc();
@@ -107,6 +110,7 @@ internal sealed class WeftServer : IAsyncDisposable
             await app.Services.GetRequiredService<AclTokens>().LoadAsync(cancellationToken);
             var registry = app.Services.GetRequiredService<RegistryOperations>();
             await catalog.WriteAsync(registry.RegisterSelf);
+            await app.Services.GetRequiredService<CertificateAuthority>().StartAsync();
             app.Services.GetRequiredService<CheckScheduler>().Start();
 
             app.UseMiddleware<ApiErrors>();
@@ -132,6 +136,7 @@ internal sealed class WeftServer : IAsyncDisposable
             app.MapConfigApi();
             app.MapWeftApi();
             app.MapAclApi();
+            app.MapConnectCaApi();
             app.MapGrpcService<MeshStreamService>();
 
             await app.StartAsync(cancellationToken);
