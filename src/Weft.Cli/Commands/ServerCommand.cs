@@ -21,9 +21,10 @@ internal static class ServerCommand
         var tokenFile = new Option<string>("--acl-token-file") { Description = "File holding the token clients must send (else $WEFT_ACL_TOKEN, else one is generated in the data dir)" };
         var devOpen = new Option<bool>("--dev-open") { Description = "Run with no token at all (development only)" };
         var scripts = new Option<bool>("--enable-script-checks") { Description = "Allow checks that run commands (Args) on this host" };
+        var defaultAllow = new Option<bool>("--default-allow") { Description = "Let calls no intention matches through (default: deny them)" };
 
         var command = new Command("server", "Run the control plane: registry API, health checks, embedded store");
-        foreach (var option in new Option[] { dataDir, httpAddr, grpcAddr, nodeName, datacenter, logLevel, tokenFile, devOpen, scripts })
+        foreach (var option in new Option[] { dataDir, httpAddr, grpcAddr, nodeName, datacenter, logLevel, tokenFile, devOpen, scripts, defaultAllow })
             command.Options.Add(option);
 
         command.SetAction(async (parse, ct) =>
@@ -59,6 +60,7 @@ internal static class ServerCommand
                 AclToken = token,
                 DevOpen = open,
                 EnableScriptChecks = parse.GetValue(scripts),
+                IntentionsDefaultAllow = parse.GetValue(defaultAllow),
                 LogLevel = level,
             };
             return await RunAsync(options, tokenSource, ct);
@@ -101,6 +103,9 @@ internal static class ServerCommand
                 await stdout.WriteLineAsync($"  ACL token:   required on every call but /v1/status/*; {tokenSource}");
             }
 
+            await stdout.WriteLineAsync(options.IntentionsDefaultAllow
+                ? "  intentions:  default ALLOW (--default-allow): calls no intention matches go through"
+                : "  intentions:  default deny: a call needs an intention that allows it (weft intention allow SRC DST)");
             await stdout.WriteLineAsync(options.EnableScriptChecks ? "  script checks: ENABLED (--enable-script-checks)" : "  script checks: disabled");
             await stdout.FlushAsync(ct);
             await server.WaitForShutdownAsync(CancellationToken.None);

@@ -94,6 +94,7 @@ internal sealed class WeftServer : IAsyncDisposable
         services.AddSingleton<HealthProbeFactory>();
         services.AddSingleton<CheckScheduler>();
         services.AddSingleton<ProxySessions>();
+        services.AddSingleton(new IntentionDefaults(options.IntentionsDefaultAllow));
         var meshListener = new MeshListener();
         services.AddSingleton(meshListener);
         services.AddGrpc();
@@ -128,6 +129,7 @@ internal sealed class WeftServer : IAsyncDisposable
             app.MapHealthApi();
             app.MapStatusApi();
             app.MapConfigApi();
+            app.MapIntentionsApi();
             app.MapWeftApi();
             app.MapGrpcService<MeshStreamService>();
 

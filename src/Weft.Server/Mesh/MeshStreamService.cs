@@ -23,6 +23,7 @@ internal sealed partial class MeshStreamService(
     CheckScheduler checks,
     ServerIdentity self,
     MeshListener listener,
+    IntentionDefaults intentionDefaults,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
     ILogger<MeshStreamService> logger) : MeshStream.MeshStreamBase
@@ -101,7 +102,7 @@ internal sealed partial class MeshStreamService(
         // Marks made before this point are covered by the snapshot read after it.
         session.TakeDirty();
         var state = catalog.Current;
-        var snapshot = new ServerMessage { Version = state.Index, Full = true };
+        var snapshot = new ServerMessage { Version = state.Index, Full = true, IntentionsDefaultAllow = intentionDefaults.Allow };
         foreach (var name in state.ServicesByName.Keys)
         {
             var set = MeshWire.EndpointsOf(state, name)!;

@@ -27,6 +27,10 @@ namespace Weft.Server.Api.Wire;
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(bool))]
 [JsonSerializable(typeof(List<ProxyWire>))]
+[JsonSerializable(typeof(IntentionRequest))]
+[JsonSerializable(typeof(IntentionWire))]
+[JsonSerializable(typeof(List<IntentionWire>))]
+[JsonSerializable(typeof(IntentionCheckWire))]
 internal sealed partial class ConsulJson : JsonSerializerContext
 {
     /// <summary>
