@@ -13,15 +13,15 @@ public sealed record ServiceIntentionsEntry : ConfigEntry
 
     /// <summary>
     /// The entry as Consul stores it: each source's <see cref="SourceIntention.Precedence"/> computed (what a writer sent
-    /// there is ignored), <c>Type</c> defaulted to <c>consul</c>, sources sorted by precedence, highest first.
+    /// there is ignored), <c>Type</c> defaulted to <c>consul</c>, sources sorted by precedence, highest first. Validation messages name the source as well as its index, since
+    /// the index is of this order.
     /// </summary>
     public ServiceIntentionsEntry Normalized()
     {
         if (Sources is null) return this;
         var sources = Sources
             .Select(s => s with { Precedence = IntentionPrecedence.Of(s.Name, Name), Type = string.IsNullOrEmpty(s.Type) ? IntentionSourceTypes.Consul : s.Type })
-            .OrderByDescending(s => s.Precedence)
-            .ThenBy(s => s.Name, StringComparer.Ordinal)
+            .OrderByDescending(s => s.Precedence) // stable: sources of equal precedence keep the writer's order
             .ToList();
         return this with { Sources = sources };
     }

@@ -12,8 +12,11 @@ using Weft.Server.Hosting;
 
 namespace Weft.EndToEnd.Mesh;
 
-/// <summary>A real control plane, real sidecars and real apps on loopback, all in this process.</summary>
-internal sealed class MeshFixture : IAsyncDisposable
+/// <summary>
+/// A real control plane, real sidecars and real apps on loopback, all in this process. The server runs with
+/// <c>--default-allow</c> unless asked not to: only the intention tests are about who may call whom.
+/// </summary>
+internal sealed class MeshFixture(bool defaultAllow = true) : IAsyncDisposable
 {
     private readonly List<IAsyncDisposable> _owned = [];
     private readonly int _httpPort = FreePort();
@@ -34,6 +37,7 @@ internal sealed class MeshFixture : IAsyncDisposable
             GrpcEndpoint = new IPEndPoint(IPAddress.Loopback, _grpcPort),
             NodeName = "mesh-node",
             DevOpen = true,
+            IntentionsDefaultAllow = defaultAllow,
             LogLevel = LogLevel.Warning,
         });
         Api ??= new HttpClient { BaseAddress = ServerAddress, Timeout = TimeSpan.FromSeconds(30) };
