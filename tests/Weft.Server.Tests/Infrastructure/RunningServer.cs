@@ -33,7 +33,8 @@ internal sealed class RunningServer : IAsyncDisposable
         bool scripts = false,
         string nodeName = "test-node",
         int httpPort = 0,
-        int grpcPort = 0)
+        int grpcPort = 0,
+        bool defaultAllow = false)
     {
         var owns = dataDir is null;
         dataDir ??= Directory.CreateTempSubdirectory("weft-test-").FullName;
@@ -46,6 +47,7 @@ internal sealed class RunningServer : IAsyncDisposable
             AclToken = open ? null : Token,
             DevOpen = open,
             EnableScriptChecks = scripts,
+            IntentionsDefaultAllow = defaultAllow,
             LogLevel = LogLevel.Warning,
             TimeProvider = time ?? TimeProvider.System,
         });
