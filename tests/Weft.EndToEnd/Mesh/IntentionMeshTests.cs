@@ -7,17 +7,24 @@ namespace Weft.EndToEnd.Mesh;
 /// <summary>Intentions as a user meets them: a real control plane, sidecars beside apps, calls through them.</summary>
 public sealed class IntentionMeshTests : IAsyncLifetime
 {
-    private readonly MeshFixture _denyMesh = new(defaultAllow: false);
-    private readonly MeshFixture _allowMesh = new(defaultAllow: true);
     private readonly HttpClient _client = new() { Timeout = TimeSpan.FromSeconds(30) };
+    private MeshFixture? _mesh;
 
-    public Task InitializeAsync() => Task.WhenAll(_denyMesh.StartServerAsync(), _allowMesh.StartServerAsync());
+    /// <summary>The one control plane of this test, with the default it is about.</summary>
+    private async Task<MeshFixture> MeshAsync(bool defaultAllow)
+    {
+        _mesh = new MeshFixture(defaultAllow);
+        await _mesh.StartServerAsync();
+        return _mesh;
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
         _client.Dispose();
-        await _denyMesh.DisposeAsync();
-        await _allowMesh.DisposeAsync();
+        if (_mesh is not null)
+            await _mesh.DisposeAsync();
     }
 
     private async Task<(HttpStatusCode Status, string Body, string? Error)> CallAsync(SidecarRunner via, string upstream, string path = "/")
@@ -34,9 +41,10 @@ public sealed class IntentionMeshTests : IAsyncLifetime
     [Fact]
     public async Task DefaultDenyServer_CallIs403IntentionDenied_AndCounted_UntilAnIntentionAllowsIt()
     {
-        var payments = await _denyMesh.StartAppAsync("payments-app");
-        var paymentsSidecar = await _denyMesh.StartSidecarAsync("payments", "payments-1", payments.Port);
-        var web = await _denyMesh.StartSidecarAsync("web", "web-1", appPort: 1);
+        var mesh = await MeshAsync(defaultAllow: false);
+        var payments = await mesh.StartAppAsync("payments-app");
+        var paymentsSidecar = await mesh.StartSidecarAsync("payments", "payments-1", payments.Port);
+        var web = await mesh.StartSidecarAsync("web", "web-1", appPort: 1);
 
         // Denied by the payments sidecar (not "unknown upstream" from web's): web's sidecar knows the endpoint.
         await MeshFixture.WaitUntilAsync(async () => (await CallAsync(web, "payments")).Error == "intention-denied", "web's call reaches payments' sidecar and is denied");
@@ -48,7 +56,7 @@ public sealed class IntentionMeshTests : IAsyncLifetime
         Assert.False((await AdminAsync(paymentsSidecar, "/config")).GetProperty("IntentionsDefaultAllow").GetBoolean());
 
         // Until mTLS names the caller, only a * source matches it.
-        await _denyMesh.PutAsync("/v1/connect/intentions/exact?source=*&destination=payments", """{"Action":"allow"}""");
+        await mesh.PutAsync("/v1/connect/intentions/exact?source=*&destination=payments", """{"Action":"allow"}""");
         await MeshFixture.WaitUntilAsync(async () => (await CallAsync(web, "payments")).Status == HttpStatusCode.OK, "the intention reaches payments' sidecar");
         Assert.Equal("payments-app", (await CallAsync(web, "payments")).Body);
     }
@@ -56,10 +64,11 @@ public sealed class IntentionMeshTests : IAsyncLifetime
     [Fact]
     public async Task L7Intention_DenyingAPathPrefix_Is403_WhileOtherPathsPass()
     {
-        var payments = await _denyMesh.StartAppAsync("ledger-app");
-        await _denyMesh.StartSidecarAsync("ledger", "ledger-1", payments.Port);
-        var web = await _denyMesh.StartSidecarAsync("shop", "shop-1", appPort: 1);
-        await _denyMesh.PutAsync("/v1/config", """
+        var mesh = await MeshAsync(defaultAllow: false);
+        var payments = await mesh.StartAppAsync("ledger-app");
+        await mesh.StartSidecarAsync("ledger", "ledger-1", payments.Port);
+        var web = await mesh.StartSidecarAsync("shop", "shop-1", appPort: 1);
+        await mesh.PutAsync("/v1/config", """
             {"Kind":"service-intentions","Name":"ledger","Sources":[{"Name":"*","Permissions":[
               {"Action":"deny","HTTP":{"PathPrefix":"/admin"}},
               {"Action":"allow","HTTP":{"PathPrefix":"/"}}]}]}
@@ -75,15 +84,16 @@ public sealed class IntentionMeshTests : IAsyncLifetime
     [Fact]
     public async Task DefaultAllowServer_ItsDefaultReachesTheSidecarOverTheStream()
     {
-        var payments = await _allowMesh.StartAppAsync("payments-app");
-        var paymentsSidecar = await _allowMesh.StartSidecarAsync("payments", "payments-1", payments.Port);
-        var web = await _allowMesh.StartSidecarAsync("web", "web-1", appPort: 1);
+        var mesh = await MeshAsync(defaultAllow: true);
+        var payments = await mesh.StartAppAsync("payments-app");
+        var paymentsSidecar = await mesh.StartSidecarAsync("payments", "payments-1", payments.Port);
+        var web = await mesh.StartSidecarAsync("web", "web-1", appPort: 1);
 
         // A sidecar denies until told otherwise: a 200 with no intention written is the server's default arriving.
         await MeshFixture.WaitUntilAsync(async () => (await CallAsync(web, "payments")).Status == HttpStatusCode.OK, "web reaches payments with no intention");
         Assert.True((await AdminAsync(paymentsSidecar, "/config")).GetProperty("IntentionsDefaultAllow").GetBoolean());
 
-        await _allowMesh.PutAsync("/v1/connect/intentions/exact?source=*&destination=payments", """{"Action":"deny"}""");
+        await mesh.PutAsync("/v1/connect/intentions/exact?source=*&destination=payments", """{"Action":"deny"}""");
         await MeshFixture.WaitUntilAsync(async () => (await CallAsync(web, "payments")).Error == "intention-denied", "the deny reaches payments' sidecar");
     }
 }
