@@ -11,4 +11,5 @@ namespace Weft.Cli.Api;
 [JsonSerializable(typeof(List<HealthServiceEntry>))]
 [JsonSerializable(typeof(List<ServiceSummary>))]
 [JsonSerializable(typeof(List<InstanceView>))]
+[JsonSerializable(typeof(Dictionary<string, string>))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

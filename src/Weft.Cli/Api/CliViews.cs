@@ -103,6 +103,8 @@ internal static class CliViews
                 var subsets = entry.TryGetProperty("Subsets", out var s2) && s2.ValueKind == System.Text.Json.JsonValueKind.Object
                     ? string.Join(",", s2.EnumerateObject().Select(p => p.Name)) : "";
                 return $"load balancer {(string.IsNullOrEmpty(policy) ? "default" : policy)}" + (subsets.Length > 0 ? $", subsets {subsets}" : "");
+            case "service-intentions":
+                return $"{Count("Sources")} source(s)";
             default:
                 return "";
         }

@@ -50,7 +50,7 @@ internal sealed partial record ConfigFile(string? Json, string Kind, string Name
                 return Failed($"{name} is not a config entry: expected an object with Kind and Name");
             var kind = InputFile.StringProperty(document.RootElement, "Kind");
             if (string.IsNullOrEmpty(kind))
-                return Failed($"{name} has no Kind: set one of service-defaults, service-router, service-splitter, service-resolver");
+                return Failed($"{name} has no Kind: set one of service-defaults, service-router, service-splitter, service-resolver, service-intentions");
             return new ConfigFile(json, kind, InputFile.StringProperty(document.RootElement, "Name") ?? "", null);
         }
         catch (JsonException e)

@@ -133,6 +133,37 @@ internal sealed class WeftApiClient : IDisposable
         using var response = await SendAsync(HttpMethod.Put, "/v1/connect/ca/configuration", content, ct);
     }
 
+    /// <summary><c>PUT /v1/connect/intentions/exact</c>: creates or replaces the L4 intention SOURCE → DESTINATION.</summary>
+    public async Task PutIntentionAsync(string source, string destination, string action, CancellationToken ct)
+    {
+        var body = JsonSerializer.Serialize(new Dictionary<string, string> { ["Action"] = action }, CliJsonContext.Default.DictionaryStringString);
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var response = await SendAsync(HttpMethod.Put, "/v1/connect/intentions/exact" + IntentionQuery(source, destination), content, ct);
+    }
+
+    /// <summary><c>DELETE /v1/connect/intentions/exact</c>.</summary>
+    public async Task DeleteIntentionAsync(string source, string destination, CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Delete, "/v1/connect/intentions/exact" + IntentionQuery(source, destination), null, ct);
+    }
+
+    /// <summary><c>GET /v1/connect/intentions</c>: a JSON array of intentions.</summary>
+    public Task<JsonDocument> ListIntentionsAsync(CancellationToken ct) => GetDocumentAsync("/v1/connect/intentions", ct);
+
+    /// <summary><c>GET /v1/connect/intentions/check</c>: whether a connection SOURCE → DESTINATION would be allowed.</summary>
+    public async Task<bool> CheckIntentionAsync(string source, string destination, CancellationToken ct)
+    {
+        var path = "/v1/connect/intentions/check" + IntentionQuery(source, destination);
+        using var document = await GetDocumentAsync(path, ct);
+        return document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("Allowed", out var allowed)
+            && allowed.ValueKind is JsonValueKind.True or JsonValueKind.False
+            ? allowed.GetBoolean()
+            : throw new UnexpectedResponseException(path, "no boolean Allowed in the answer");
+    }
+
+    private static string IntentionQuery(string source, string destination) =>
+        $"?source={Uri.EscapeDataString(source)}&destination={Uri.EscapeDataString(destination)}";
+
     public void Dispose() => _http.Dispose();
 
     private async Task<JsonDocument> GetDocumentAsync(string path, CancellationToken ct)

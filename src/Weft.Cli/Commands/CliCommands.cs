@@ -17,5 +17,6 @@ internal static class CliCommands
         root.Subcommands.Add(ConfigCommand.Create());
         root.Subcommands.Add(AclCommand.Create());
         root.Subcommands.Add(CaCommands.Create());
+        root.Subcommands.Add(IntentionCommand.Create());
     }
 }

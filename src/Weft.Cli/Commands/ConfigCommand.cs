@@ -7,7 +7,7 @@ internal static class ConfigCommand
 {
     public static Command Create()
     {
-        var command = new Command("config", "Write, read, list and delete config entries (service-defaults, service-router, service-splitter, service-resolver)");
+        var command = new Command("config", "Write, read, list and delete config entries (service-defaults, service-router, service-splitter, service-resolver, service-intentions)");
         command.Subcommands.Add(ConfigWriteCommand.Create());
         command.Subcommands.Add(ConfigReadCommand.Create());
         command.Subcommands.Add(ConfigListCommand.Create());

@@ -8,7 +8,7 @@ internal static class ConfigDeleteCommand
     public static Command Create()
     {
         var command = new Command("delete", "Delete a config entry");
-        var kind = new Argument<string>("KIND") { Description = "service-defaults, service-router, service-splitter or service-resolver" };
+        var kind = new Argument<string>("KIND") { Description = "service-defaults, service-router, service-splitter, service-resolver or service-intentions" };
         var name = new Argument<string>("NAME") { Description = "The entry's name" };
         command.Arguments.Add(kind);
         command.Arguments.Add(name);

@@ -10,7 +10,7 @@ internal static class ConfigListCommand
     public static Command Create()
     {
         var command = new Command("list", "List the config entries of one kind");
-        var kind = new Argument<string>("KIND") { Description = "service-defaults, service-router, service-splitter or service-resolver" };
+        var kind = new Argument<string>("KIND") { Description = "service-defaults, service-router, service-splitter, service-resolver or service-intentions" };
         var json = new Option<bool>("--json") { Description = "Print the entries as JSON instead of a table" };
         command.Arguments.Add(kind);
         command.Options.Add(json);

@@ -8,7 +8,7 @@ internal static class ConfigReadCommand
     public static Command Create()
     {
         var command = new Command("read", "Print a config entry as JSON");
-        var kind = new Argument<string>("KIND") { Description = "service-defaults, service-router, service-splitter or service-resolver" };
+        var kind = new Argument<string>("KIND") { Description = "service-defaults, service-router, service-splitter, service-resolver or service-intentions" };
         var name = new Argument<string>("NAME") { Description = "The entry's name (the service it configures)" };
         command.Arguments.Add(kind);
         command.Arguments.Add(name);

@@ -63,6 +63,8 @@ internal static class DevCommand
                     GrpcEndpoint = new System.Net.IPEndPoint(endpoint.Address, 0),
                     NodeName = "dev",
                     DevOpen = true,
+                    // A newcomer's demo services call each other without writing intentions first.
+                    IntentionsDefaultAllow = true,
                     LogLevel = LogLevel.Warning,
                 }, ct);
             }

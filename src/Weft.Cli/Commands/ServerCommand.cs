@@ -25,10 +25,11 @@ internal static class ServerCommand
         var trustDomain = new Option<string>("--trust-domain") { Description = "SPIFFE trust domain of workload certificates", DefaultValueFactory = _ => "weft.local" };
         var leafTtl = new Option<string>("--leaf-ttl") { Description = "Lifetime of workload certificates (Go duration, at least 10s)", DefaultValueFactory = _ => "24h" };
         var caCert = new Option<string>("--ca-cert") { Description = "PEM file: your CA certificate (root, or intermediate followed by its chain up to the root); with --ca-key" };
+        var defaultAllow = new Option<bool>("--default-allow") { Description = "Let calls no intention matches through (default: deny them)" };
         var caKey = new Option<string>("--ca-key") { Description = "PEM file: the private key of --ca-cert" };
 
         var command = new Command("server", "Run the control plane: registry API, health checks, embedded store");
-        foreach (var option in new Option[] { dataDir, httpAddr, grpcAddr, nodeName, datacenter, logLevel, tokenFile, devOpen, scripts, trustDomain, leafTtl, caCert, caKey })
+        foreach (var option in new Option[] { dataDir, httpAddr, grpcAddr, nodeName, datacenter, logLevel, tokenFile, devOpen, scripts, trustDomain, leafTtl, caCert, caKey, defaultAllow })
             command.Options.Add(option);
 
         command.SetAction(async (parse, ct) =>
@@ -71,6 +72,7 @@ internal static class ServerCommand
                 AclToken = token,
                 DevOpen = open,
                 EnableScriptChecks = parse.GetValue(scripts),
+                IntentionsDefaultAllow = parse.GetValue(defaultAllow),
                 LogLevel = level,
                 TrustDomain = domain,
                 LeafTtl = ttl,
@@ -122,6 +124,9 @@ internal static class ServerCommand
             }
 
             await stdout.WriteLineAsync($"  CA:          trust domain {options.TrustDomain}, leaf TTL {GoDuration.Format(options.LeafTtl)}, active root {server.Catalog.Current.ActiveCaRoot?.Id} ({server.Catalog.Current.ActiveCaRoot?.Source}); key kept in the store");
+            await stdout.WriteLineAsync(options.IntentionsDefaultAllow
+                ? "  intentions:  default ALLOW (--default-allow): calls no intention matches go through"
+                : "  intentions:  default deny: a call needs an intention that allows it (weft intention allow SRC DST)");
             await stdout.WriteLineAsync(options.EnableScriptChecks ? "  script checks: ENABLED (--enable-script-checks)" : "  script checks: disabled");
             await stdout.FlushAsync(ct);
             await server.WaitForShutdownAsync(CancellationToken.None);

@@ -46,6 +46,27 @@ internal static class Tables
         return table;
     }
 
+    /// <summary>One row per intention, highest precedence first (the server's order).</summary>
+    public static Table Intentions(IReadOnlyList<System.Text.Json.JsonElement> intentions, bool colors)
+    {
+        var table = Create(colors, "SOURCE", "DESTINATION", "ACTION", "PRECEDENCE", "DESCRIPTION");
+        foreach (var i in intentions)
+        {
+            var action = i.TryGetProperty("Action", out var a) ? a.GetString() ?? "" : "";
+            if (i.TryGetProperty("Permissions", out var p) && p.ValueKind == System.Text.Json.JsonValueKind.Array)
+                action = $"L7 ({p.GetArrayLength()} permissions)";
+            table.AddRow(
+                Plain(i.GetProperty("SourceName").GetString() ?? ""),
+                Plain(i.GetProperty("DestinationName").GetString() ?? ""),
+                Plain(action),
+                Plain(i.GetProperty("Precedence").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                Plain(i.TryGetProperty("Description", out var d) ? d.GetString() ?? "" : ""));
+        }
+        if (intentions.Count == 0)
+            table.Caption("no intentions");
+        return table;
+    }
+
     /// <summary>One row per entry: its name, what it says in brief, and when it last changed.</summary>
     public static Table ConfigEntries(string kind, IReadOnlyList<System.Text.Json.JsonElement> entries, bool colors)
     {

@@ -10,8 +10,9 @@ public static class ConfigKinds
     public const string ServiceRouter = "service-router";
     public const string ServiceSplitter = "service-splitter";
     public const string ServiceResolver = "service-resolver";
+    public const string ServiceIntentions = "service-intentions";
 
-    public static readonly IReadOnlyList<string> All = [ServiceDefaults, ServiceRouter, ServiceSplitter, ServiceResolver];
+    public static readonly IReadOnlyList<string> All = [ServiceDefaults, ServiceRouter, ServiceSplitter, ServiceResolver, ServiceIntentions];
 }
 
 /// <summary>

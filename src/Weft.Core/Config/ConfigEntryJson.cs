@@ -18,6 +18,7 @@ public static class ConfigEntryJson
             ConfigKinds.ServiceRouter => Deserialize(json, ConfigEntryJsonContext.Default.ServiceRouterEntry),
             ConfigKinds.ServiceSplitter => Deserialize(json, ConfigEntryJsonContext.Default.ServiceSplitterEntry),
             ConfigKinds.ServiceResolver => Deserialize(json, ConfigEntryJsonContext.Default.ServiceResolverEntry),
+            ConfigKinds.ServiceIntentions => Deserialize(json, ConfigEntryJsonContext.Default.ServiceIntentionsEntry).Normalized(),
             null or "" => throw new JsonException("missing Kind: one of " + string.Join(", ", ConfigKinds.All)),
             _ => throw new JsonException($"unknown Kind \"{kind}\": one of " + string.Join(", ", ConfigKinds.All)),
         };
@@ -29,6 +30,7 @@ public static class ConfigEntryJson
         ServiceRouterEntry e => JsonSerializer.SerializeToUtf8Bytes(e, ConfigEntryJsonContext.Default.ServiceRouterEntry),
         ServiceSplitterEntry e => JsonSerializer.SerializeToUtf8Bytes(e, ConfigEntryJsonContext.Default.ServiceSplitterEntry),
         ServiceResolverEntry e => JsonSerializer.SerializeToUtf8Bytes(e, ConfigEntryJsonContext.Default.ServiceResolverEntry),
+        ServiceIntentionsEntry e => JsonSerializer.SerializeToUtf8Bytes(e, ConfigEntryJsonContext.Default.ServiceIntentionsEntry),
         _ => throw new ArgumentOutOfRangeException(nameof(entry)),
     };
 
@@ -66,4 +68,5 @@ public static class ConfigEntryJson
 [JsonSerializable(typeof(ServiceRouterEntry))]
 [JsonSerializable(typeof(ServiceSplitterEntry))]
 [JsonSerializable(typeof(ServiceResolverEntry))]
+[JsonSerializable(typeof(ServiceIntentionsEntry))]
 internal sealed partial class ConfigEntryJsonContext : JsonSerializerContext;

@@ -6,7 +6,7 @@ namespace Weft.Core.Config;
 /// What makes a config entry unusable, checked before it is stored so a sidecar never receives one it has
 /// to reject. Each problem is one sentence naming the field, as Consul's validation messages do.
 /// </summary>
-public static class ConfigEntryValidation
+public static partial class ConfigEntryValidation
 {
     public static readonly IReadOnlyList<string> Protocols = ["http", "http2", "grpc", "tcp"];
     public static readonly IReadOnlyList<string> LoadBalancerPolicies = ["round_robin", "random", "least_request", "ring_hash", "maglev"];
@@ -26,6 +26,7 @@ public static class ConfigEntryValidation
             ServiceRouterEntry e => Router(e),
             ServiceSplitterEntry e => Splitter(e),
             ServiceResolverEntry e => Resolver(e),
+            ServiceIntentionsEntry e => Intentions(e),
             _ => $"unknown Kind \"{entry.Kind}\"",
         };
     }

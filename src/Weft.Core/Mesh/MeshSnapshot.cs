@@ -51,6 +51,12 @@ public sealed record MeshSnapshot
     /// <summary>(kind, name) → entry.</summary>
     public ImmutableDictionary<(string Kind, string Name), ConfigEntry> Entries { get; init; } = ImmutableDictionary<(string Kind, string Name), ConfigEntry>.Empty;
 
+    /// <summary>
+    /// What the sidecar decides for an inbound call no intention matches. False (deny) until the control plane says
+    /// otherwise: a sidecar that has not heard from it yet lets no one in.
+    /// </summary>
+    public bool IntentionsDefaultAllow { get; init; }
+
     public T? Entry<T>(string kind, string name) where T : ConfigEntry =>
         Entries.TryGetValue((kind, name), out var entry) ? entry as T : null;
 

@@ -68,7 +68,13 @@ internal static class MeshWire
             entries.Remove((key.Kind, key.Name));
         foreach (var entry in message.Entries)
             entries[(entry.Kind, entry.Name)] = ConfigEntryJson.Parse(entry.Json.Span);
-        return new MeshSnapshot { Version = message.Version, Endpoints = endpoints.ToImmutable(), Entries = entries.ToImmutable() };
+        return new MeshSnapshot
+        {
+            Version = message.Version,
+            Endpoints = endpoints.ToImmutable(),
+            Entries = entries.ToImmutable(),
+            IntentionsDefaultAllow = message.Full ? message.IntentionsDefaultAllow : previous.IntentionsDefaultAllow,
+        };
     }
 
     private static MeshEndpoint FromWire(Endpoint e) => new()

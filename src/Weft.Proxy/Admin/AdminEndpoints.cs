@@ -95,6 +95,7 @@ internal sealed class AdminEndpoints(MeshConfig config, ProxyMetrics metrics, Ti
         json.WriteEndObject();
         json.WritePropertyName("Inbound");
         WriteUpstreamBody(json, table.Inbound);
+        json.WriteBoolean("IntentionsDefaultAllow", table.Intentions.DefaultAllow);
 
         json.WriteStartObject("Clusters");
         foreach (var c in table.Clusters)
@@ -196,6 +197,7 @@ internal sealed class AdminEndpoints(MeshConfig config, ProxyMetrics metrics, Ti
     private void WriteStats(Utf8JsonWriter json)
     {
         json.WriteStartObject();
+        json.WriteNumber("IntentionDenials", metrics.IntentionDenials);
         json.WriteStartArray("Routes");
         foreach (var r in metrics.Routes)
         {

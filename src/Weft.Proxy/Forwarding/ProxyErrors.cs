@@ -16,6 +16,7 @@ internal enum ProxyErrorKind
     ConnectFailure,
     UpstreamReset,
     RetryBudgetExhausted,
+    IntentionDenied,
 }
 
 /// <summary>
@@ -29,6 +30,8 @@ internal enum ProxyErrorKind
 /// failure that would have been retried).</item>
 /// <item><c>504 timeout</c> (route request timeout), <c>504 per-try-timeout</c> (the last try timed out).</item>
 /// <item><c>502 connect-failure</c>, <c>502 upstream-reset</c>.</item>
+/// <item><c>403 intention-denied</c>: an intention (or the default, when none matches) does not let the caller in;
+/// the body names source and destination. gRPC: PERMISSION_DENIED.</item>
 /// </list>
 /// gRPC calls get the same header and a trailers-only answer with <c>grpc-status</c> (UNAVAILABLE, DEADLINE_EXCEEDED,
 /// UNIMPLEMENTED) and the line as <c>grpc-message</c>.
@@ -40,6 +43,7 @@ internal static class ProxyErrors
     public static int Status(ProxyErrorKind kind) => kind switch
     {
         ProxyErrorKind.UnknownUpstream => StatusCodes.Status404NotFound,
+        ProxyErrorKind.IntentionDenied => StatusCodes.Status403Forbidden,
         ProxyErrorKind.Timeout or ProxyErrorKind.PerTryTimeout => StatusCodes.Status504GatewayTimeout,
         ProxyErrorKind.ConnectFailure or ProxyErrorKind.UpstreamReset => StatusCodes.Status502BadGateway,
         _ => StatusCodes.Status503ServiceUnavailable,
@@ -56,6 +60,7 @@ internal static class ProxyErrors
         ProxyErrorKind.ConnectFailure => "connect-failure",
         ProxyErrorKind.UpstreamReset => "upstream-reset",
         ProxyErrorKind.RetryBudgetExhausted => "retry-budget-exhausted",
+        ProxyErrorKind.IntentionDenied => "intention-denied",
         _ => "none",
     };
 
@@ -66,6 +71,7 @@ internal static class ProxyErrors
     private static string GrpcStatus(ProxyErrorKind kind) => kind switch
     {
         ProxyErrorKind.UnknownUpstream => "12", // UNIMPLEMENTED
+        ProxyErrorKind.IntentionDenied => "7", // PERMISSION_DENIED
         ProxyErrorKind.Timeout or ProxyErrorKind.PerTryTimeout => "4", // DEADLINE_EXCEEDED
         _ => "14", // UNAVAILABLE
     };

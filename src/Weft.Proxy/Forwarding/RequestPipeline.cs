@@ -8,7 +8,7 @@ namespace Weft.Proxy.Forwarding;
 
 /// <summary>
 /// The request path, assembled here and only here:
-/// route (listener or Host → upstream, first matching route) → split (weighted destination) → limits (breaker) →
+/// intentions (inbound only: may this caller reach the app?) → route (listener or Host → upstream, first matching route) → split (weighted destination) → limits (breaker) →
 /// retry (attempts, timeouts, budget, backoff, body replay) → balance (endpoint pick / report) → forward (YARP).
 /// A layer that cannot go on records why on the <see cref="ProxyCall"/>; the answer is written once, at the top.
 /// </summary>
@@ -31,7 +31,8 @@ internal sealed class RequestPipeline
         ProxyLayer retry = new RetryLayer(balance);
         ProxyLayer limits = new LimitLayer(retry);
         ProxyLayer split = new SplitLayer(limits);
-        _head = new RouteLayer(split);
+        ProxyLayer route = new RouteLayer(split);
+        _head = new IntentionLayer(route, metrics);
     }
 
     public async Task HandleAsync(HttpContext http, Listener listener)

@@ -22,6 +22,9 @@ internal static partial class ProxyLog
     [LoggerMessage(3005, LogLevel.Debug, "TCP connection to {Upstream} at {Endpoint} failed")]
     public static partial void TcpConnectFailed(this ILogger log, string upstream, string endpoint, Exception exception);
 
+    [LoggerMessage(3020, LogLevel.Debug, "Inbound TCP connection from {Source} to {Destination} closed: intention-denied")]
+    public static partial void TcpIntentionDenied(this ILogger log, string source, string destination);
+
     [LoggerMessage(3006, LogLevel.Information, "Draining: waiting up to {Drain} for in-flight requests")]
     public static partial void Draining(this ILogger log, TimeSpan drain);
 }

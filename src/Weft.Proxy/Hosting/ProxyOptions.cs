@@ -34,6 +34,13 @@ internal sealed record ProxyOptions
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>
+    /// What inbound calls no intention matches get until the first snapshot, which always carries the control plane's
+    /// own default. False (deny) for <c>weft proxy</c>: a sidecar that has not heard from the control plane lets no one
+    /// in. True only where no control plane will ever speak (in-process tests of the data plane).
+    /// </summary>
+    public bool IntentionsDefaultAllow { get; init; }
+
     /// <summary>Where the proxy logs; none when null.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 }

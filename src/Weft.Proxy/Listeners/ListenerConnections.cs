@@ -36,6 +36,8 @@ internal sealed class ListenerConnections(Listener listener, MeshConfig config, 
             connection.Features.Set(listener);
             if (listener.Kind != ListenerKind.Admin && TcpTarget() is { } upstream)
             {
+                if (listener.Kind == ListenerKind.Inbound && !tcp.Admit(connection, config.Table.Intentions))
+                    return;
                 await tcp.ProxyAsync(connection, upstream);
                 return;
             }

@@ -11,6 +11,7 @@ internal sealed class ProxyMetrics
     private readonly ConcurrentDictionary<(string, string, string), RouteStats> _routes = new();
     private readonly ConcurrentDictionary<string, ListenerStats> _listeners = new();
     private readonly ConcurrentDictionary<string, TcpStats> _tcp = new();
+    private long _intentionDenials;
 
     public RouteStats Route(string direction, string service, string route) =>
         _routes.GetOrAdd((direction, service, route), static k => new RouteStats(k.Item1, k.Item2, k.Item3));
@@ -22,6 +23,11 @@ internal sealed class ProxyMetrics
     public IEnumerable<RouteStats> Routes => _routes.Values;
     public IEnumerable<ListenerStats> Listeners => _listeners.Values;
     public IEnumerable<TcpStats> TcpUpstreams => _tcp.Values;
+
+    /// <summary>Inbound requests answered 403 intention-denied, and inbound TCP connections closed for the same reason.</summary>
+    public long IntentionDenials => Interlocked.Read(ref _intentionDenials);
+
+    public void IntentionDenied() => Interlocked.Increment(ref _intentionDenials);
 }
 
 /// <summary>Connections of one listener.</summary>

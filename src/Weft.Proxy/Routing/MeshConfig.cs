@@ -27,8 +27,9 @@ internal sealed class MeshConfig : IMeshConfigSink
         _compiler = compiler;
         _time = time;
         _log = log;
-        // The empty snapshot always compiles: inbound to the app works before the control plane has spoken.
-        var initial = compiler.Compile(MeshSnapshot.Empty, new Dictionary<string, ClusterRuntime>(), time.GetUtcNow());
+        // The empty snapshot always compiles: inbound to the app works before the control plane has spoken, for the
+        // callers the initial intentions default lets in (none, unless ProxyOptions says otherwise).
+        var initial = compiler.Compile(MeshSnapshot.Empty with { IntentionsDefaultAllow = compiler.Options.IntentionsDefaultAllow }, new Dictionary<string, ClusterRuntime>(), time.GetUtcNow());
         initial.Commit();
         _runtimes = initial.Runtimes;
         _table = initial.Table;

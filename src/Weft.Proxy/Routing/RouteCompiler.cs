@@ -72,6 +72,7 @@ internal sealed class RouteCompiler(ProxyOptions options, IUpstreamTransport tra
             Upstreams = upstreams.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase),
             Inbound = run.Inbound(),
             Clusters = [.. run.Bindings.Values],
+            Intentions = InboundIntentions.Compile(snapshot, options.ServiceName),
         };
         return new CompiledConfig(table, run.Runtimes, run.Commits);
     }
@@ -367,7 +368,7 @@ internal sealed class RouteCompiler(ProxyOptions options, IUpstreamTransport tra
         private static TimeSpan? Positive(TimeSpan? t) => t > TimeSpan.Zero ? t : null;
     }
 
-    private ProxyOptions Options => options;
+    public ProxyOptions Options => options;
     private IUpstreamTransport Transport => transport;
     private ProxyMetrics Metrics => metrics;
 }

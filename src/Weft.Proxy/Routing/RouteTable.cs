@@ -36,6 +36,9 @@ internal sealed record RouteTable
 
     public required ImmutableArray<ClusterBinding> Clusters { get; init; }
 
+    /// <summary>Who may call this sidecar's service (inbound listener only).</summary>
+    public required InboundIntentions Intentions { get; init; }
+
     public bool TryGetUpstream(ReadOnlySpan<char> name, out UpstreamRoutes routes) =>
         Upstreams.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name, out routes!);
 }

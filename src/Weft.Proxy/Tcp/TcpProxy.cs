@@ -16,6 +16,21 @@ namespace Weft.Proxy.Tcp;
 /// </summary>
 internal sealed class TcpProxy(ProxyMetrics metrics, TimeProvider time, ILogger log)
 {
+    /// <summary>
+    /// The L4 intention decision for an inbound connection, taken once at accept: the caller is the service named by the
+    /// connection's client certificate (unknown without one). A refused connection is counted and closed unanswered.
+    /// </summary>
+    public bool Admit(ConnectionContext connection, InboundIntentions intentions)
+    {
+        var certificate = connection.Features.Get<Microsoft.AspNetCore.Http.Features.ITlsConnectionFeature>()?.ClientCertificate;
+        var source = Transport.PeerIdentity.FromCertificate(certificate)?.Service;
+        if (intentions.AllowsConnection(source))
+            return true;
+        metrics.IntentionDenied();
+        log.TcpIntentionDenied(source ?? "(unknown caller)", intentions.Destination);
+        return false;
+    }
+
     public async Task ProxyAsync(ConnectionContext connection, UpstreamRoutes upstream)
     {
         var binding = upstream.DefaultCluster;

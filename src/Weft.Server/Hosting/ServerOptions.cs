@@ -20,6 +20,9 @@ internal sealed record ServerOptions
     public string? AclToken { get; init; }
 
     public bool DevOpen { get; init; }
+
+    /// <summary>What intentions decide for a call none matches: deny unless <c>--default-allow</c> (<c>weft dev</c>: allow).</summary>
+    public bool IntentionsDefaultAllow { get; init; }
     public bool EnableScriptChecks { get; init; }
     public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;

@@ -98,6 +98,7 @@ internal sealed class WeftServer : IAsyncDisposable
         services.AddSingleton<ProxySessions>();
         services.AddSingleton(sp => new AclTokens(sp.GetRequiredService<IStore>(), options.TimeProvider, options.DevOpen ? null : options.AclToken));
         services.AddSingleton<CertificateAuthority>();
+        services.AddSingleton(new IntentionDefaults(options.IntentionsDefaultAllow));
         var meshListener = new MeshListener();
         services.AddSingleton(meshListener);
         services.AddGrpc();
@@ -134,6 +135,7 @@ internal sealed class WeftServer : IAsyncDisposable
             app.MapHealthApi();
             app.MapStatusApi();
             app.MapConfigApi();
+            app.MapIntentionsApi();
             app.MapWeftApi();
             app.MapAclApi();
             app.MapConnectCaApi();

@@ -26,6 +26,7 @@ internal sealed partial class MeshStreamService(
     ServerIdentity self,
     MeshListener listener,
     AclTokens tokens,
+    IntentionDefaults intentionDefaults,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
     ILogger<MeshStreamService> logger) : MeshStream.MeshStreamBase
@@ -129,7 +130,7 @@ internal sealed partial class MeshStreamService(
         // Marks made before this point are covered by the snapshot read after it.
         session.TakeDirty();
         var state = catalog.Current;
-        var snapshot = new ServerMessage { Version = state.Index, Full = true };
+        var snapshot = new ServerMessage { Version = state.Index, Full = true, IntentionsDefaultAllow = intentionDefaults.Allow };
         foreach (var name in state.ServicesByName.Keys)
         {
             var set = MeshWire.EndpointsOf(state, name)!;

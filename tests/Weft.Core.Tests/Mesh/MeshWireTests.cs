@@ -51,4 +51,14 @@ public sealed class MeshWireTests
         var third = MeshWire.Fold(second, new ServerMessage { Version = 9, Full = true });
         Assert.Empty(third.Endpoints);
     }
+
+    [Fact]
+    public void Fold_TakesTheIntentionsDefaultFromFullMessages_AndKeepsItAcrossDeltas()
+    {
+        var allowed = MeshWire.Fold(MeshSnapshot.Empty, new ServerMessage { Version = 3, Full = true, IntentionsDefaultAllow = true });
+        Assert.True(allowed.IntentionsDefaultAllow);
+        Assert.True(MeshWire.Fold(allowed, new ServerMessage { Version = 4 }).IntentionsDefaultAllow);
+        Assert.False(MeshWire.Fold(allowed, new ServerMessage { Version = 5, Full = true }).IntentionsDefaultAllow);
+        Assert.False(MeshSnapshot.Empty.IntentionsDefaultAllow);
+    }
 }

@@ -6,8 +6,10 @@ using System.Text;
 namespace Weft.EndToEnd.Cli;
 
 /// <summary>
-/// A real <c>weft server</c>, started from the weft.dll built next to the tests, on a free
-/// loopback port with its own data directory. Killed by its process id on dispose.
+/// A real <c>weft server</c>, started from the weft.dll built next to the tests, on a loopback
+/// port the OS picks (read back from what the server prints, so a port another test's server
+/// took in the meantime can never be mistaken for this one's), with its own data directory.
+/// Killed by its process id on dispose.
 /// </summary>
 internal sealed class WeftServerProcess : IAsyncDisposable
 {
@@ -18,16 +20,15 @@ internal sealed class WeftServerProcess : IAsyncDisposable
 
     private readonly bool _ownsDataDir;
 
-    private WeftServerProcess(Process process, string address, string dataDir, bool ownsDataDir)
+    private WeftServerProcess(Process process, string dataDir, bool ownsDataDir)
     {
         _process = process;
-        Address = address;
         DataDir = dataDir;
         _ownsDataDir = ownsDataDir;
     }
 
     /// <summary>host:port, the form an operator puts in WEFT_HTTP_ADDR.</summary>
-    public string Address { get; }
+    public string Address { get; private set; } = "";
 
     public string DataDir { get; }
 
@@ -44,7 +45,6 @@ internal sealed class WeftServerProcess : IAsyncDisposable
     {
         var owns = dataDir is null;
         dataDir ??= Directory.CreateTempSubdirectory("weft-e2e-").FullName;
-        var address = $"127.0.0.1:{FreePort()}";
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -56,7 +56,7 @@ internal sealed class WeftServerProcess : IAsyncDisposable
         if (open)
             start.ArgumentList.Add("--dev-open");
         start.ArgumentList.Add("--http-addr");
-        start.ArgumentList.Add(address);
+        start.ArgumentList.Add("127.0.0.1:0");
         // Free ports for the proxy stream too, so servers of parallel tests do not fight over 8502.
         start.ArgumentList.Add("--grpc-addr");
         start.ArgumentList.Add("127.0.0.1:0");
@@ -71,7 +71,7 @@ internal sealed class WeftServerProcess : IAsyncDisposable
         start.Environment.Remove("WEFT_HTTP_ADDR");
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
-        var server = new WeftServerProcess(process, address, dataDir, owns);
+        var server = new WeftServerProcess(process, dataDir, owns);
         process.OutputDataReceived += (_, e) => server.Append(e.Data);
         process.ErrorDataReceived += (_, e) => server.Append(e.Data);
         process.BeginOutputReadLine();
@@ -150,6 +150,19 @@ internal sealed class WeftServerProcess : IAsyncDisposable
                 await _process.WaitForExitAsync(drain.Token);
                 throw new InvalidOperationException($"weft server exited with {_process.ExitCode} before answering:\n{Log}");
             }
+            if (Address.Length == 0)
+            {
+                // The server prints where it listens once it has bound: "  HTTP API:    http://127.0.0.1:PORT".
+                var match = System.Text.RegularExpressions.Regex.Match(Log, @"HTTP API:\s+http://(\S+)");
+                if (!match.Success)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(100));
+                    continue;
+                }
+
+                Address = match.Groups[1].Value.TrimEnd('/');
+            }
+
             try
             {
                 using var response = await http.GetAsync($"http://{Address}/v1/status/leader");
@@ -169,10 +182,4 @@ internal sealed class WeftServerProcess : IAsyncDisposable
         throw new TimeoutException($"weft server did not answer on {Address} within {StartupDeadline}:\n{Log}");
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

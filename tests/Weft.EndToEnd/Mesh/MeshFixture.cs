@@ -12,12 +12,16 @@ using Weft.Server.Hosting;
 
 namespace Weft.EndToEnd.Mesh;
 
-/// <summary>A real control plane, real sidecars and real apps on loopback, all in this process.</summary>
-internal sealed class MeshFixture : IAsyncDisposable
+/// <summary>
+/// A real control plane, real sidecars and real apps on loopback, all in this process. The server runs with
+/// <c>--default-allow</c> unless asked not to: only the intention tests are about who may call whom.
+/// </summary>
+internal sealed class MeshFixture(bool defaultAllow = true) : IAsyncDisposable
 {
     private readonly List<IAsyncDisposable> _owned = [];
-    private readonly int _httpPort = FreePort();
-    private readonly int _grpcPort = FreePort();
+    private int _httpPort = FreePort();
+    private int _grpcPort = FreePort();
+    private bool _started;
 
     public string DataDir { get; } = Directory.CreateTempSubdirectory("weft-mesh-").FullName;
     public WeftServer? Server { get; private set; }
@@ -27,17 +31,35 @@ internal sealed class MeshFixture : IAsyncDisposable
     /// <summary>Starts (or restarts, on the same data dir and ports) the control plane.</summary>
     public async Task StartServerAsync()
     {
-        Server = await WeftServer.StartAsync(new ServerOptions
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                Server = await StartOnPortsAsync();
+                break;
+            }
+            catch (IOException) when (!_started && attempt < 3)
+            {
+                // Another test took a port between FreePort and the bind; only a first start may move.
+                (_httpPort, _grpcPort) = (FreePort(), FreePort());
+            }
+        }
+
+        _started = true;
+        Api ??= new HttpClient { BaseAddress = ServerAddress, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    private Task<WeftServer> StartOnPortsAsync() =>
+        WeftServer.StartAsync(new ServerOptions
         {
             DataDir = DataDir,
             HttpEndpoint = new IPEndPoint(IPAddress.Loopback, _httpPort),
             GrpcEndpoint = new IPEndPoint(IPAddress.Loopback, _grpcPort),
             NodeName = "mesh-node",
             DevOpen = true,
+            IntentionsDefaultAllow = defaultAllow,
             LogLevel = LogLevel.Warning,
         });
-        Api ??= new HttpClient { BaseAddress = ServerAddress, Timeout = TimeSpan.FromSeconds(30) };
-    }
 
     public async Task StopServerAsync()
     {

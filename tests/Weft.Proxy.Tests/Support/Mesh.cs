@@ -19,9 +19,11 @@ internal static class Mesh
         return new MeshEndpoint { Id = id, Node = "node-" + id, Address = address.Address.ToString(), Port = address.Port, Meta = m.ToImmutable() };
     }
 
+    /// <summary>A snapshot with default-allow intentions (tests of intentions turn it off with <c>with</c>).</summary>
     public static MeshSnapshot Snapshot(ulong version, IEnumerable<(string Service, MeshEndpoint[] Endpoints)> services, params ConfigEntry[] entries) => new()
     {
         Version = version,
+        IntentionsDefaultAllow = true,
         Endpoints = services.ToImmutableDictionary(s => s.Service, s => s.Endpoints.ToImmutableArray()),
         Entries = entries.ToImmutableDictionary(e => (e.Kind, e.Name), e => e),
     };
@@ -31,9 +33,13 @@ internal static class Mesh
 
     public static readonly IPEndPoint AnyLoopback = new(IPAddress.Loopback, 0);
 
-    public static Task<ProxyHost> ProxyAsync(string service, IPEndPoint app, params string[] upstreams) =>
+    /// <summary>A proxy that lets every caller in until a snapshot says otherwise; see <see cref="ProxyOptions.IntentionsDefaultAllow"/>.</summary>
+    public static Task<ProxyHost> ProxyAsync(string service, IPEndPoint app, params string[] upstreams) => ProxyAsync(service, app, defaultAllow: true, upstreams);
+
+    public static Task<ProxyHost> ProxyAsync(string service, IPEndPoint app, bool defaultAllow, params string[] upstreams) =>
         ProxyHost.StartAsync(new ProxyOptions
         {
+            IntentionsDefaultAllow = defaultAllow,
             ServiceName = service,
             InstanceId = service + "-1",
             AppAddress = app,

@@ -34,7 +34,8 @@ internal sealed class RunningServer : IAsyncDisposable
         string nodeName = "test-node",
         int httpPort = 0,
         int grpcPort = 0,
-        Func<ServerOptions, ServerOptions>? configure = null)
+        Func<ServerOptions, ServerOptions>? configure = null,
+        bool defaultAllow = false)
     {
         var owns = dataDir is null;
         dataDir ??= Directory.CreateTempSubdirectory("weft-test-").FullName;
@@ -47,6 +48,7 @@ internal sealed class RunningServer : IAsyncDisposable
             AclToken = open ? null : Token,
             DevOpen = open,
             EnableScriptChecks = scripts,
+            IntentionsDefaultAllow = defaultAllow,
             LogLevel = LogLevel.Warning,
             TimeProvider = time ?? TimeProvider.System,
         };

@@ -30,6 +30,10 @@ namespace Weft.Server.Api.Wire;
 [JsonSerializable(typeof(AclTokenRequest))]
 [JsonSerializable(typeof(AclTokenWire))]
 [JsonSerializable(typeof(List<AclTokenWire>))]
+[JsonSerializable(typeof(IntentionRequest))]
+[JsonSerializable(typeof(IntentionWire))]
+[JsonSerializable(typeof(List<IntentionWire>))]
+[JsonSerializable(typeof(IntentionCheckWire))]
 internal sealed partial class ConsulJson : JsonSerializerContext
 {
     /// <summary>
