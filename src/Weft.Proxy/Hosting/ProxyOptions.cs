@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Net;
 using Microsoft.Extensions.Logging;
+using Weft.Proxy.Security;
 
 namespace Weft.Proxy.Hosting;
 
@@ -33,6 +34,12 @@ internal sealed record ProxyOptions
     public TimeSpan DrainTime { get; init; } = TimeSpan.FromSeconds(5);
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>
+    /// This sidecar's certificate and trust bundle: the inbound listener then speaks only mTLS and calls to other
+    /// sidecars go over mTLS. Every sidecar a <c>SidecarRunner</c> starts has one; null only in tests of routing.
+    /// </summary>
+    public WorkloadTls? Workload { get; init; }
 
     /// <summary>Where the proxy logs; none when null.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
