@@ -28,6 +28,8 @@ internal sealed partial class WorkloadTls
         _log = log;
     }
 
+    public TimeProvider Time => _time;
+
     public WorkloadCertificate Certificate => Volatile.Read(ref _certificate);
     public TrustBundle Bundle => Volatile.Read(ref _bundle);
 
