@@ -88,6 +88,16 @@ internal sealed class WeftApiClient : IDisposable
         using var response = await SendAsync(HttpMethod.Delete, $"/v1/config/{Uri.EscapeDataString(kind)}/{Uri.EscapeDataString(name)}", null, ct);
     }
 
+    /// <summary><c>GET /v1/connect/ca/roots</c>: the trust domain, the active root's ID and every trusted root.</summary>
+    public Task<JsonDocument> GetCaRootsAsync(CancellationToken ct) => GetDocumentAsync("/v1/connect/ca/roots", ct);
+
+    /// <summary><c>PUT /v1/connect/ca/configuration</c> asking for a new root, cross-signed by the current one.</summary>
+    public async Task RotateCaAsync(CancellationToken ct)
+    {
+        using var content = new StringContent("""{"Provider":"weft","Config":{"RotateRoot":true}}""", Encoding.UTF8, "application/json");
+        using var response = await SendAsync(HttpMethod.Put, "/v1/connect/ca/configuration", content, ct);
+    }
+
     public void Dispose() => _http.Dispose();
 
     private async Task<JsonDocument> GetDocumentAsync(string path, CancellationToken ct)

@@ -15,5 +15,6 @@ internal static class CliCommands
         root.Subcommands.Add(RegisterCommand.Create());
         root.Subcommands.Add(DeregisterCommand.Create());
         root.Subcommands.Add(ConfigCommand.Create());
+        root.Subcommands.Add(CaCommands.Create());
     }
 }

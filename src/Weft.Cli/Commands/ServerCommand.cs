@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Weft.Core.Text;
 using Weft.Server.Acl;
+using Weft.Server.Ca;
 using Weft.Server.Hosting;
 using Weft.Server.Storage;
 
@@ -21,9 +22,13 @@ internal static class ServerCommand
         var tokenFile = new Option<string>("--acl-token-file") { Description = "File holding the token clients must send (else $WEFT_ACL_TOKEN, else one is generated in the data dir)" };
         var devOpen = new Option<bool>("--dev-open") { Description = "Run with no token at all (development only)" };
         var scripts = new Option<bool>("--enable-script-checks") { Description = "Allow checks that run commands (Args) on this host" };
+        var trustDomain = new Option<string>("--trust-domain") { Description = "SPIFFE trust domain of workload certificates", DefaultValueFactory = _ => "weft.local" };
+        var leafTtl = new Option<string>("--leaf-ttl") { Description = "Lifetime of workload certificates (Go duration, at least 10s)", DefaultValueFactory = _ => "24h" };
+        var caCert = new Option<string>("--ca-cert") { Description = "PEM file: your CA certificate (root, or intermediate followed by its chain up to the root); with --ca-key" };
+        var caKey = new Option<string>("--ca-key") { Description = "PEM file: the private key of --ca-cert" };
 
         var command = new Command("server", "Run the control plane: registry API, health checks, embedded store");
-        foreach (var option in new Option[] { dataDir, httpAddr, grpcAddr, nodeName, datacenter, logLevel, tokenFile, devOpen, scripts })
+        foreach (var option in new Option[] { dataDir, httpAddr, grpcAddr, nodeName, datacenter, logLevel, tokenFile, devOpen, scripts, trustDomain, leafTtl, caCert, caKey })
             command.Options.Add(option);
 
         command.SetAction(async (parse, ct) =>
@@ -34,6 +39,13 @@ internal static class ServerCommand
                 return Fail($"--grpc-addr: {grpcError}", ExitCodes.BadInput);
             if (!TryLogLevel(parse.GetValue(logLevel)!, out var level))
                 return Fail($"--log-level: \"{parse.GetValue(logLevel)}\" is not one of trace, debug, info, warn, error", ExitCodes.BadInput);
+
+            if (!CaSettings.TryTrustDomain(parse.GetValue(trustDomain), out var domain, out var domainError))
+                return Fail($"--trust-domain: {domainError}", ExitCodes.BadInput);
+            if (!CaSettings.TryLeafTtl(parse.GetValue(leafTtl), out var ttl, out var ttlError))
+                return Fail($"--leaf-ttl: {ttlError}", ExitCodes.BadInput);
+            if (parse.GetValue(caCert) is null != parse.GetValue(caKey) is null)
+                return Fail("--ca-cert and --ca-key go together: give both or neither", ExitCodes.BadInput);
 
             var dir = Path.GetFullPath(parse.GetValue(dataDir)!);
             var open = parse.GetValue(devOpen);
@@ -60,6 +72,10 @@ internal static class ServerCommand
                 DevOpen = open,
                 EnableScriptChecks = parse.GetValue(scripts),
                 LogLevel = level,
+                TrustDomain = domain,
+                LeafTtl = ttl,
+                CaCertFile = parse.GetValue(caCert),
+                CaKeyFile = parse.GetValue(caKey),
             };
             return await RunAsync(options, tokenSource, ct);
         });
@@ -76,6 +92,10 @@ internal static class ServerCommand
         catch (StoreOpenException e)
         {
             return Fail($"cannot open the store: {e.Message}", 1);
+        }
+        catch (CaConfigException e)
+        {
+            return Fail($"certificate authority: {e.Message}", ExitCodes.BadInput);
         }
         catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
         {
@@ -101,6 +121,7 @@ internal static class ServerCommand
                 await stdout.WriteLineAsync($"  ACL token:   required on every call but /v1/status/*; {tokenSource}");
             }
 
+            await stdout.WriteLineAsync($"  CA:          trust domain {options.TrustDomain}, leaf TTL {GoDuration.Format(options.LeafTtl)}, active root {server.Catalog.Current.ActiveCaRoot?.Id} ({server.Catalog.Current.ActiveCaRoot?.Source}); key kept in the store");
             await stdout.WriteLineAsync(options.EnableScriptChecks ? "  script checks: ENABLED (--enable-script-checks)" : "  script checks: disabled");
             await stdout.FlushAsync(ct);
             await server.WaitForShutdownAsync(CancellationToken.None);

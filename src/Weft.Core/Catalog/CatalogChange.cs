@@ -27,6 +27,11 @@ public abstract record CatalogChange
 
     public sealed record ConfigEntryDelete(string Kind, string Name) : CatalogChange;
 
+    /// <summary>A root of the certificate authority, stored whole; its Id is its key.</summary>
+    public sealed record CaRootUpsert(CaRootRecord Root) : CatalogChange;
+
+    public sealed record CaRootDelete(string Id) : CatalogChange;
+
     /// <summary>Records that a topic's answer changed at this commit's index.</summary>
     public sealed record TopicTouch(string Topic) : CatalogChange;
 }

@@ -32,6 +32,9 @@ public sealed record CatalogState
     public ImmutableSortedDictionary<(string Kind, string Name), ConfigEntry> ConfigEntries { get; init; } =
         ImmutableSortedDictionary.Create<(string Kind, string Name), ConfigEntry>(ConfigEntryKeyComparer.Instance);
 
+    /// <summary>The certificate authority's roots by ID: the active one and those still trusted after a rotation.</summary>
+    public ImmutableSortedDictionary<string, CaRootRecord> CaRoots { get; init; } = ImmutableSortedDictionary.Create<string, CaRootRecord>(StringComparer.Ordinal);
+
     public ImmutableDictionary<string, ulong> TopicIndexes { get; init; } = ImmutableDictionary<string, ulong>.Empty;
 
     /// <summary>The index a blocking query on <paramref name="topic"/> reports: never 0, as Consul's.</summary>
@@ -62,6 +65,9 @@ public sealed record CatalogState
     public ImmutableSortedSet<string> TagsOf(string serviceName) =>
         TagCounts.TryGetValue(serviceName, out var counts) ? [.. counts.Keys] : ImmutableSortedSet<string>.Empty;
 
+    /// <summary>The root that signs new leaves; null before the certificate authority first starts.</summary>
+    public CaRootRecord? ActiveCaRoot => CaRoots.Values.FirstOrDefault(r => r.Active);
+
     public ConfigEntry? ConfigEntry(string kind, string name) => ConfigEntries.GetValueOrDefault((kind, name));
 
     /// <summary>The entries of one kind, in name order.</summary>
@@ -87,6 +93,11 @@ public sealed record CatalogState
         CatalogChange.CheckDelete c => RemoveCheck(c.Key),
         CatalogChange.ConfigEntryUpsert c => PutConfigEntry(c.Entry, index),
         CatalogChange.ConfigEntryDelete c => this with { ConfigEntries = ConfigEntries.Remove((c.Kind, c.Name)) },
+        CatalogChange.CaRootUpsert c => this with
+        {
+            CaRoots = CaRoots.SetItem(c.Root.Id, c.Root with { CreateIndex = CaRoots.TryGetValue(c.Root.Id, out var old) ? old.CreateIndex : index, ModifyIndex = index }),
+        },
+        CatalogChange.CaRootDelete c => this with { CaRoots = CaRoots.Remove(c.Id) },
         CatalogChange.TopicTouch c => this with { TopicIndexes = TopicIndexes.SetItem(c.Topic, index) },
         _ => throw new ArgumentOutOfRangeException(nameof(change)),
     };

@@ -118,6 +118,21 @@ public sealed class CatalogTransaction
         return true;
     }
 
+    /// <summary>Stores a root of the certificate authority (whole, as given) and wakes the watchers of the roots.</summary>
+    public void PutCaRoot(CaRootRecord root)
+    {
+        Emit(new CatalogChange.CaRootUpsert(root with { CreateIndex = 0, ModifyIndex = 0 }));
+        _topics.Add(Topics.CaRoots);
+    }
+
+    public bool DeleteCaRoot(string id)
+    {
+        if (!State.CaRoots.ContainsKey(id)) return false;
+        Emit(new CatalogChange.CaRootDelete(id));
+        _topics.Add(Topics.CaRoots);
+        return true;
+    }
+
     /// <summary>A point to roll back to when one operation of a group commit fails.</summary>
     public Checkpoint Mark() => new(State, _changes.Count, [.. _topics], new(_tagsBefore, StringComparer.Ordinal));
 

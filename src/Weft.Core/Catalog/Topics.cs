@@ -19,6 +19,9 @@ public static class Topics
     /// <summary>Never touched: datacenters do not change while a server runs.</summary>
     public const string Datacenters = "datacenters";
 
+    /// <summary>The certificate authority's roots and configuration (<c>/v1/connect/ca/*</c>).</summary>
+    public const string CaRoots = "connect-ca";
+
     /// <summary>Instances of one service and their checks, node checks included.</summary>
     public static string Service(string name) => "service:" + name;
 

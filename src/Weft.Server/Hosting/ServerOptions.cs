@@ -24,6 +24,17 @@ internal sealed record ServerOptions
     public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>The SPIFFE trust domain of the workload certificates the CA signs.</summary>
+    public string TrustDomain { get; init; } = "weft.local";
+
+    /// <summary>How long a workload certificate is valid (<c>--leaf-ttl</c>).</summary>
+    public TimeSpan LeafTtl { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary>The operator's CA certificate (with its chain up to the root) and key, PEM files; both or neither.</summary>
+    public string? CaCertFile { get; init; }
+
+    public string? CaKeyFile { get; init; }
+
     /// <summary>Largest request body accepted; larger ones get 413.</summary>
     public long MaxRequestBodyBytes { get; init; } = 1024 * 1024;
 }

@@ -10,6 +10,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Weft.Server.Acl;
 using Weft.Server.Api;
+using Weft.Server.Ca;
 using Weft.Server.Catalog;
 using Weft.Core.Health;
 using Weft.Server.Health;
@@ -85,6 +86,7 @@ internal sealed class WeftServer : IAsyncDisposable
 
         var services = builder.Services;
         services.AddSingleton(options.TimeProvider);
+        services.AddSingleton(options);
         services.AddSingleton(identity);
         services.AddSingleton<IStore>(new SqliteStore(options.DataDir));
         services.AddSingleton<CatalogStore>();
@@ -94,6 +96,7 @@ internal sealed class WeftServer : IAsyncDisposable
         services.AddSingleton<HealthProbeFactory>();
         services.AddSingleton<CheckScheduler>();
         services.AddSingleton<ProxySessions>();
+        services.AddSingleton<CertificateAuthority>();
         var meshListener = new MeshListener();
         services.AddSingleton(meshListener);
         services.AddGrpc();
@@ -105,6 +108,7 @@ internal sealed class WeftServer : IAsyncDisposable
             await catalog.StartAsync(cancellationToken);
             var registry = app.Services.GetRequiredService<RegistryOperations>();
             await catalog.WriteAsync(registry.RegisterSelf);
+            await app.Services.GetRequiredService<CertificateAuthority>().StartAsync();
             app.Services.GetRequiredService<CheckScheduler>().Start();
 
             app.UseMiddleware<ApiErrors>();
@@ -129,6 +133,7 @@ internal sealed class WeftServer : IAsyncDisposable
             app.MapStatusApi();
             app.MapConfigApi();
             app.MapWeftApi();
+            app.MapConnectCaApi();
             app.MapGrpcService<MeshStreamService>();
 
             await app.StartAsync(cancellationToken);

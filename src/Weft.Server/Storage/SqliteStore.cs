@@ -20,7 +20,7 @@ internal sealed class SqliteStore : IStore
 
     private readonly string _path;
     private SqliteConnection? _connection;
-    private SqliteCommand? _putNode, _deleteNode, _putService, _deleteService, _putCheck, _deleteCheck, _putTopic, _putIndex, _putEntry, _deleteEntry;
+    private SqliteCommand? _putNode, _deleteNode, _putService, _deleteService, _putCheck, _deleteCheck, _putTopic, _putIndex, _putEntry, _deleteEntry, _putCaRoot, _deleteCaRoot;
 
     public SqliteStore(string dataDir)
     {
@@ -36,6 +36,7 @@ internal sealed class SqliteStore : IStore
             throw new StoreOpenException($"data dir {dir} is a file, not a directory");
         Directory.CreateDirectory(dir);
         var existed = File.Exists(_path) && new FileInfo(_path).Length > 0;
+        OwnerOnly(narrowExisting: false);
 
         try
         {
@@ -47,11 +48,13 @@ internal sealed class SqliteStore : IStore
             }.ToString());
             _connection.Open();
             if (existed) Verify();
+            OwnerOnly(narrowExisting: true);
             Exec("PRAGMA journal_mode=WAL;");
             Exec("PRAGMA synchronous=FULL;");
             if (!existed) CreateSchema();
             // Added after schema 1 shipped: a store from before config entries gains the table on open.
             Exec(ConfigEntriesTable);
+            Exec(CaRootsTable);
             PrepareCommands();
             return Task.FromResult(ReadAll());
         }
@@ -85,6 +88,32 @@ internal sealed class SqliteStore : IStore
 
     private const string ConfigEntriesTable =
         "CREATE TABLE IF NOT EXISTS config_entries (kind TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, create_index INTEGER NOT NULL, modify_index INTEGER NOT NULL, PRIMARY KEY (kind, name));";
+
+    // The certificate authority's roots, signing key included: the reason the database is readable by its owner only.
+    private const string CaRootsTable =
+        "CREATE TABLE IF NOT EXISTS ca_roots (id TEXT PRIMARY KEY, body TEXT NOT NULL, create_index INTEGER NOT NULL, modify_index INTEGER NOT NULL);";
+
+    /// <summary>
+    /// Creates the database file with mode 0600 (SQLite gives its WAL and shared-memory files the same mode), and
+    /// narrows an existing Weft store once it is known to be one: it holds the CA's private key.
+    /// </summary>
+    private void OwnerOnly(bool narrowExisting)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        if (!File.Exists(_path))
+        {
+            using var created = new FileStream(_path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = ownerOnly });
+            return;
+        }
+
+        if (!narrowExisting) return;
+        foreach (var file in new[] { _path, _path + "-wal", _path + "-shm" })
+        {
+            if (File.Exists(file) && (File.GetUnixFileMode(file) & ~ownerOnly) != 0)
+                File.SetUnixFileMode(file, ownerOnly);
+        }
+    }
 
     private void CreateSchema()
     {
@@ -128,6 +157,12 @@ internal sealed class SqliteStore : IStore
         {
             var entry = ConfigEntryJson.Parse(System.Text.Encoding.UTF8.GetBytes(body));
             state = state.Apply(new CatalogChange.ConfigEntryUpsert(entry), create).Apply(new CatalogChange.ConfigEntryUpsert(entry), modify);
+        }
+
+        foreach (var (body, create, modify) in Rows("SELECT body, create_index, modify_index FROM ca_roots;"))
+        {
+            var root = JsonSerializer.Deserialize(body, StoreJson.Default.CaRootRecord)!;
+            state = state.Apply(new CatalogChange.CaRootUpsert(root), create).Apply(new CatalogChange.CaRootUpsert(root), modify);
         }
 
         foreach (var (topic, idx, _) in Rows("SELECT name, idx, 0 FROM topics;"))
@@ -174,6 +209,10 @@ internal sealed class SqliteStore : IStore
                 return Set(_putEntry!, ("$kind", c.Entry.Kind), ("$name", c.Entry.Name), ("$body", System.Text.Encoding.UTF8.GetString(ConfigEntryJson.Serialize(c.Entry with { CreateIndex = 0, ModifyIndex = 0 }))), ("$index", (long)index));
             case CatalogChange.ConfigEntryDelete c:
                 return Set(_deleteEntry!, ("$kind", c.Kind), ("$name", c.Name));
+            case CatalogChange.CaRootUpsert c:
+                return Set(_putCaRoot!, ("$id", c.Root.Id), ("$body", JsonSerializer.Serialize(c.Root with { CreateIndex = 0, ModifyIndex = 0 }, StoreJson.Default.CaRootRecord)), ("$index", (long)index));
+            case CatalogChange.CaRootDelete c:
+                return Set(_deleteCaRoot!, ("$id", c.Id));
             case CatalogChange.TopicTouch c:
                 return Set(_putTopic!, ("$name", c.Topic), ("$index", (long)index));
             default:
@@ -200,6 +239,8 @@ internal sealed class SqliteStore : IStore
         _putTopic = Prepare("INSERT INTO topics (name, idx) VALUES ($name, $index) ON CONFLICT DO UPDATE SET idx = excluded.idx;", "$name", "$index");
         _putEntry = Prepare($"INSERT INTO config_entries (kind, name, body, create_index, modify_index) VALUES ($kind, $name, $body, $index, $index) {upsert};", "$kind", "$name", "$body", "$index");
         _deleteEntry = Prepare("DELETE FROM config_entries WHERE kind = $kind AND name = $name;", "$kind", "$name");
+        _putCaRoot = Prepare($"INSERT INTO ca_roots (id, body, create_index, modify_index) VALUES ($id, $body, $index, $index) {upsert};", "$id", "$body", "$index");
+        _deleteCaRoot = Prepare("DELETE FROM ca_roots WHERE id = $id;", "$id");
         _putIndex = Prepare("UPDATE weft_meta SET value = $index WHERE key = 'index';", "$index");
     }
 
@@ -238,7 +279,7 @@ internal sealed class SqliteStore : IStore
 
     public ValueTask DisposeAsync()
     {
-        foreach (var command in new[] { _putNode, _deleteNode, _putService, _deleteService, _putCheck, _deleteCheck, _putTopic, _putIndex, _putEntry, _deleteEntry })
+        foreach (var command in new[] { _putNode, _deleteNode, _putService, _deleteService, _putCheck, _deleteCheck, _putTopic, _putIndex, _putEntry, _deleteEntry, _putCaRoot, _deleteCaRoot })
             command?.Dispose();
         _connection?.Dispose();
         _connection = null;

@@ -8,4 +8,5 @@ namespace Weft.Server.Storage;
 [JsonSerializable(typeof(NodeRecord))]
 [JsonSerializable(typeof(ServiceRecord))]
 [JsonSerializable(typeof(CheckRecord))]
+[JsonSerializable(typeof(CaRootRecord))]
 internal sealed partial class StoreJson : JsonSerializerContext;

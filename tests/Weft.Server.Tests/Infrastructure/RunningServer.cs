@@ -33,11 +33,12 @@ internal sealed class RunningServer : IAsyncDisposable
         bool scripts = false,
         string nodeName = "test-node",
         int httpPort = 0,
-        int grpcPort = 0)
+        int grpcPort = 0,
+        Func<ServerOptions, ServerOptions>? configure = null)
     {
         var owns = dataDir is null;
         dataDir ??= Directory.CreateTempSubdirectory("weft-test-").FullName;
-        var server = await WeftServer.StartAsync(new ServerOptions
+        var options = new ServerOptions
         {
             DataDir = dataDir,
             HttpEndpoint = new IPEndPoint(IPAddress.Loopback, httpPort),
@@ -48,7 +49,8 @@ internal sealed class RunningServer : IAsyncDisposable
             EnableScriptChecks = scripts,
             LogLevel = LogLevel.Warning,
             TimeProvider = time ?? TimeProvider.System,
-        });
+        };
+        var server = await WeftServer.StartAsync(configure?.Invoke(options) ?? options);
         return new RunningServer(server, dataDir, owns, open ? null : Token);
     }
 
