@@ -85,7 +85,7 @@ internal sealed class ProxyHost : IAsyncDisposable
         var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
         var log = loggerFactory.CreateLogger("Weft.Proxy");
         var metrics = new ProxyMetrics();
-        var transport = new UpstreamTransport(options.Workload);
+        var transport = new UpstreamTransport(options.Workload, options.SidecarConnectionLifetime);
         var config = new MeshConfig(new RouteCompiler(options, transport, metrics), options.Time, log);
         var admin = new AdminEndpoints(config, metrics, options.Time);
         var tcp = new TcpProxy(transport, metrics, options.Time, log);

@@ -41,6 +41,14 @@ internal sealed record ProxyOptions
     /// </summary>
     public WorkloadTls? Workload { get; init; }
 
+    /// <summary>
+    /// How long a connection to another sidecar is reused before new requests move to a fresh one (in-flight requests
+    /// finish on the old). Bounds how long a renewed certificate or a rotated root takes to reach every connection.
+    /// </summary>
+    public TimeSpan SidecarConnectionLifetime { get; init; } = DefaultSidecarConnectionLifetime;
+
+    public static readonly TimeSpan DefaultSidecarConnectionLifetime = TimeSpan.FromMinutes(5);
+
     /// <summary>Where the proxy logs; none when null.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 }

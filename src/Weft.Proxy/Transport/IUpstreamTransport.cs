@@ -36,7 +36,7 @@ internal interface IUpstreamTransport
 /// is that service. Without a <see cref="WorkloadTls"/> (in-process tests of routing), sidecars get h2c.
 /// Direct instances and the local app stay plaintext.
 /// </summary>
-internal sealed class UpstreamTransport(WorkloadTls? tls) : IUpstreamTransport, IDisposable
+internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnectionLifetime) : IUpstreamTransport, IDisposable
 {
     private readonly ConcurrentDictionary<(PeerKind, string, TimeSpan, int), HttpMessageInvoker> _invokers = new();
 
@@ -63,6 +63,7 @@ internal sealed class UpstreamTransport(WorkloadTls? tls) : IUpstreamTransport, 
                 // The handler sees an http:// prefix and speaks h2 with prior knowledge over the stream we hand it,
                 // which is already mTLS: the certificate is chosen per connection, so renewals reach new connections.
                 var destination = key.Item2;
+                handler.PooledConnectionLifetime = sidecarConnectionLifetime;
                 handler.ConnectCallback = (context, cancellationToken) => ConnectAsync(PeerKind.Sidecar, destination, context.DnsEndPoint, cancellationToken);
             }
 

@@ -25,7 +25,7 @@ internal sealed class MeshFixture : IAsyncDisposable
     public Uri ServerAddress => new($"http://127.0.0.1:{_httpPort}");
 
     /// <summary>Starts (or restarts, on the same data dir and ports) the control plane.</summary>
-    public async Task StartServerAsync()
+    public async Task StartServerAsync(TimeSpan? leafTtl = null)
     {
         Server = await WeftServer.StartAsync(new ServerOptions
         {
@@ -34,6 +34,7 @@ internal sealed class MeshFixture : IAsyncDisposable
             GrpcEndpoint = new IPEndPoint(IPAddress.Loopback, _grpcPort),
             NodeName = "mesh-node",
             DevOpen = true,
+            LeafTtl = leafTtl ?? TimeSpan.FromHours(24),
             LogLevel = LogLevel.Warning,
         });
         Api ??= new HttpClient { BaseAddress = ServerAddress, Timeout = TimeSpan.FromSeconds(30) };
@@ -60,7 +61,7 @@ internal sealed class MeshFixture : IAsyncDisposable
         return app;
     }
 
-    public async Task<SidecarRunner> StartSidecarAsync(string service, string instance, int appPort)
+    public async Task<SidecarRunner> StartSidecarAsync(string service, string instance, int appPort, TimeSpan? connectionLifetime = null)
     {
         var sidecar = await SidecarRunner.StartAsync(new SidecarOptions
         {
@@ -74,6 +75,7 @@ internal sealed class MeshFixture : IAsyncDisposable
                 OutboundAddress = new IPEndPoint(IPAddress.Loopback, 0),
                 AdminAddress = new IPEndPoint(IPAddress.Loopback, 0),
                 DrainTime = TimeSpan.FromSeconds(2),
+                SidecarConnectionLifetime = connectionLifetime ?? ProxyOptions.DefaultSidecarConnectionLifetime,
             },
         });
         _owned.Add(sidecar);
