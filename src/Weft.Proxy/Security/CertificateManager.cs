@@ -56,7 +56,7 @@ internal sealed partial class CertificateManager : IAsyncDisposable
         LogWaitingForFirst(log, service);
         var until = time.GetUtcNow() + deadline;
         var bundle = await RetryAsync(() => ca.RootsAsync(0, TimeSpan.Zero, cancellationToken), "fetch the CA roots", until, time, log, cancellationToken);
-        var certificate = await RetryAsync(() => IssueAsync(ca, bundle.TrustDomain, service, cancellationToken), "get a certificate", until, time, log, cancellationToken);
+        var certificate = await RetryAsync(() => IssueAsync(ca, bundle.TrustDomain, service, time, cancellationToken), "get a certificate", until, time, log, cancellationToken);
         var manager = new CertificateManager(ca, service, time, log, random ?? Random.Shared, new WorkloadTls(certificate, bundle, time, log));
         LogFirst(log, certificate.Id, certificate.SerialNumber, certificate.NotAfter);
         manager.Schedule(certificate);
@@ -64,12 +64,13 @@ internal sealed partial class CertificateManager : IAsyncDisposable
         return manager;
     }
 
-    private static async Task<WorkloadCertificate> IssueAsync(ICertificateAuthority ca, string trustDomain, string service, CancellationToken cancellationToken)
+    private static async Task<WorkloadCertificate> IssueAsync(ICertificateAuthority ca, string trustDomain, string service, TimeProvider time, CancellationToken cancellationToken)
     {
         var (key, csr) = WorkloadCertificate.NewRequest(SpiffeId.ForService(trustDomain, service));
         try
         {
-            return WorkloadCertificate.FromPem(await ca.SignAsync(csr, cancellationToken), key);
+            var pem = await ca.SignAsync(csr, cancellationToken);
+            return WorkloadCertificate.FromPem(pem, key, time.GetUtcNow());
         }
         catch
         {
@@ -104,8 +105,8 @@ internal sealed partial class CertificateManager : IAsyncDisposable
 
     private void Schedule(WorkloadCertificate certificate)
     {
-        var lifetime = certificate.NotAfter - certificate.NotBefore;
-        var at = certificate.NotBefore + lifetime * (RenewFrom + (RenewTo - RenewFrom) * _random.NextDouble());
+        var (start, lifetime) = certificate.Lifetime;
+        var at = start + lifetime * (RenewFrom + (RenewTo - RenewFrom) * _random.NextDouble());
         lock (_gate)
         {
             if (_stopping.IsCancellationRequested)
@@ -137,7 +138,7 @@ internal sealed partial class CertificateManager : IAsyncDisposable
             var current = Tls.Certificate;
             try
             {
-                var renewed = await IssueAsync(_ca, Tls.Bundle.TrustDomain, _service, cancellationToken);
+                var renewed = await IssueAsync(_ca, Tls.Bundle.TrustDomain, _service, _time, cancellationToken);
                 Tls.Update(renewed);
                 Interlocked.Increment(ref _renewals);
                 LogRenewed(_log, renewed.Id, renewed.SerialNumber, renewed.NotAfter);

@@ -10,8 +10,9 @@ namespace Weft.Proxy.Security;
 /// <summary>This sidecar's leaf certificate with its private key (in memory only) and the intermediates it presents.</summary>
 internal sealed class WorkloadCertificate
 {
-    private WorkloadCertificate(X509Certificate2 leaf, ImmutableArray<X509Certificate2> intermediates, SpiffeId id)
+    private WorkloadCertificate(X509Certificate2 leaf, ImmutableArray<X509Certificate2> intermediates, SpiffeId id, DateTimeOffset receivedAt)
     {
+        ReceivedAt = receivedAt;
         Leaf = leaf;
         Intermediates = intermediates;
         Id = id;
@@ -30,8 +31,24 @@ internal sealed class WorkloadCertificate
     public DateTimeOffset NotAfter => new(Leaf.NotAfter.ToUniversalTime());
     public string SerialNumber => Leaf.SerialNumber;
 
+    /// <summary>When this sidecar got the certificate.</summary>
+    public DateTimeOffset ReceivedAt { get; }
+
+    /// <summary>
+    /// The lifetime renewal is measured against: from when it was issued (received), not from <see cref="NotBefore"/>,
+    /// which CAs backdate for clock skew (Weft's and Consul's by a minute) — against a short TTL that would renew at once.
+    /// </summary>
+    public (DateTimeOffset Start, TimeSpan Length) Lifetime
+    {
+        get
+        {
+            var start = ReceivedAt > NotBefore && ReceivedAt < NotAfter ? ReceivedAt : NotBefore;
+            return (start, NotAfter - start);
+        }
+    }
+
     /// <summary>Pairs the signed chain (leaf first, then intermediates, PEM) with the key whose CSR it answers.</summary>
-    public static WorkloadCertificate FromPem(string chainPem, ECDsa key)
+    public static WorkloadCertificate FromPem(string chainPem, ECDsa key, DateTimeOffset receivedAt)
     {
         var all = new X509Certificate2Collection();
         all.ImportFromPem(chainPem);
@@ -41,7 +58,7 @@ internal sealed class WorkloadCertificate
         using (var publicOnly = all[0])
             leaf = publicOnly.CopyWithPrivateKey(key);
         var id = PeerIdentity.FromCertificate(leaf) ?? throw new CryptographicException("the signed certificate carries no SPIFFE id");
-        return new WorkloadCertificate(leaf, [.. all.Skip(1)], id);
+        return new WorkloadCertificate(leaf, [.. all.Skip(1)], id, receivedAt);
     }
 
     /// <summary>A new P-256 key and a PKCS#10 request for <paramref name="id"/> (its only SAN, a URI).</summary>

@@ -32,7 +32,7 @@ public sealed class CertificateManagerTests
     [InlineData(4)]
     public async Task Renewal_HappensBetween50And70PercentOfTheLifetime(int seed)
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
         using var ca = new TestCa(time) { LeafTtl = Ttl };
         await using var manager = await StartAsync(ca, time, seed);
         var first = manager.Tls.Certificate;
@@ -47,7 +47,10 @@ public sealed class CertificateManagerTests
         }
 
         Assert.NotNull(renewedAt);
-        var fraction = (renewedAt.Value - first.NotBefore) / (first.NotAfter - first.NotBefore);
+        // Measured from issuance: the CA backdates NotBefore by a minute, which must not pull the renewal forward.
+        var issued = first.ReceivedAt;
+        Assert.Equal(first.NotBefore + TimeSpan.FromMinutes(1), issued);
+        var fraction = (renewedAt.Value - issued) / (first.NotAfter - issued);
         Assert.InRange(fraction, 0.5, 0.7 + 1.0 / Ttl.TotalSeconds);
         Assert.Equal(1, manager.Renewals);
         Assert.NotEqual(first.SerialNumber, manager.Tls.Certificate.SerialNumber);
@@ -58,15 +61,15 @@ public sealed class CertificateManagerTests
     [Fact]
     public async Task RenewalPoints_AreSpreadOverTheWindow_NotAllTheSame()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
         using var ca = new TestCa(time) { LeafTtl = Ttl };
         var points = new HashSet<TimeSpan>();
         for (var seed = 0; seed < 5; seed++)
         {
             await using var manager = await StartAsync(ca, time, seed);
             var c = manager.Tls.Certificate;
-            Assert.InRange((manager.RenewAt - c.NotBefore) / (c.NotAfter - c.NotBefore), 0.5, 0.7);
-            points.Add(manager.RenewAt - c.NotBefore);
+            Assert.InRange((manager.RenewAt - c.ReceivedAt) / (c.NotAfter - c.ReceivedAt), 0.5, 0.7);
+            points.Add(manager.RenewAt - c.ReceivedAt);
         }
 
         Assert.True(points.Count > 1);
@@ -75,7 +78,7 @@ public sealed class CertificateManagerTests
     [Fact]
     public async Task CaDown_RetriesWithBackoff_KeepsTheCurrentCertificate_ThenRenews()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
         using var ca = new TestCa(time) { LeafTtl = Ttl };
         await using var manager = await StartAsync(ca, time, seed: 7);
         var first = manager.Tls.Certificate;
@@ -107,7 +110,7 @@ public sealed class CertificateManagerTests
     [Fact]
     public async Task AfterRenewal_NewConnectionsGetTheNewCertificate_AndOpenOnesKeepWorking()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
         using var ca = new TestCa(time) { LeafTtl = Ttl };
         await using var manager = await StartAsync(ca, time, seed: 3);
         await using var app = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("ok")));

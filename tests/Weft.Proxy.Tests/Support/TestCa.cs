@@ -9,7 +9,7 @@ namespace Weft.Proxy.Tests.Support;
 /// <summary>
 /// A certificate authority made in the test (root → intermediate → leaves), standing in for the control plane's CA
 /// where a test exercises the sidecar alone. It signs CSRs as the server does: the SPIFFE id is taken from the CSR,
-/// the lifetime is <see cref="LeafTtl"/> from the test's clock.
+/// the lifetime is <see cref="LeafTtl"/> from the test's clock, backdated a minute.
 /// </summary>
 internal sealed class TestCa : ICertificateAuthority, IDisposable
 {
@@ -55,7 +55,7 @@ internal sealed class TestCa : ICertificateAuthority, IDisposable
         san.AddUri(new Uri(uri ?? SpiffeId.ForService(TrustDomain, service).ToString()));
         request.CertificateExtensions.Add(san.Build());
         var now = Time.GetUtcNow();
-        return WorkloadCertificate.FromPem(Issue(request, notBefore ?? now.AddMinutes(-1), notAfter ?? now + LeafTtl), key);
+        return WorkloadCertificate.FromPem(Issue(request, notBefore ?? now.AddMinutes(-1), notAfter ?? now + LeafTtl), key, now);
     }
 
     /// <summary>A sidecar identity: a leaf of this CA for <paramref name="service"/> and this CA's bundle.</summary>
@@ -72,7 +72,8 @@ internal sealed class TestCa : ICertificateAuthority, IDisposable
             return Task.FromException<string>(failure);
         var request = CertificateRequest.LoadSigningRequestPem(csrPem, HashAlgorithmName.SHA256, CertificateRequestLoadOptions.UnsafeLoadCertificateExtensions);
         var now = Time.GetUtcNow();
-        return Task.FromResult(Issue(request, now, now + LeafTtl));
+        // Backdated a minute for clock skew, as the server's CA does.
+        return Task.FromResult(Issue(request, now.AddMinutes(-1), now + LeafTtl));
     }
 
     private string Issue(CertificateRequest request, DateTimeOffset notBefore, DateTimeOffset notAfter)
