@@ -68,6 +68,14 @@ internal sealed partial class CertificateAuthority : IAsyncDisposable
                 return $"created root {first.Id} ({first.Source})";
             }
 
+            if (supplied is not null && !SameCert(active.SigningCert, supplied.Signer)
+                && tx.State.CaRoots.Values.Any(r => !r.Active && SameCert(r.SigningCert, supplied.Signer)))
+            {
+                // Passed again after someone rotated away from it (weft ca rotate): keep their choice.
+                Prune(tx, now);
+                return $"active root {active.Id} ({active.Source}); --ca-cert was rotated away from earlier and is not made active again";
+            }
+
             if (supplied is not null && !SameCert(active.SigningCert, supplied.Signer))
             {
                 var next = Rotate(tx, FromOperator(supplied), now, crossSign: true);
@@ -113,7 +121,7 @@ internal sealed partial class CertificateAuthority : IAsyncDisposable
             throw new CaUnavailableException($"the CA certificate {signer.Cert.Subject} expired at {signer.NotAfter:u}; rotate the CA");
 
         X509Certificate2 leaf;
-        lock (signer)
+        lock (signer.Gate)
             leaf = CaCertificates.SignLeaf(request.PublicKey, request.Identity.ToUri(), request.Identity.Service, signer.Cert, signer.Key, notBefore, notAfter);
         using (leaf)
         {
@@ -355,7 +363,11 @@ internal sealed partial class CertificateAuthority : IAsyncDisposable
         return _pruneTimer.DisposeAsync();
     }
 
-    private sealed record Signer(string RootId, ulong ModifyIndex, X509Certificate2 Cert, AsymmetricAlgorithm Key, DateTimeOffset NotAfter, string ChainPem);
+    private sealed record Signer(string RootId, ulong ModifyIndex, X509Certificate2 Cert, AsymmetricAlgorithm Key, DateTimeOffset NotAfter, string ChainPem)
+    {
+        // One signature at a time per key: .NET does not promise that a key object is safe to share across threads.
+        public Lock Gate { get; } = new();
+    }
 
     [LoggerMessage(EventId = 600, Level = LogLevel.Information, Message = "Certificate authority: {Outcome}")]
     private partial void LogStarted(string outcome);

@@ -71,6 +71,30 @@ public sealed class OperatorCaTests
     }
 
     [Fact]
+    public async Task SameOperatorCaOnRestart_AfterRotatingAwayFromIt_IsNotMadeActiveAgain()
+    {
+        var dataDir = Directory.CreateTempSubdirectory("weft-ca-").FullName;
+        using var ca = OperatorCaFiles.Create();
+        try
+        {
+            string rotatedTo;
+            await using (var first = await RunningServer.StartAsync(dataDir, configure: o => o with { CaCertFile = ca.CertFile, CaKeyFile = ca.KeyFile }))
+            {
+                await first.PutOkAsync("/v1/connect/ca/configuration", """{"Provider":"weft","Config":{"RotateRoot":true}}""");
+                rotatedTo = (await first.GetJsonAsync("/v1/connect/ca/roots")).GetProperty("ActiveRootID").GetString()!;
+            }
+
+            // The unit file still says --ca-cert; the operator's later rotation wins.
+            await using var second = await RunningServer.StartAsync(dataDir, configure: o => o with { CaCertFile = ca.CertFile, CaKeyFile = ca.KeyFile });
+            Assert.Equal(rotatedTo, (await second.GetJsonAsync("/v1/connect/ca/roots")).GetProperty("ActiveRootID").GetString());
+        }
+        finally
+        {
+            Directory.Delete(dataDir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task OperatorCaThroughTheApi_RotatesToIt()
     {
         using var ca = OperatorCaFiles.Create(intermediate: true);
