@@ -14,6 +14,7 @@ using Weft.Proxy.Forwarding;
 using Weft.Proxy.Listeners;
 using Weft.Proxy.Metrics;
 using Weft.Proxy.Routing;
+using Weft.Proxy.Security;
 using Weft.Proxy.Tcp;
 using Weft.Proxy.Transport;
 using Yarp.ReverseProxy.Forwarder;
@@ -27,12 +28,12 @@ namespace Weft.Proxy.Hosting;
 internal sealed class ProxyHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly PlaintextTransport _transport;
+    private readonly UpstreamTransport _transport;
     private readonly AdminEndpoints _admin;
     private readonly ILogger _log;
     private int _stopped;
 
-    private ProxyHost(ProxyOptions options, WebApplication app, PlaintextTransport transport, MeshConfig config, AdminEndpoints admin,
+    private ProxyHost(ProxyOptions options, WebApplication app, UpstreamTransport transport, MeshConfig config, AdminEndpoints admin,
         ProxyMetrics metrics, ImmutableArray<Listener> listeners, ILogger log)
     {
         Options = options;
@@ -53,6 +54,9 @@ internal sealed class ProxyHost : IAsyncDisposable
     internal MeshConfig Config { get; }
     internal ProxyMetrics Metrics { get; }
     internal ImmutableArray<Listener> Listeners { get; }
+
+    /// <summary>The certificate and trust bundle in use (expiry, handshake failures); null when the proxy runs without mTLS.</summary>
+    internal WorkloadTls? Workload => Options.Workload;
 
     public IPEndPoint InboundAddress => Bound(ListenerKind.Inbound);
     public IPEndPoint OutboundAddress => Bound(ListenerKind.Outbound);
@@ -81,10 +85,10 @@ internal sealed class ProxyHost : IAsyncDisposable
         var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
         var log = loggerFactory.CreateLogger("Weft.Proxy");
         var metrics = new ProxyMetrics();
-        var transport = new PlaintextTransport();
+        var transport = new UpstreamTransport(options.Workload, options.SidecarConnectionLifetime);
         var config = new MeshConfig(new RouteCompiler(options, transport, metrics), options.Time, log);
         var admin = new AdminEndpoints(config, metrics, options.Time);
-        var tcp = new TcpProxy(metrics, options.Time, log);
+        var tcp = new TcpProxy(transport, metrics, options.Time, log);
 
         var listeners = ImmutableArray.CreateBuilder<Listener>();
         listeners.Add(new Listener(ListenerKind.Inbound, "inbound", options.InboundAddress));
@@ -113,6 +117,8 @@ internal sealed class ProxyHost : IAsyncDisposable
                 kestrel.Listen(listener.Configured, listen =>
                 {
                     listen.Protocols = listener.Kind == ListenerKind.Admin ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2;
+                    if (listener.Kind == ListenerKind.Inbound && options.Workload is { } workload)
+                        InboundTls.Use(listen, workload);
                     listen.Use(new ListenerConnections(listener, config, tcp, metrics.Listener(listener.Name), options.Time).Middleware);
                     bound.Add((listener, listen));
                 });

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Net;
 using Microsoft.Extensions.Logging;
+using Weft.Proxy.Security;
 
 namespace Weft.Proxy.Hosting;
 
@@ -40,6 +41,20 @@ internal sealed record ProxyOptions
     /// in. True only where no control plane will ever speak (in-process tests of the data plane).
     /// </summary>
     public bool IntentionsDefaultAllow { get; init; }
+
+    /// <summary>
+    /// This sidecar's certificate and trust bundle: the inbound listener then speaks only mTLS and calls to other
+    /// sidecars go over mTLS. Every sidecar a <c>SidecarRunner</c> starts has one; null only in tests of routing.
+    /// </summary>
+    public WorkloadTls? Workload { get; init; }
+
+    /// <summary>
+    /// How long a connection to another sidecar is reused before new requests move to a fresh one (in-flight requests
+    /// finish on the old). Bounds how long a renewed certificate or a rotated root takes to reach every connection.
+    /// </summary>
+    public TimeSpan SidecarConnectionLifetime { get; init; } = DefaultSidecarConnectionLifetime;
+
+    public static readonly TimeSpan DefaultSidecarConnectionLifetime = TimeSpan.FromMinutes(5);
 
     /// <summary>Where the proxy logs; none when null.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Weft.Proxy.Metrics;
@@ -43,7 +44,8 @@ internal sealed class ListenerConnections(Listener listener, MeshConfig config, 
             }
 
             var http2 = false;
-            if (listener.Kind != ListenerKind.Admin)
+            // Over TLS, ALPN already chose the protocol.
+            if (listener.Kind != ListenerKind.Admin && connection.Features.Get<ITlsHandshakeFeature>() is null)
             {
                 if (await StartsWithHttp2PrefaceAsync(connection, time) is not { } preface)
                     return; // silent, or gone before saying anything

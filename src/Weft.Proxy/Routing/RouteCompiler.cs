@@ -130,7 +130,7 @@ internal sealed class RouteCompiler(ProxyOptions options, IUpstreamTransport tra
             var clusterName = "local-app";
             var runtime = Runtime(clusterName, settings);
             Commits.Add(() => runtime.Cluster.Update(settings, [endpoint]));
-            var invoker = owner.Transport.Invoker(PeerKind.LocalApp, DefaultConnectTimeout, int.MaxValue);
+            var invoker = owner.Transport.Invoker(PeerKind.LocalApp, name, DefaultConnectTimeout, int.MaxValue);
             var binding = new ClusterBinding
             {
                 Name = clusterName,
@@ -272,8 +272,8 @@ internal sealed class RouteCompiler(ProxyOptions options, IUpstreamTransport tra
                 Settings = settings,
                 ConnectTimeout = connectTimeout,
                 RequestTimeout = Positive(resolver?.RequestTimeout),
-                DirectInvoker = owner.Transport.Invoker(PeerKind.Direct, connectTimeout, maxConnections),
-                SidecarInvoker = owner.Transport.Invoker(PeerKind.Sidecar, connectTimeout, maxConnections),
+                DirectInvoker = owner.Transport.Invoker(PeerKind.Direct, service, connectTimeout, maxConnections),
+                SidecarInvoker = owner.Transport.Invoker(PeerKind.Sidecar, service, connectTimeout, maxConnections),
                 Endpoints = endpoints,
                 ServiceEndpointCount = all.Length,
                 Prefixes = prefixes.ToFrozenDictionary(StringComparer.Ordinal),

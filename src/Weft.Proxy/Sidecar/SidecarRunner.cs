@@ -5,6 +5,7 @@ using Weft.Core.Catalog;
 using Weft.Core.Health;
 using Weft.Proxy.ControlPlane;
 using Weft.Proxy.Hosting;
+using Weft.Proxy.Security;
 
 namespace Weft.Proxy.Sidecar;
 
@@ -45,12 +46,16 @@ internal sealed partial class SidecarRunner : IAsyncDisposable
     private readonly HealthProbeFactory? _probes;
     private readonly AppHealthReporter? _app;
     private readonly MeshStreamClient _stream;
+    private readonly CertificateManager _certificates;
+    private readonly HttpCertificateAuthority _ca;
     private readonly ILogger _logger;
     private bool _stopped;
 
     private SidecarRunner(SidecarOptions options, ProxyHost host, SidecarIdentity identity, HttpClient http, RegistryClient registry,
-        HealthProbeFactory? probes, AppHealthReporter? app, MeshStreamClient stream, ILogger logger)
+        HealthProbeFactory? probes, AppHealthReporter? app, MeshStreamClient stream, CertificateManager certificates, HttpCertificateAuthority ca, ILogger logger)
     {
+        _certificates = certificates;
+        _ca = ca;
         _options = options;
         Host = host;
         Identity = identity;
@@ -67,11 +72,39 @@ internal sealed partial class SidecarRunner : IAsyncDisposable
     public MeshStreamClient Stream => _stream;
     public AppHealthReporter? App => _app;
 
+    /// <summary>The workload certificate's renewal and the trust bundle's updates.</summary>
+    public CertificateManager Certificates => _certificates;
+
     public static async Task<SidecarRunner> StartAsync(SidecarOptions options, CancellationToken cancellationToken = default)
     {
         var loggers = options.Proxy.LoggerFactory ?? NullLoggerFactory.Instance;
         var logger = loggers.CreateLogger<SidecarRunner>();
-        var host = await ProxyHost.StartAsync(options.Proxy, cancellationToken);
+        // No certificate, no mesh: the inbound listener opens and the instance registers only once the CA has signed one.
+        var ca = new HttpCertificateAuthority(options.Server, options.Token);
+        CertificateManager certificates;
+        try
+        {
+            certificates = await CertificateManager.StartAsync(ca, options.Proxy.ServiceName, options.Proxy.Time,
+                loggers.CreateLogger<CertificateManager>(), options.RegisterDeadline, cancellationToken);
+        }
+        catch
+        {
+            ca.Dispose();
+            throw;
+        }
+
+        ProxyHost host;
+        try
+        {
+            host = await ProxyHost.StartAsync(options.Proxy with { Workload = certificates.Tls }, cancellationToken);
+        }
+        catch
+        {
+            await certificates.DisposeAsync();
+            ca.Dispose();
+            throw;
+        }
+
         HttpClient? http = null;
         HealthProbeFactory? probes = null;
         AppHealthReporter? app = null;
@@ -108,7 +141,7 @@ internal sealed partial class SidecarRunner : IAsyncDisposable
                 Time = options.Proxy.Time,
             }, host.ConfigSink, loggers.CreateLogger<MeshStreamClient>());
             stream.Start();
-            return new SidecarRunner(options, host, identity, http, registry, probes, app, stream, logger);
+            return new SidecarRunner(options, host, identity, http, registry, probes, app, stream, certificates, ca, logger);
         }
         catch
         {
@@ -116,6 +149,8 @@ internal sealed partial class SidecarRunner : IAsyncDisposable
             if (probes is not null) await probes.DisposeAsync();
             http?.Dispose();
             await host.DisposeAsync();
+            await certificates.DisposeAsync();
+            ca.Dispose();
             throw;
         }
     }
@@ -186,6 +221,8 @@ internal sealed partial class SidecarRunner : IAsyncDisposable
         await StopAsync();
         await _stream.DisposeAsync();
         await Host.DisposeAsync();
+        await _certificates.DisposeAsync();
+        _ca.Dispose();
         _http.Dispose();
     }
 

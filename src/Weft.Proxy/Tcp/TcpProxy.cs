@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
@@ -7,6 +8,7 @@ using Weft.Proxy.Hosting;
 using Weft.Proxy.LoadBalancing;
 using Weft.Proxy.Metrics;
 using Weft.Proxy.Routing;
+using Weft.Proxy.Transport;
 
 namespace Weft.Proxy.Tcp;
 
@@ -14,7 +16,7 @@ namespace Weft.Proxy.Tcp;
 /// Raw TCP proxying for upstreams whose protocol is <c>tcp</c>: one picked endpoint per connection, bytes piped both
 /// ways until either side closes (half-close is passed on), counted per upstream.
 /// </summary>
-internal sealed class TcpProxy(ProxyMetrics metrics, TimeProvider time, ILogger log)
+internal sealed class TcpProxy(IUpstreamTransport transport, ProxyMetrics metrics, TimeProvider time, ILogger log)
 {
     /// <summary>
     /// The L4 intention decision for an inbound connection, taken once at accept: the caller is the service named by the
@@ -44,7 +46,7 @@ internal sealed class TcpProxy(ProxyMetrics metrics, TimeProvider time, ILogger 
 
         var started = time.GetTimestamp();
         var outcome = AttemptOutcome.Success;
-        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Stream? stream = null;
         try
         {
             // Not linked to ConnectionClosed: Kestrel signals it on the client's FIN, and a client may send and
@@ -53,9 +55,11 @@ internal sealed class TcpProxy(ProxyMetrics metrics, TimeProvider time, ILogger 
             {
                 try
                 {
-                    await socket.ConnectAsync(new DnsEndPoint(endpoint.Endpoint.Address, endpoint.Endpoint.Port), connect.Token);
+                    // To a sidecar this is mTLS, checked like HTTP; the bytes inside are the app's.
+                    stream = await transport.ConnectAsync(endpoint.Endpoint.Sidecar ? PeerKind.Sidecar : PeerKind.Direct, binding.Service,
+                        new DnsEndPoint(endpoint.Endpoint.Address, endpoint.Endpoint.Port), connect.Token);
                 }
-                catch (Exception e) when (e is SocketException or OperationCanceledException)
+                catch (Exception e) when (e is SocketException or IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException)
                 {
                     outcome = AttemptOutcome.ConnectFailure;
                     stats.ConnectFailed();
@@ -65,8 +69,8 @@ internal sealed class TcpProxy(ProxyMetrics metrics, TimeProvider time, ILogger 
             }
 
             stats.Connected();
-            var toUpstream = PumpAsync(connection.Transport.Input, socket, stats);
-            var fromUpstream = PumpAsync(socket, connection.Transport.Output, stats);
+            var toUpstream = PumpAsync(connection.Transport.Input, stream, stats);
+            var fromUpstream = PumpAsync(stream, connection.Transport.Output, stats);
             await Task.WhenAll(toUpstream, fromUpstream);
         }
         catch (Exception e) when (e is SocketException or IOException or ConnectionResetException or OperationCanceledException)
@@ -75,11 +79,13 @@ internal sealed class TcpProxy(ProxyMetrics metrics, TimeProvider time, ILogger 
         }
         finally
         {
+            if (stream is not null)
+                await stream.DisposeAsync();
             binding.Cluster.Report(endpoint, outcome, time.GetElapsedTime(started));
         }
     }
 
-    private static async Task PumpAsync(PipeReader from, Socket to, TcpStats stats)
+    private static async Task PumpAsync(PipeReader from, Stream to, TcpStats stats)
     {
         try
         {
@@ -89,11 +95,11 @@ internal sealed class TcpProxy(ProxyMetrics metrics, TimeProvider time, ILogger 
                 var buffer = result.Buffer;
                 foreach (var segment in buffer)
                 {
-                    var sent = 0;
-                    while (sent < segment.Length)
-                        sent += await to.SendAsync(segment[sent..], SocketFlags.None);
+                    await to.WriteAsync(segment);
                     stats.Sent(segment.Length);
                 }
+
+                await to.FlushAsync();
 
                 from.AdvanceTo(buffer.End);
                 if (result.IsCompleted || result.IsCanceled)
@@ -103,20 +109,28 @@ internal sealed class TcpProxy(ProxyMetrics metrics, TimeProvider time, ILogger 
         finally
         {
             await from.CompleteAsync();
-            // The client finished sending: pass the half-close on, keep reading the upstream's reply.
-            try { to.Shutdown(SocketShutdown.Send); } catch (SocketException) { }
-            catch (ObjectDisposedException) { }
+            // The client finished sending: pass the half-close on (as a TLS close_notify to a sidecar, a FIN otherwise), keep reading the upstream's reply.
+            try
+            {
+                if (to is SslStream ssl)
+                    await ssl.ShutdownAsync();
+                else if (to is NetworkStream network)
+                    network.Socket.Shutdown(SocketShutdown.Send);
+            }
+            catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or InvalidOperationException)
+            {
+            }
         }
     }
 
-    private static async Task PumpAsync(Socket from, PipeWriter to, TcpStats stats)
+    private static async Task PumpAsync(Stream from, PipeWriter to, TcpStats stats)
     {
         try
         {
             while (true)
             {
                 var memory = to.GetMemory(16 * 1024);
-                var n = await from.ReceiveAsync(memory, SocketFlags.None);
+                var n = await from.ReadAsync(memory);
                 if (n == 0)
                     break;
                 to.Advance(n);

@@ -1,47 +1,106 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using Weft.Proxy.Security;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Weft.Proxy.Transport;
 
-/// <summary>Who is at the other end of a connection: decides the connection's security (mTLS to sidecars, later).</summary>
+/// <summary>Who is at the other end of a connection: decides the connection's security (mTLS to sidecars).</summary>
 internal enum PeerKind
 {
     /// <summary>An instance registered without a sidecar: plaintext, its own protocol.</summary>
     Direct,
 
-    /// <summary>Another Weft sidecar's inbound listener: always HTTP/2 (h2c now, mTLS with the security issue).</summary>
+    /// <summary>Another Weft sidecar's inbound listener: always HTTP/2 over mTLS.</summary>
     Sidecar,
 
     /// <summary>The app beside this sidecar.</summary>
     LocalApp,
 }
 
-/// <summary>The connection layer, one small seam: everything above it sees only an <see cref="HttpMessageInvoker"/>.</summary>
+/// <summary>The connection layer, one small seam: everything above it sees only an <see cref="HttpMessageInvoker"/> or a stream.</summary>
 internal interface IUpstreamTransport
 {
-    HttpMessageInvoker Invoker(PeerKind peer, TimeSpan connectTimeout, int maxConnections);
+    /// <summary>Pooled HTTP connections to instances of <paramref name="service"/> of one peer kind.</summary>
+    HttpMessageInvoker Invoker(PeerKind peer, string service, TimeSpan connectTimeout, int maxConnections);
+
+    /// <summary>One raw connection (the TCP proxy's), secured as the peer kind requires.</summary>
+    ValueTask<Stream> ConnectAsync(PeerKind peer, string service, DnsEndPoint endpoint, CancellationToken cancellationToken);
 }
 
-/// <summary>Plaintext pooled connections, one pool per (peer kind, connect timeout, connection limit).</summary>
-internal sealed class PlaintextTransport : IUpstreamTransport, IDisposable
+/// <summary>
+/// Pooled connections, one pool per (peer kind, connect timeout, connection limit) — and per destination service for
+/// sidecars, whose connections are mTLS (TLS 1.3, h2) with this sidecar's current certificate and check that the peer
+/// is that service. Without a <see cref="WorkloadTls"/> (in-process tests of routing), sidecars get h2c.
+/// Direct instances and the local app stay plaintext.
+/// </summary>
+internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnectionLifetime) : IUpstreamTransport, IDisposable
 {
-    private readonly ConcurrentDictionary<(PeerKind, TimeSpan, int), HttpMessageInvoker> _invokers = new();
+    private readonly ConcurrentDictionary<(PeerKind, string, TimeSpan, int), HttpMessageInvoker> _invokers = new();
 
-    public HttpMessageInvoker Invoker(PeerKind peer, TimeSpan connectTimeout, int maxConnections) =>
-        _invokers.GetOrAdd((peer, connectTimeout, maxConnections), static key => new HttpMessageInvoker(new SocketsHttpHandler
+    public HttpMessageInvoker Invoker(PeerKind peer, string service, TimeSpan connectTimeout, int maxConnections)
+    {
+        var secured = peer == PeerKind.Sidecar && tls is not null;
+        return _invokers.GetOrAdd((peer, secured ? service : "", connectTimeout, maxConnections), key =>
         {
-            UseProxy = false,
-            AllowAutoRedirect = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            UseCookies = false,
-            ConnectTimeout = key.Item2,
-            MaxConnectionsPerServer = key.Item3,
-            EnableMultipleHttp2Connections = true,
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
-            // Trace headers pass through as received; the tracing issue adds a propagator here.
-            ActivityHeadersPropagator = null,
-        }, disposeHandler: true));
+            var handler = new SocketsHttpHandler
+            {
+                UseProxy = false,
+                AllowAutoRedirect = false,
+                AutomaticDecompression = DecompressionMethods.None,
+                UseCookies = false,
+                ConnectTimeout = key.Item3,
+                MaxConnectionsPerServer = key.Item4,
+                EnableMultipleHttp2Connections = true,
+                PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
+                // Trace headers pass through as received; the tracing issue adds a propagator here.
+                ActivityHeadersPropagator = null,
+            };
+            if (secured)
+            {
+                // The handler sees an http:// prefix and speaks h2 with prior knowledge over the stream we hand it,
+                // which is already mTLS: the certificate is chosen per connection, so renewals reach new connections.
+                var destination = key.Item2;
+                handler.PooledConnectionLifetime = sidecarConnectionLifetime;
+                handler.ConnectCallback = (context, cancellationToken) => ConnectAsync(PeerKind.Sidecar, destination, context.DnsEndPoint, cancellationToken);
+            }
+
+            return new HttpMessageInvoker(handler, disposeHandler: true);
+        });
+    }
+
+    public async ValueTask<Stream> ConnectAsync(PeerKind peer, string service, DnsEndPoint endpoint, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(endpoint, cancellationToken);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        var network = new NetworkStream(socket, ownsSocket: true);
+        if (peer != PeerKind.Sidecar || tls is null)
+            return network;
+        var ssl = new SslStream(network, leaveInnerStreamOpen: false);
+        try
+        {
+            await ssl.AuthenticateAsClientAsync(tls.ClientOptions(service), cancellationToken);
+            return ssl;
+        }
+        catch (Exception e)
+        {
+            await ssl.DisposeAsync();
+            if (e is not OperationCanceledException)
+                tls.RecordHandshakeFailure();
+            throw;
+        }
+    }
 
     public void Dispose()
     {

@@ -29,13 +29,13 @@ internal sealed class MeshFixture(bool defaultAllow = true) : IAsyncDisposable
     public Uri ServerAddress => new($"http://127.0.0.1:{_httpPort}");
 
     /// <summary>Starts (or restarts, on the same data dir and ports) the control plane.</summary>
-    public async Task StartServerAsync()
+    public async Task StartServerAsync(TimeSpan? leafTtl = null)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                Server = await StartOnPortsAsync();
+                Server = await StartOnPortsAsync(leafTtl);
                 break;
             }
             catch (IOException) when (!_started && attempt < 3)
@@ -49,7 +49,7 @@ internal sealed class MeshFixture(bool defaultAllow = true) : IAsyncDisposable
         Api ??= new HttpClient { BaseAddress = ServerAddress, Timeout = TimeSpan.FromSeconds(30) };
     }
 
-    private Task<WeftServer> StartOnPortsAsync() =>
+    private Task<WeftServer> StartOnPortsAsync(TimeSpan? leafTtl) =>
         WeftServer.StartAsync(new ServerOptions
         {
             DataDir = DataDir,
@@ -58,6 +58,7 @@ internal sealed class MeshFixture(bool defaultAllow = true) : IAsyncDisposable
             NodeName = "mesh-node",
             DevOpen = true,
             IntentionsDefaultAllow = defaultAllow,
+            LeafTtl = leafTtl ?? TimeSpan.FromHours(24),
             LogLevel = LogLevel.Warning,
         });
 
@@ -82,7 +83,7 @@ internal sealed class MeshFixture(bool defaultAllow = true) : IAsyncDisposable
         return app;
     }
 
-    public async Task<SidecarRunner> StartSidecarAsync(string service, string instance, int appPort)
+    public async Task<SidecarRunner> StartSidecarAsync(string service, string instance, int appPort, TimeSpan? connectionLifetime = null)
     {
         var sidecar = await SidecarRunner.StartAsync(new SidecarOptions
         {
@@ -96,6 +97,7 @@ internal sealed class MeshFixture(bool defaultAllow = true) : IAsyncDisposable
                 OutboundAddress = new IPEndPoint(IPAddress.Loopback, 0),
                 AdminAddress = new IPEndPoint(IPAddress.Loopback, 0),
                 DrainTime = TimeSpan.FromSeconds(2),
+                SidecarConnectionLifetime = connectionLifetime ?? ProxyOptions.DefaultSidecarConnectionLifetime,
             },
         });
         _owned.Add(sidecar);

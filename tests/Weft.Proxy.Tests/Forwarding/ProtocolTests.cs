@@ -15,15 +15,19 @@ using Weft.Proxy.Tests.Support;
 
 namespace Weft.Proxy.Tests.Forwarding;
 
-/// <summary>Every protocol through two sidecars: the client's upstream listener → the server's inbound → the app.</summary>
-public sealed class ProtocolTests
+/// <summary>Every protocol through two sidecars over mTLS: the client's upstream listener → the server's inbound → the app.</summary>
+public sealed class ProtocolTests : IDisposable
 {
-    private static async Task<(ProxyHost Client, ProxyHost Server)> TwoHopsAsync(string service, IPEndPoint app, string? protocol)
+    private readonly TestCa _ca = new();
+
+    public void Dispose() => _ca.Dispose();
+
+    private async Task<(ProxyHost Client, ProxyHost Server)> TwoHopsAsync(string service, IPEndPoint app, string? protocol)
     {
-        var server = await Mesh.ProxyAsync(service, app);
+        var server = await Mesh.SecureProxyAsync(_ca.Workload(service), service, app);
         var entries = protocol is null ? [] : new[] { Mesh.Defaults(service, protocol) };
         Assert.True(server.ConfigSink.Apply(Mesh.Snapshot(1, [], entries)).Applied);
-        var client = await Mesh.ProxyAsync("frontend", Mesh.NoApp, service);
+        var client = await Mesh.SecureProxyAsync(_ca.Workload("frontend"), "frontend", Mesh.NoApp, service);
         Assert.True(client.ConfigSink.Apply(Mesh.Snapshot(1, [(service, [Mesh.Endpoint("s1", server.InboundAddress, sidecar: true)])], entries)).Applied);
         return (client, server);
     }

@@ -3,6 +3,7 @@ using System.Net;
 using Weft.Core.Config;
 using Weft.Core.Mesh;
 using Weft.Proxy.Hosting;
+using Weft.Proxy.Security;
 
 namespace Weft.Proxy.Tests.Support;
 
@@ -37,7 +38,14 @@ internal static class Mesh
     public static Task<ProxyHost> ProxyAsync(string service, IPEndPoint app, params string[] upstreams) => ProxyAsync(service, app, defaultAllow: true, upstreams);
 
     public static Task<ProxyHost> ProxyAsync(string service, IPEndPoint app, bool defaultAllow, params string[] upstreams) =>
-        ProxyHost.StartAsync(new ProxyOptions
+        ProxyHost.StartAsync(Options(service, app, defaultAllow, upstreams));
+
+    /// <summary>A proxy with a workload identity: its inbound listener speaks only mTLS, its calls to sidecars go over mTLS.</summary>
+    public static Task<ProxyHost> SecureProxyAsync(WorkloadTls workload, string service, IPEndPoint app, params string[] upstreams) =>
+        ProxyHost.StartAsync(Options(service, app, defaultAllow: true, upstreams) with { Workload = workload, Time = workload.Time });
+
+    private static ProxyOptions Options(string service, IPEndPoint app, bool defaultAllow, string[] upstreams) =>
+        new()
         {
             IntentionsDefaultAllow = defaultAllow,
             ServiceName = service,
@@ -50,7 +58,7 @@ internal static class Mesh
             DrainTime = TimeSpan.FromSeconds(1),
             LoggerFactory = Environment.GetEnvironmentVariable("WEFT_TEST_LOG") is null ? null
                 : Microsoft.Extensions.Logging.LoggerFactory.Create(b => Microsoft.Extensions.Logging.FilterLoggingBuilderExtensions.AddFilter(Microsoft.Extensions.Logging.ConsoleLoggerExtensions.AddConsole(b), l => true)),
-        });
+        };
 
     /// <summary>An app address nobody listens on, for proxies whose inbound side the test does not use.</summary>
     public static IPEndPoint NoApp => new(IPAddress.Loopback, 9);
@@ -63,3 +71,4 @@ internal static class Mesh
         return client;
     }
 }
+
