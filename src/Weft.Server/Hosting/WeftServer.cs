@@ -14,6 +14,7 @@ using Weft.Server.Catalog;
 using Weft.Core.Health;
 using Weft.Server.Health;
 using Weft.Server.Mesh;
+using Weft.Server.Metrics;
 using Weft.Server.Registry;
 using Weft.Server.Storage;
 
@@ -86,6 +87,7 @@ internal sealed class WeftServer : IAsyncDisposable
         var services = builder.Services;
         services.AddSingleton(options.TimeProvider);
         services.AddSingleton(identity);
+        services.AddSingleton<ServerMetrics>();
         services.AddSingleton<IStore>(new SqliteStore(options.DataDir));
         services.AddSingleton<CatalogStore>();
         services.AddSingleton(new CheckDefinitions(options.EnableScriptChecks));
@@ -129,6 +131,7 @@ internal sealed class WeftServer : IAsyncDisposable
             app.MapStatusApi();
             app.MapConfigApi();
             app.MapWeftApi();
+            app.MapMetricsApi();
             app.MapGrpcService<MeshStreamService>();
 
             await app.StartAsync(cancellationToken);

@@ -8,6 +8,7 @@ using Weft.Core.Mesh.Protocol;
 using Weft.Server.Api;
 using Weft.Server.Catalog;
 using Weft.Server.Health;
+using Weft.Server.Metrics;
 using Weft.Server.Registry;
 
 namespace Weft.Server.Mesh;
@@ -24,6 +25,7 @@ internal sealed partial class MeshStreamService(
     ServerIdentity self,
     MeshListener listener,
     TimeProvider time,
+    ServerMetrics metrics,
     IHostApplicationLifetime lifetime,
     ILogger<MeshStreamService> logger) : MeshStream.MeshStreamBase
 {
@@ -100,6 +102,7 @@ internal sealed partial class MeshStreamService(
 
         // Marks made before this point are covered by the snapshot read after it.
         session.TakeDirty();
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var state = catalog.Current;
         var snapshot = new ServerMessage { Version = state.Index, Full = true };
         foreach (var name in state.ServicesByName.Keys)
@@ -116,10 +119,12 @@ internal sealed partial class MeshStreamService(
         }
 
         await responses.WriteAsync(snapshot, cancellationToken);
+        metrics.Pushed(System.Diagnostics.Stopwatch.GetElapsedTime(started));
         session.Sent(snapshot.Version);
 
         while (await session.WaitForChangeAsync(cancellationToken))
         {
+            started = System.Diagnostics.Stopwatch.GetTimestamp();
             var (services, entries) = session.TakeDirty();
             state = catalog.Current;
             var delta = new ServerMessage { Version = state.Index };
@@ -154,6 +159,7 @@ internal sealed partial class MeshStreamService(
             if (delta.EndpointSets.Count + delta.RemovedServices.Count + delta.Entries.Count + delta.RemovedEntries.Count == 0)
                 continue;
             await responses.WriteAsync(delta, cancellationToken);
+            metrics.Pushed(System.Diagnostics.Stopwatch.GetElapsedTime(started));
             session.Sent(delta.Version);
         }
     }
