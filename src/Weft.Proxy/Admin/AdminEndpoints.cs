@@ -218,6 +218,7 @@ internal sealed class AdminEndpoints(MeshConfig config, ProxyMetrics metrics, Ti
             json.WriteString("Direction", r.Direction);
             json.WriteString("Service", r.Service);
             json.WriteString("Route", r.Route);
+            json.WriteString("Peer", r.Peer);
             json.WriteStartObject("Requests");
             string[] classes = ["none", "1xx", "2xx", "3xx", "4xx", "5xx"];
             for (var i = 0; i < classes.Length; i++)

@@ -15,7 +15,7 @@ internal static class PrometheusExporter
     {
         var text = new PrometheusText();
         var self = metrics.ServiceName;
-        var routes = metrics.Routes.SelectMany(r => r.PerPeer).ToList();
+        var routes = metrics.Routes.ToList();
 
         text.Family("weft_proxy_requests_total", "counter", "Requests that ended, by direction, peer service, route and status code (0: the caller went away).");
         foreach (var r in routes)

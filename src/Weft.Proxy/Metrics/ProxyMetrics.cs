@@ -50,7 +50,8 @@ internal sealed class ProxyMetrics
 
     public TcpStats Tcp(string upstream) => _tcp.GetOrAdd(upstream, static n => new TcpStats(n));
 
-    public IEnumerable<RouteStats> Routes => _routes.Values;
+    /// <summary>Every route's counters, one entry per (route, peer) once inbound callers are told apart.</summary>
+    public IEnumerable<RouteStats> Routes => _routes.Values.SelectMany(static r => r.PerPeer);
     public IEnumerable<ListenerStats> Listeners => _listeners.Values;
     public IEnumerable<TcpStats> TcpUpstreams => _tcp.Values;
 }

@@ -122,6 +122,26 @@ public sealed class MetricsEndpointTests
     }
 
     [Fact]
+    public async Task InboundCallers_AreTheirOwnPeerSeries_OnceTheirIdentityIsKnown()
+    {
+        await using var proxy = await Mesh.ProxyAsync("payments", Mesh.NoApp);
+        var route = proxy.Metrics.Route(Weft.Proxy.Metrics.Directions.Inbound, "payments", "app");
+        // What the request path does for a caller that presented spiffe://.../svc/web over mTLS.
+        route.ForPeer("web").Record(200, TimeSpan.FromMilliseconds(2));
+        route.ForPeer("web").Record(200, TimeSpan.FromMilliseconds(2));
+        route.Record(200, TimeSpan.FromMilliseconds(2));
+        using var admin = Mesh.Client(proxy.AdminAddress);
+
+        var text = await admin.GetStringAsync("/metrics");
+
+        await PromText.AssertPromtoolAcceptsAsync(text);
+        var samples = PromText.Parse(text);
+        (string, string)[] inbound = [("direction", "inbound"), ("service", "payments"), ("route", "app"), ("code", "200")];
+        Assert.Equal(2, samples.Value("weft_proxy_requests_total", [.. inbound, ("peer_service", "web")]));
+        Assert.Equal(1, samples.Value("weft_proxy_requests_total", [.. inbound, ("peer_service", "unknown")]));
+    }
+
+    [Fact]
     public async Task MetricsOff_Answers404_AndCountsNothing()
     {
         await using var backend = await FlakyBackendAsync();
