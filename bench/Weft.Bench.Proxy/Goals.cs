@@ -28,6 +28,9 @@ internal static class Goals
         Row("metrics cost, 1 hop req/s, on vs off <= 3% (HTTP/1.1)", Cost(Get("http1", off, "median_rps"), Get("http1", "weft 1 hop", "median_rps")), "%", v => v <= 3);
         Row("metrics cost, 1 hop req/s, on vs off <= 3% (HTTP/2)", Cost(Get("http2", off, "median_rps"), Get("http2", "weft 1 hop", "median_rps")), "%", v => v <= 3);
         Row("metrics cost, 1 hop CPU/req, on vs off <= 3% (HTTP/1.1)", Extra(Get("http1", "weft 1 hop", "median_proxy_cpu_us_per_request"), Get("http1", off, "median_proxy_cpu_us_per_request")), "%", v => v <= 3);
+        var countingNs = results["metrics_counting"]?["ns_per_request"] is JsonValue c && double.TryParse(c.ToJsonString(), CultureInfo.InvariantCulture, out var ns) ? ns : (double?)null;
+        Row("metrics counting, timed alone, / 1 hop CPU/req <= 3% (HTTP/1.1)",
+            countingNs / (Get("http1", "weft 1 hop", "median_proxy_cpu_us_per_request") * 1000) * 100, "%", v => v <= 3);
         if (weftUnavailable is not null) table.Note($"weft: {weftUnavailable}");
         return table.ToString();
 
