@@ -8,7 +8,7 @@ internal static class Goals
 {
     public static string Render(JsonObject results, string? weftUnavailable)
     {
-        var table = new Table("Goals (issue 3), this run", "goal", "measured", "verdict");
+        var table = new Table("Goals (issues 3 and 5), this run", "goal", "measured", "verdict");
         // Numbers were stored as long or double; read either.
         double? Get(string part, string target, string field) =>
             results[part]?[target]?[field] is JsonValue v && double.TryParse(v.ToJsonString(), CultureInfo.InvariantCulture, out var d) ? d : null;
@@ -23,7 +23,21 @@ internal static class Goals
         Row("2 hops added p99 < 1 ms at 1,000 rps", Get("fixed_rate", "weft 2 hops", "added_p99_ms"), " ms", v => v < 1);
         Row("sidecar RSS idle < 30 MB", Get("http1", "weft 1 hop", "idle_rss_kib") / 1024, " MB", v => v < 30);
         Row("sidecar RSS under load < 60 MB", Get("http1", "weft 1 hop", "max_rss_kib") / 1024, " MB", v => v < 60);
+        // Issue 5: what counting costs, the same sidecar with --metrics on and off, alternating in the same run.
+        const string off = WeftOneHopNoMetricsTarget.TargetName;
+        Row("metrics cost, 1 hop req/s, on vs off <= 3% (HTTP/1.1)", Cost(Get("http1", off, "median_rps"), Get("http1", "weft 1 hop", "median_rps")), "%", v => v <= 3);
+        Row("metrics cost, 1 hop req/s, on vs off <= 3% (HTTP/2)", Cost(Get("http2", off, "median_rps"), Get("http2", "weft 1 hop", "median_rps")), "%", v => v <= 3);
+        Row("metrics cost, 1 hop CPU/req, on vs off <= 3% (HTTP/1.1)", Extra(Get("http1", "weft 1 hop", "median_proxy_cpu_us_per_request"), Get("http1", off, "median_proxy_cpu_us_per_request")), "%", v => v <= 3);
+        var countingNs = results["metrics_counting"]?["ns_per_request"] is JsonValue c && double.TryParse(c.ToJsonString(), CultureInfo.InvariantCulture, out var ns) ? ns : (double?)null;
+        Row("metrics counting, timed alone, / 1 hop CPU/req <= 3% (HTTP/1.1)",
+            countingNs / (Get("http1", "weft 1 hop", "median_proxy_cpu_us_per_request") * 1000) * 100, "%", v => v <= 3);
         if (weftUnavailable is not null) table.Note($"weft: {weftUnavailable}");
         return table.ToString();
+
+        // The loss, in percent, of going from the better figure (off) to the measured one (on); negative when on did better.
+        static double? Cost(double? better, double? measured) => better is { } b && measured is { } m && b > 0 ? 100 * (b - m) / b : null;
+
+        // The extra, in percent, of the measured figure (on) over the baseline (off); negative when on did better.
+        static double? Extra(double? measured, double? baseline) => baseline is { } b && measured is { } m && b > 0 ? 100 * (m - b) / b : null;
     }
 }

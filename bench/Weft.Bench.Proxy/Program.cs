@@ -22,6 +22,9 @@ var results = new JsonObject
     ["loadavg_at_start"] = File.ReadAllText("/proc/loadavg").Trim(),
 };
 var tables = new List<Table>();
+// Before anything else runs: the per-request cost of counting, timed on its own (about 1 s).
+results["metrics_counting"] = CountingCost.Measure();
+Progress($"metrics counting: {results["metrics_counting"]!["ns_per_request"]} ns per request (RouteStats.Record)");
 string? weftUnavailable;
 
 await using (var backend = await Backend.StartAsync(ctx))
@@ -30,7 +33,7 @@ await using (var nginx = await NginxTarget.StartAsync(ctx, backend))
 await using (var mesh = await WeftMesh.StartAsync(ctx, backend, Progress))
 {
     weftUnavailable = mesh.Unavailable;
-    List<Target> targets = [new DirectTarget(backend), haproxy, nginx, new WeftOneHopTarget(mesh), new WeftTwoHopsTarget(mesh)];
+    List<Target> targets = [new DirectTarget(backend), haproxy, nginx, new WeftOneHopTarget(mesh), new WeftOneHopNoMetricsTarget(mesh), new WeftTwoHopsTarget(mesh)];
     Progress($"backend nginx on {backend.Port} (h2c {backend.H2Port}); " +
         string.Join(", ", targets.Select(t => t.Unavailable is null ? $"{t.Name} at {t.Http1}" : $"{t.Name}: {t.Unavailable}")));
 

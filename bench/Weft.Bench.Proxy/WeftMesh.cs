@@ -28,6 +28,14 @@ internal sealed class WeftMesh : IAsyncDisposable
 
     public int ClientOutboundPort { get; private set; }
 
+    /// <summary>A second client sidecar, the same but run with <c>--metrics off</c>: what counting costs, in the same run.</summary>
+    public ChildProcess? NoMetricsSidecar { get; private set; }
+
+    public int NoMetricsOutboundPort { get; private set; }
+
+    /// <summary>Why the metrics-off target cannot run (this build has no <c>--metrics</c>), or null.</summary>
+    public string? NoMetricsUnavailable { get; private set; }
+
     /// <summary>Checks that this build has <c>weft proxy</c>; starts nothing if it has not.</summary>
     public static async Task<WeftMesh> StartAsync(BenchContext ctx, Backend backend, Action<string> progress)
     {
@@ -38,6 +46,9 @@ internal sealed class WeftMesh : IAsyncDisposable
             mesh.Unavailable = "not available yet: this build has no `weft proxy`";
             return mesh;
         }
+
+        if (!proxyHelp.Output.Contains("--metrics", StringComparison.Ordinal))
+            mesh.NoMetricsUnavailable = "not available yet: this build has no `weft proxy --metrics`";
 
         try
         {
@@ -82,18 +93,24 @@ internal sealed class WeftMesh : IAsyncDisposable
         // The client's app address is a port nothing listens on: no load goes to the client app.
         ClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
             ChildProcess.FreeLoopbackPort(), ClientOutboundPort, [(PlainService, backend.Port), (MeshedService, serverInbound)]));
+        if (NoMetricsUnavailable is null)
+        {
+            NoMetricsOutboundPort = ChildProcess.FreeLoopbackPort();
+            NoMetricsSidecar = Track(await StartSidecarAsync(ctx, http, api, "client-nometrics", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
+                ChildProcess.FreeLoopbackPort(), NoMetricsOutboundPort, [(PlainService, backend.Port)], ["--metrics", "off"]));
+        }
         progress($"weft: sidecars ready, client outbound on {ClientOutboundPort}, {MeshedService} sidecar inbound on {serverInbound}");
     }
 
     /// <summary>Starts a sidecar and waits until /ready is 200 and /clusters lists each expected (service, port).</summary>
     private static async Task<ChildProcess> StartSidecarAsync(BenchContext ctx, HttpClient http, Uri api, string service, string appAddr,
-        int inbound, int? outbound, (string Service, int Port)[]? expected)
+        int inbound, int? outbound, (string Service, int Port)[]? expected, string[]? extra = null)
     {
         var admin = new Uri($"http://127.0.0.1:{ChildProcess.FreeLoopbackPort()}");
         var process = ChildProcess.Start($"weft proxy ({service})", "dotnet",
             [ctx.WeftDll, "proxy", "--server", api.ToString().TrimEnd('/'), "--service", service, "--app-addr", appAddr,
              "--inbound-addr", $"127.0.0.1:{inbound}", "--outbound-addr", $"127.0.0.1:{outbound ?? ChildProcess.FreeLoopbackPort()}",
-             "--admin-addr", $"127.0.0.1:{admin.Port}", "--log-level", "warn", "--drain-time", "1s"],
+             "--admin-addr", $"127.0.0.1:{admin.Port}", "--log-level", "warn", "--drain-time", "1s", .. extra ?? []],
             ctx.WorkDir, Path.Combine(ctx.WorkDir, $"weft-proxy-{service}.log"));
         await process.WaitUntilAsync(async () =>
         {
@@ -141,6 +158,33 @@ internal sealed class WeftOneHopTarget : Target
     public override string? Unavailable => _mesh.Unavailable;
 
     public override List<int> ProxyPids() => _mesh.ClientSidecar is { } c ? [c.Pid] : [];
+
+    public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
+
+/// <summary>As <see cref="WeftOneHopTarget"/>, through a sidecar started with <c>--metrics off</c>.</summary>
+internal sealed class WeftOneHopNoMetricsTarget : Target
+{
+    private readonly WeftMesh _mesh;
+
+    public WeftOneHopNoMetricsTarget(WeftMesh mesh)
+    {
+        _mesh = mesh;
+        if (Unavailable is not null) return;
+        Http1 = new Uri($"http://127.0.0.1:{mesh.NoMetricsOutboundPort}/");
+        H2c = Http1;
+        Host = WeftMesh.PlainService;
+    }
+
+    public const string TargetName = "weft 1 hop, metrics off";
+
+    public override string Name => TargetName;
+
+    public override int Hops => 1;
+
+    public override string? Unavailable => _mesh.Unavailable ?? _mesh.NoMetricsUnavailable;
+
+    public override List<int> ProxyPids() => _mesh.NoMetricsSidecar is { } c ? [c.Pid] : [];
 
     public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

@@ -22,15 +22,16 @@ internal static class ProxyCommand
         var advertise = new Option<string>("--advertise-addr") { Description = "The IP registered for this instance (default: the inbound address, or 127.0.0.1 when it is 0.0.0.0)" };
         var outbound = new Option<string>("--outbound-addr") { Description = "HTTP routed by Host (the upstream service's name)", DefaultValueFactory = _ => "127.0.0.1:15001" };
         var upstreams = new Option<string[]>("--upstream") { Description = "NAME=127.0.0.1:PORT: a local listener for one upstream (repeatable)", AllowMultipleArgumentsPerToken = false };
-        var admin = new Option<string>("--admin-addr") { Description = "/ready, /config, /clusters, /stats", DefaultValueFactory = _ => "127.0.0.1:15000" };
+        var admin = new Option<string>("--admin-addr") { Description = "/ready, /config, /clusters, /stats, /metrics (registered as Meta weft-admin)", DefaultValueFactory = _ => "127.0.0.1:15000" };
         var checkHttp = new Option<string>("--check-http") { Description = "Check the app with HTTP GET on this path" };
         var checkTcp = new Option<bool>("--check-tcp") { Description = "Check the app with a TCP connect" };
         var checkInterval = new Option<string>("--check-interval") { Description = "How often to check the app", DefaultValueFactory = _ => "10s" };
         var drain = new Option<string>("--drain-time") { Description = "How long in-flight requests may finish on shutdown", DefaultValueFactory = _ => "5s" };
+        var metricsSwitch = new Option<string>("--metrics") { Description = "on: count requests for /metrics and /stats; off: skip counting", DefaultValueFactory = _ => "on" };
         var logLevel = new Option<string>("--log-level") { Description = "trace, debug, info, warn or error", DefaultValueFactory = _ => "info" };
 
         var command = new Command("proxy", "Run the sidecar beside one service instance");
-        foreach (var option in new Option[] { server, token, service, id, appAddr, inbound, advertise, outbound, upstreams, admin, checkHttp, checkTcp, checkInterval, drain, logLevel })
+        foreach (var option in new Option[] { server, token, service, id, appAddr, inbound, advertise, outbound, upstreams, admin, checkHttp, checkTcp, checkInterval, drain, metricsSwitch, logLevel })
             command.Options.Add(option);
 
         command.SetAction(async (parse, ct) =>
@@ -71,6 +72,18 @@ internal static class ProxyCommand
                 errors.Add($"--server: \"{serverText}\" is not a URL");
             if (!ServerCommand.TryLogLevel(parse.GetValue(logLevel)!, out var level))
                 errors.Add($"--log-level: \"{parse.GetValue(logLevel)}\" is not one of trace, debug, info, warn, error");
+            var metricsOn = parse.GetValue(metricsSwitch) switch
+            {
+                "on" => true,
+                "off" => false,
+                var other => Bad($"--metrics: \"{other}\" is neither on nor off"),
+            };
+            bool Bad(string message)
+            {
+                errors.Add(message);
+                return true;
+            }
+
             if (errors.Count > 0)
             {
                 foreach (var e in errors) await Console.Error.WriteLineAsync($"weft proxy: {e}");
@@ -104,6 +117,7 @@ internal static class ProxyCommand
                     AdminAddress = adminEndpoint,
                     Upstreams = upstreamMap.ToImmutable(),
                     DrainTime = drainTime,
+                    Metrics = metricsOn,
                     LoggerFactory = loggers,
                 },
             };

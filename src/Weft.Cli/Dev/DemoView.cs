@@ -1,4 +1,5 @@
 using System.Text;
+using Weft.Core.Metrics;
 using Weft.Proxy.Metrics;
 using Weft.Proxy.Sidecar;
 
@@ -45,7 +46,7 @@ internal sealed class DemoView(MeshDemo demo)
 
     private Totals Delta(string direction, string service, List<SidecarRunner> sidecars)
     {
-        var now = new Totals(new long[6], new long[RouteStats.BucketBoundsMs.Length + 1], 0);
+        var now = new Totals(new long[6], new long[Histogram.LatencyBoundsSeconds.Length + 1], 0);
         foreach (var sidecar in sidecars)
         {
             foreach (var route in sidecar.Host.Metrics.Routes)
@@ -80,7 +81,7 @@ internal sealed class DemoView(MeshDemo demo)
         {
             seen += t.Buckets[i];
             if (seen >= rank)
-                return i < RouteStats.BucketBoundsMs.Length ? $"≤{RouteStats.BucketBoundsMs[i]:0}ms" : ">10s";
+                return i < Histogram.LatencyBoundsSeconds.Length ? $"≤{Histogram.LatencyBoundsSeconds[i] * 1000:0.#}ms" : ">30s";
         }
 
         return "-";

@@ -8,6 +8,12 @@ public static class MeshMeta
 {
     /// <summary>"true" on an instance registered by <c>weft proxy</c>: its address is the sidecar's inbound listener.</summary>
     public const string Sidecar = "weft-sidecar";
+
+    /// <summary>
+    /// host:port of the sidecar's admin listener (<c>/metrics</c>, <c>/ready</c>) on an instance registered by
+    /// <c>weft proxy</c>; <c>/v1/prometheus/sd</c> lists the instances that carry it.
+    /// </summary>
+    public const string Admin = "weft-admin";
 }
 
 /// <summary>One instance a sidecar may send to: where, how healthy, how heavy.</summary>

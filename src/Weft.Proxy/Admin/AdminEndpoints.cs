@@ -1,13 +1,15 @@
 using System.Buffers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Weft.Core.Metrics;
 using Weft.Proxy.Metrics;
 using Weft.Proxy.Routing;
 
 namespace Weft.Proxy.Admin;
 
 /// <summary>
-/// The admin listener's whole surface: <c>/ready</c>, <c>/config</c>, <c>/clusters</c>, <c>/stats</c>. JSON is written
+/// The admin listener's whole surface: <c>/ready</c>, <c>/config</c>, <c>/clusters</c>, <c>/stats</c>, <c>/metrics</c>
+/// (Prometheus). JSON is written
 /// directly with <see cref="Utf8JsonWriter"/>: no reflection, fine for trimming and AOT.
 /// </summary>
 internal sealed class AdminEndpoints(MeshConfig config, ProxyMetrics metrics, TimeProvider time)
@@ -23,6 +25,7 @@ internal sealed class AdminEndpoints(MeshConfig config, ProxyMetrics metrics, Ti
         "/config" => JsonAsync(http, WriteConfig),
         "/clusters" => JsonAsync(http, WriteClusters),
         "/stats" => JsonAsync(http, WriteStats),
+        "/metrics" => MetricsAsync(http),
         _ => NotFoundAsync(http),
     };
 
@@ -43,7 +46,19 @@ internal sealed class AdminEndpoints(MeshConfig config, ProxyMetrics metrics, Ti
     private static Task NotFoundAsync(HttpContext http)
     {
         http.Response.StatusCode = StatusCodes.Status404NotFound;
-        return http.Response.WriteAsync("weft admin: /ready /config /clusters /stats\n");
+        return http.Response.WriteAsync("weft admin: /ready /config /clusters /stats /metrics\n");
+    }
+
+    private Task MetricsAsync(HttpContext http)
+    {
+        if (!metrics.Enabled)
+        {
+            http.Response.StatusCode = StatusCodes.Status404NotFound;
+            return http.Response.WriteAsync("weft admin: metrics are off (weft proxy --metrics off)\n");
+        }
+
+        http.Response.ContentType = PrometheusText.ContentType;
+        return http.Response.WriteAsync(PrometheusExporter.Write(metrics, config, time));
     }
 
     private double Age(DateTimeOffset at) => (time.GetUtcNow() - at).TotalSeconds;
@@ -205,6 +220,7 @@ internal sealed class AdminEndpoints(MeshConfig config, ProxyMetrics metrics, Ti
             json.WriteString("Direction", r.Direction);
             json.WriteString("Service", r.Service);
             json.WriteString("Route", r.Route);
+            json.WriteString("Peer", r.Peer);
             json.WriteStartObject("Requests");
             string[] classes = ["none", "1xx", "2xx", "3xx", "4xx", "5xx"];
             for (var i = 0; i < classes.Length; i++)
@@ -212,8 +228,9 @@ internal sealed class AdminEndpoints(MeshConfig config, ProxyMetrics metrics, Ti
             json.WriteEndObject();
             json.WriteNumber("LatencySumMs", Math.Round(r.LatencySum.TotalMilliseconds, 3));
             json.WriteStartObject("LatencyBucketsMs");
-            for (var i = 0; i <= RouteStats.BucketBoundsMs.Length; i++)
-                json.WriteNumber(i < RouteStats.BucketBoundsMs.Length ? RouteStats.BucketBoundsMs[i].ToString(System.Globalization.CultureInfo.InvariantCulture) : "+Inf", r.Bucket(i));
+            var bounds = r.Latency.BoundsSeconds;
+            for (var i = 0; i <= bounds.Length; i++)
+                json.WriteNumber(i < bounds.Length ? (bounds[i] * 1000).ToString(System.Globalization.CultureInfo.InvariantCulture) : "+Inf", r.Bucket(i));
             json.WriteEndObject();
             json.WriteNumber("Retries", r.Retries);
             json.WriteNumber("RetryBudgetExhausted", r.BudgetExhausted);

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Weft.Proxy.Listeners;
 using Weft.Proxy.Routing;
+using Weft.Proxy.Transport;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Weft.Proxy.Forwarding;
@@ -19,11 +20,13 @@ internal sealed class RequestPipeline
     private readonly TimeProvider _time;
     private readonly Metrics.RouteStats _unroutedInbound;
     private readonly Metrics.RouteStats _unroutedOutbound;
+    private readonly bool _count;
 
     public RequestPipeline(MeshConfig config, IHttpForwarder forwarder, TimeProvider time, Metrics.ProxyMetrics metrics, ILogger log)
     {
         _config = config;
         _time = time;
+        _count = metrics.Enabled;
         _unroutedInbound = metrics.Route(Metrics.Directions.Inbound, "", "unrouted");
         _unroutedOutbound = metrics.Route(Metrics.Directions.Outbound, "", "unrouted");
         ProxyLayer forward = new ForwardLayer(forwarder, log);
@@ -41,8 +44,15 @@ internal sealed class RequestPipeline
         await _head.InvokeAsync(call);
         if (call.Error != ProxyErrorKind.None)
             await ProxyErrors.WriteAsync(http, call.Error, call.ErrorMessage!);
+        if (!_count)
+            return;
         var status = http.RequestAborted.IsCancellationRequested && !http.Response.HasStarted ? 0 : http.Response.StatusCode;
         var stats = call.Route?.Stats ?? (listener.Kind == ListenerKind.Inbound ? _unroutedInbound : _unroutedOutbound);
+        // The caller's identity exists only over mTLS; without a client certificate the peer stays "unknown".
+        if (listener.Kind == ListenerKind.Inbound && http.Connection.ClientCertificate is not null && PeerIdentity.Of(http) is { } peer)
+            stats = stats.ForPeer(peer.Service);
         stats.Record(status, _time.GetElapsedTime(call.Started));
+        if (call.Attempts > 1)
+            stats.Retried(status is > 0 and < 500);
     }
 }

@@ -84,7 +84,7 @@ internal sealed class ProxyHost : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options.AppAddress);
         var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
         var log = loggerFactory.CreateLogger("Weft.Proxy");
-        var metrics = new ProxyMetrics();
+        var metrics = new ProxyMetrics { ServiceName = options.ServiceName, Enabled = options.Metrics, Workload = options.Workload };
         var transport = new UpstreamTransport(options.Workload, options.SidecarConnectionLifetime);
         var config = new MeshConfig(new RouteCompiler(options, transport, metrics), options.Time, log);
         var admin = new AdminEndpoints(config, metrics, options.Time);

@@ -33,6 +33,9 @@ internal sealed record ProxyOptions
     /// <summary>How long <see cref="ProxyHost.StopAsync"/> waits for in-flight requests after it stops accepting.</summary>
     public TimeSpan DrainTime { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Count requests for <c>/metrics</c> and <c>/stats</c>; off only to measure what counting costs.</summary>
+    public bool Metrics { get; init; } = true;
+
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     /// <summary>

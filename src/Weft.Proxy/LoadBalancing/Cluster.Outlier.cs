@@ -6,6 +6,11 @@ internal sealed partial class Cluster
     /// <summary>Envoy's default <c>max_ejection_time</c>; an ejection never lasts longer (nor shorter than the base).</summary>
     internal static readonly TimeSpan MaxEjectionTime = TimeSpan.FromSeconds(300);
 
+    private long _ejections;
+
+    /// <summary>Ejections since the cluster was created (not how many are in force now), for metrics.</summary>
+    public long Ejections => Interlocked.Read(ref _ejections);
+
     /// <summary>
     /// Ejects <paramref name="endpoint"/> if enforcement's dice say so and the cluster may lose it: Envoy's rule,
     /// (ejected + 1) / endpoints ≤ <see cref="OutlierSettings.MaxEjectionPercent"/>, except that one ejection is
@@ -32,6 +37,7 @@ internal sealed partial class Cluster
                 return;
 
             endpoint.Eject(now, outlier.BaseEjectionTime, outlier.Interval, MaxEjectionTime);
+            Interlocked.Increment(ref _ejections);
         }
     }
 }

@@ -3,11 +3,47 @@ using System.Collections.Concurrent;
 namespace Weft.Proxy.Metrics;
 
 /// <summary>
-/// Every counter the sidecar keeps, in memory, for <c>/stats</c> now and the Prometheus exporter later. Route counters
-/// are looked up when a snapshot is compiled, never on the request path.
+/// Every counter the sidecar keeps, in memory, for <c>/stats</c> and <c>/metrics</c>. Route counters are looked up
+/// when a snapshot is compiled, never on the request path.
 /// </summary>
 internal sealed class ProxyMetrics
 {
+    private long _tlsHandshakeFailures;
+    private long _certificateNotAfterTicks;
+
+    /// <summary>This sidecar's service: the <c>service</c> label of everything it exports.</summary>
+    public string ServiceName { get; init; } = "";
+
+    /// <summary>False with <c>weft proxy --metrics off</c>: requests are not counted and <c>/metrics</c> answers 404.</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>The sidecar's workload certificate and handshake counts; null for a proxy without mTLS.</summary>
+    public Security.WorkloadTls? Workload { get; init; }
+
+    /// <summary>TLS handshakes that failed on any listener or upstream connection; the mTLS transport reports them.</summary>
+    public long TlsHandshakeFailures => Interlocked.Read(ref _tlsHandshakeFailures) + (Workload?.TlsHandshakeFailures ?? 0);
+
+    /// <summary>
+    /// True once the mTLS transport reports anything (a certificate or a failed handshake): until then the TLS metrics
+    /// are not exported, as a sidecar without TLS has nothing to say about them.
+    /// </summary>
+    public bool TlsReported => CertificateNotAfter is not null || TlsHandshakeFailures > 0;
+
+    /// <summary>NotAfter of the sidecar's current workload certificate; set by the mTLS work on each rotation.</summary>
+    public DateTimeOffset? CertificateNotAfter
+    {
+        get
+        {
+            if (Workload is { } workload)
+                return workload.CertificateExpiry;
+            var ticks = Interlocked.Read(ref _certificateNotAfterTicks);
+            return ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
+        }
+        set => Interlocked.Exchange(ref _certificateNotAfterTicks, value?.UtcTicks ?? 0);
+    }
+
+    public void TlsHandshakeFailed() => Interlocked.Increment(ref _tlsHandshakeFailures);
+
     private readonly ConcurrentDictionary<(string, string, string), RouteStats> _routes = new();
     private readonly ConcurrentDictionary<string, ListenerStats> _listeners = new();
     private readonly ConcurrentDictionary<string, TcpStats> _tcp = new();
@@ -20,7 +56,8 @@ internal sealed class ProxyMetrics
 
     public TcpStats Tcp(string upstream) => _tcp.GetOrAdd(upstream, static n => new TcpStats(n));
 
-    public IEnumerable<RouteStats> Routes => _routes.Values;
+    /// <summary>Every route's counters, one entry per (route, peer) once inbound callers are told apart.</summary>
+    public IEnumerable<RouteStats> Routes => _routes.Values.SelectMany(static r => r.PerPeer);
     public IEnumerable<ListenerStats> Listeners => _listeners.Values;
     public IEnumerable<TcpStats> TcpUpstreams => _tcp.Values;
 

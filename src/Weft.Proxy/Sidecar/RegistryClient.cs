@@ -29,6 +29,8 @@ internal sealed class RegistryClient(HttpClient http)
             Meta = new() { [MeshMeta.Sidecar] = "true" },
             Checks = checks,
         };
+        if (self.AdminAddress is { } admin)
+            body.Meta[MeshMeta.Admin] = admin;
         using var response = await http.PutAsJsonAsync("/v1/agent/service/register?replace-existing-checks", body, SidecarJson.Default.RegistrationBody, cancellationToken);
         await EnsureAsync(response, "register", cancellationToken);
     }

@@ -12,5 +12,8 @@ internal sealed record SidecarIdentity(string Service, string InstanceId, string
     /// <summary>The sidecar's check of its local app, reported by the sidecar.</summary>
     public string AppCheckId => $"app:{InstanceId}";
 
+    /// <summary>host:port where the sidecar's admin listener (<c>/metrics</c>) is reachable; registered as Meta <c>weft-admin</c>.</summary>
+    public string? AdminAddress { get; init; }
+
     public static readonly TimeSpan StreamCheckTtl = TimeSpan.FromSeconds(30);
 }

@@ -113,7 +113,14 @@ internal sealed partial class SidecarRunner : IAsyncDisposable
             var inbound = host.InboundAddress;
             var advertise = options.AdvertiseAddress
                 ?? (inbound.Address.Equals(IPAddress.Any) || inbound.Address.Equals(IPAddress.IPv6Any) ? "127.0.0.1" : inbound.Address.ToString());
-            var identity = new SidecarIdentity(options.Proxy.ServiceName, options.Proxy.InstanceId, advertise, inbound.Port);
+            // A wildcard admin bind is reachable at the advertised address; a specific one (loopback by default) only at itself.
+            var admin = host.AdminAddress;
+            var adminHost = admin.Address.Equals(IPAddress.Any) || admin.Address.Equals(IPAddress.IPv6Any) ? advertise
+                : admin.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{admin.Address}]" : admin.Address.ToString();
+            var identity = new SidecarIdentity(options.Proxy.ServiceName, options.Proxy.InstanceId, advertise, inbound.Port)
+            {
+                AdminAddress = $"{adminHost}:{admin.Port}",
+            };
 
             http = new HttpClient { BaseAddress = options.Server, Timeout = TimeSpan.FromSeconds(10) };
             if (!string.IsNullOrEmpty(options.Token)) http.DefaultRequestHeaders.Add("X-Consul-Token", options.Token);

@@ -9,7 +9,18 @@ namespace Weft.Proxy.Transport;
 internal static class PeerIdentity
 {
     /// <summary>The caller's SPIFFE id, or null on a connection without a (valid Weft) client certificate.</summary>
-    public static SpiffeId? Of(HttpContext http) => FromCertificate(http.Connection.ClientCertificate);
+    public static SpiffeId? Of(HttpContext http)
+    {
+        var certificate = http.Connection.ClientCertificate;
+        if (certificate is null)
+            return null;
+        // One certificate object per connection: parse its SAN once, not on every request the connection carries.
+        return Parsed.GetValue(certificate, static c => new Box(FromCertificate(c))).Id;
+    }
+
+    private sealed record Box(SpiffeId? Id);
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<X509Certificate2, Box> Parsed = new();
 
     public static SpiffeId? FromCertificate(X509Certificate2? certificate)
     {

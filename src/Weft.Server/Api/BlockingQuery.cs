@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Weft.Core.Catalog;
 using Weft.Core.Text;
 using Weft.Server.Catalog;
+using Weft.Server.Metrics;
 
 namespace Weft.Server.Api;
 
@@ -12,7 +13,7 @@ namespace Weft.Server.Api;
 /// <c>?wait</c> runs out (default 5 min, at most 10, plus up to 1/16 jitter so watchers spread out), then
 /// answers with <c>X-Consul-Index</c> set to the topic's index. Without an index it answers at once.
 /// </summary>
-internal sealed class BlockingQuery(CatalogStore catalog, TimeProvider time)
+internal sealed class BlockingQuery(CatalogStore catalog, ServerMetrics metrics, TimeProvider time)
 {
     public static readonly TimeSpan DefaultWait = TimeSpan.FromMinutes(5);
     public static readonly TimeSpan MaxWait = TimeSpan.FromMinutes(10);
@@ -42,6 +43,7 @@ internal sealed class BlockingQuery(CatalogStore catalog, TimeProvider time)
         var jitter = TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * (wait.Ticks / 16)));
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         var expired = Task.Delay(wait + jitter, time, timeout.Token);
+        metrics.BlockingQueryStarted();
         try
         {
             while (true)
@@ -53,6 +55,7 @@ internal sealed class BlockingQuery(CatalogStore catalog, TimeProvider time)
         }
         finally
         {
+            metrics.BlockingQueryEnded();
             await timeout.CancelAsync();
         }
     }

@@ -98,8 +98,7 @@ internal static class ConnectCaApi
     /// </summary>
     private static async Task<IResult> SetConfiguration(HttpContext http, CertificateAuthority ca, CatalogStore catalog, TimeProvider time)
     {
-        if (!AclIdentity.Of(http).IsManagement)
-            throw new ApiException(StatusCodes.Status403Forbidden, "Permission denied");
+        AclIdentity.Of(http).Management("operator:write");
         var request = await RequestBody.ReadAsync(http.Request, CaJson.Api.CaConfigurationRequest);
         if (request.Provider is { Length: > 0 } provider && provider != ProviderName && provider != "consul")
             throw ApiException.BadRequest($"Provider \"{provider}\" is not supported: this server's CA provider is \"{ProviderName}\"");
@@ -180,8 +179,7 @@ internal static class ConnectCaApi
         var body = await RequestBody.ReadAsync(http.Request, CaJson.Api.CaSignRequestWire);
         if (!SigningRequest.TryParse(body.Csr, ca.TrustDomain, out var request, out var error))
             throw ApiException.BadRequest(error);
-        if (!AclIdentity.Of(http).CanWriteService(request!.Identity.Service))
-            throw new ApiException(StatusCodes.Status403Forbidden, "Permission denied");
+        AclIdentity.Of(http).ServiceWrite(request!.Identity.Service);
 
         IssuedCertificate issued;
         try

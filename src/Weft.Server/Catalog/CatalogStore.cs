@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Weft.Core.Catalog;
+using Weft.Server.Metrics;
 using Weft.Server.Storage;
 
 namespace Weft.Server.Catalog;
@@ -21,9 +22,12 @@ internal sealed partial class CatalogStore : IAsyncDisposable
     private CatalogState _state = CatalogState.Empty;
     private Task? _writer;
 
-    public CatalogStore(IStore store, ILogger<CatalogStore> logger)
+    private readonly ServerMetrics _metrics;
+
+    public CatalogStore(IStore store, ServerMetrics metrics, ILogger<CatalogStore> logger)
     {
         _store = store;
+        _metrics = metrics;
         _logger = logger;
     }
 
@@ -91,9 +95,12 @@ internal sealed partial class CatalogStore : IAsyncDisposable
                 var changes = tx.Complete();
                 try
                 {
+                    var started = System.Diagnostics.Stopwatch.GetTimestamp();
                     var index = await _store.CommitAsync(changes, tx.ProvisionalIndex, CancellationToken.None);
+                    _metrics.StoreCommit.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started));
                     var next = index == tx.ProvisionalIndex ? tx.State : current.Apply(changes, index);
                     Volatile.Write(ref _state, next);
+                    Count(current, changes);
                     Publish(next, changes);
                 }
                 catch (Exception e)
@@ -105,6 +112,26 @@ internal sealed partial class CatalogStore : IAsyncDisposable
             }
 
             foreach (var write in batch) write.Succeed();
+        }
+    }
+
+    /// <summary>New instances, removed instances and check status changes of one commit, against the view before it.</summary>
+    private void Count(CatalogState before, IReadOnlyList<CatalogChange> changes)
+    {
+        foreach (var change in changes)
+        {
+            switch (change)
+            {
+                case CatalogChange.ServiceUpsert upsert when !before.Services.ContainsKey(upsert.Service.Key):
+                    _metrics.Registered();
+                    break;
+                case CatalogChange.ServiceDelete delete when before.Services.ContainsKey(delete.Key):
+                    _metrics.Deregistered();
+                    break;
+                case CatalogChange.CheckUpsert check when before.Checks.TryGetValue(check.Check.Key, out var old) && old.Status != check.Check.Status:
+                    _metrics.HealthTransition(check.Check.Status);
+                    break;
+            }
         }
     }
 

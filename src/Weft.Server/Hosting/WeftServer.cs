@@ -15,6 +15,7 @@ using Weft.Server.Catalog;
 using Weft.Core.Health;
 using Weft.Server.Health;
 using Weft.Server.Mesh;
+using Weft.Server.Metrics;
 using Weft.Server.Registry;
 using Weft.Server.Storage;
 
@@ -88,6 +89,7 @@ internal sealed class WeftServer : IAsyncDisposable
         services.AddSingleton(options.TimeProvider);
         services.AddSingleton(options);
         services.AddSingleton(identity);
+        services.AddSingleton<ServerMetrics>();
         services.AddSingleton<IStore>(new SqliteStore(options.DataDir));
         services.AddSingleton<CatalogStore>();
         services.AddSingleton(new CheckDefinitions(options.EnableScriptChecks));
@@ -139,6 +141,7 @@ internal sealed class WeftServer : IAsyncDisposable
             app.MapWeftApi();
             app.MapAclApi();
             app.MapConnectCaApi();
+            app.MapMetricsApi();
             app.MapGrpcService<MeshStreamService>();
 
             await app.StartAsync(cancellationToken);

@@ -9,6 +9,7 @@ using Weft.Server.Acl;
 using Weft.Server.Api;
 using Weft.Server.Catalog;
 using Weft.Server.Health;
+using Weft.Server.Metrics;
 using Weft.Server.Registry;
 
 namespace Weft.Server.Mesh;
@@ -28,6 +29,7 @@ internal sealed partial class MeshStreamService(
     AclTokens tokens,
     IntentionDefaults intentionDefaults,
     TimeProvider time,
+    ServerMetrics metrics,
     IHostApplicationLifetime lifetime,
     ILogger<MeshStreamService> logger) : MeshStream.MeshStreamBase
 {
@@ -129,6 +131,7 @@ internal sealed partial class MeshStreamService(
 
         // Marks made before this point are covered by the snapshot read after it.
         session.TakeDirty();
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var state = catalog.Current;
         var snapshot = new ServerMessage { Version = state.Index, Full = true, IntentionsDefaultAllow = intentionDefaults.Allow };
         foreach (var name in state.ServicesByName.Keys)
@@ -145,10 +148,12 @@ internal sealed partial class MeshStreamService(
         }
 
         await responses.WriteAsync(snapshot, cancellationToken);
+        metrics.Pushed(System.Diagnostics.Stopwatch.GetElapsedTime(started));
         session.Sent(snapshot.Version);
 
         while (await session.WaitForChangeAsync(cancellationToken))
         {
+            started = System.Diagnostics.Stopwatch.GetTimestamp();
             var (services, entries) = session.TakeDirty();
             state = catalog.Current;
             var delta = new ServerMessage { Version = state.Index };
@@ -183,6 +188,7 @@ internal sealed partial class MeshStreamService(
             if (delta.EndpointSets.Count + delta.RemovedServices.Count + delta.Entries.Count + delta.RemovedEntries.Count == 0)
                 continue;
             await responses.WriteAsync(delta, cancellationToken);
+            metrics.Pushed(System.Diagnostics.Stopwatch.GetElapsedTime(started));
             session.Sent(delta.Version);
         }
     }

@@ -23,6 +23,9 @@ internal sealed class ProxySessions : IDisposable
 
     public IReadOnlyList<ProxySession> Connected => [.. _sessions.Keys.OrderBy(s => s.ProxyId, StringComparer.Ordinal)];
 
+    /// <summary>Streams open now.</summary>
+    public int Count => _sessions.Count;
+
     public long NacksReceived => Interlocked.Read(ref _nacks);
 
     private long _nacks;

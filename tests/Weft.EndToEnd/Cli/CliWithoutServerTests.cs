@@ -22,6 +22,15 @@ public sealed class CliWithoutServerTests
     }
 
     [Fact]
+    public async Task Proxy_MetricsSwitchOtherThanOnOrOff_IsBadInput()
+    {
+        var result = await CliInvocation.RunProcessAsync(null, "proxy", "--service", "web", "--app-addr", "127.0.0.1:1", "--metrics", "maybe");
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("--metrics: \"maybe\" is neither on nor off", result.Stderr);
+    }
+
+    [Fact]
     public async Task UnknownOption_ExitsTwo()
     {
         var result = await CliInvocation.RunAsync("services", "--no-such-option");

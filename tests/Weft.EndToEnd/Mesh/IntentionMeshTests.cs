@@ -50,14 +50,20 @@ public sealed class IntentionMeshTests : IAsyncLifetime
         await MeshFixture.WaitUntilAsync(async () => (await CallAsync(web, "payments")).Error == "intention-denied", "web's call reaches payments' sidecar and is denied");
         var (status, body, _) = await CallAsync(web, "payments", "/charge");
         Assert.Equal(HttpStatusCode.Forbidden, status);
-        Assert.Contains("intention-denied: (unknown caller) -> payments", body);
+        // The payments sidecar names the caller from its mTLS client certificate.
+        Assert.Contains("intention-denied: web -> payments", body);
         Assert.Equal(0, payments.Hits);
         Assert.True((await AdminAsync(paymentsSidecar, "/stats")).GetProperty("IntentionDenials").GetInt64() >= 2);
         Assert.False((await AdminAsync(paymentsSidecar, "/config")).GetProperty("IntentionsDefaultAllow").GetBoolean());
 
-        // Until mTLS names the caller, only a * source matches it.
-        await mesh.PutAsync("/v1/connect/intentions/exact?source=*&destination=payments", """{"Action":"allow"}""");
-        await MeshFixture.WaitUntilAsync(async () => (await CallAsync(web, "payments")).Status == HttpStatusCode.OK, "the intention reaches payments' sidecar");
+        // An intention for another caller lets web no further; one naming web does.
+        var orders = await mesh.StartSidecarAsync("orders", "orders-1", appPort: 1);
+        await mesh.PutAsync("/v1/connect/intentions/exact?source=orders&destination=payments", """{"Action":"allow"}""");
+        await MeshFixture.WaitUntilAsync(async () => (await CallAsync(orders, "payments")).Status == HttpStatusCode.OK, "orders' intention reaches payments' sidecar");
+        Assert.Equal("intention-denied", (await CallAsync(web, "payments")).Error);
+
+        await mesh.PutAsync("/v1/connect/intentions/exact?source=web&destination=payments", """{"Action":"allow"}""");
+        await MeshFixture.WaitUntilAsync(async () => (await CallAsync(web, "payments")).Status == HttpStatusCode.OK, "web's intention reaches payments' sidecar");
         Assert.Equal("payments-app", (await CallAsync(web, "payments")).Body);
     }
 

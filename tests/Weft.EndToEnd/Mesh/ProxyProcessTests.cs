@@ -60,6 +60,7 @@ public sealed class ProxyProcessTests : IAsyncLifetime
             var service = Assert.Single(entries.EnumerateArray()).GetProperty("Service");
             Assert.Equal(inbound, service.GetProperty("Port").GetInt32());
             Assert.Equal("true", service.GetProperty("Meta").GetProperty("weft-sidecar").GetString());
+            Assert.Equal($"127.0.0.1:{admin}", service.GetProperty("Meta").GetProperty("weft-admin").GetString());
 
             using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
                 await kill.WaitForExitAsync();

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Weft.Proxy.Security;
 using Weft.Proxy.Tests.Support;
+using Weft.Tests.Shared;
 
 namespace Weft.Proxy.Tests.Security;
 
@@ -67,6 +68,13 @@ public sealed class InboundMutualTlsTests : IDisposable
 
         Assert.Equal(0, Volatile.Read(ref _hits));
         await WaitForFailuresAsync(sidecar.Workload!, 2);
+
+        // What an operator's Prometheus sees: the refusals and how long the certificate has left.
+        using var admin = Mesh.Client(sidecar.AdminAddress);
+        var samples = PromText.Parse(await admin.GetStringAsync("/metrics"));
+        Assert.True(samples.Value("weft_proxy_tls_handshake_failures_total") >= 2);
+        var left = (sidecar.Workload!.CertificateExpiry - sidecar.Workload.Time.GetUtcNow()).TotalSeconds;
+        Assert.InRange(samples.Value("weft_proxy_certificate_expiry_seconds"), left - 60, left + 1);
     }
 
     public static TheoryData<string> RefusedCertificates => ["none", "another CA", "another trust domain", "expired", "not yet valid"];
