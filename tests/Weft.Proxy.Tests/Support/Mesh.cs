@@ -32,7 +32,10 @@ internal static class Mesh
     public static readonly IPEndPoint AnyLoopback = new(IPAddress.Loopback, 0);
 
     public static Task<ProxyHost> ProxyAsync(string service, IPEndPoint app, params string[] upstreams) =>
-        ProxyHost.StartAsync(new ProxyOptions
+        ProxyHost.StartAsync(Options(service, app, upstreams));
+
+    public static ProxyOptions Options(string service, IPEndPoint app, params string[] upstreams) =>
+        new ProxyOptions
         {
             ServiceName = service,
             InstanceId = service + "-1",
@@ -44,7 +47,7 @@ internal static class Mesh
             DrainTime = TimeSpan.FromSeconds(1),
             LoggerFactory = Environment.GetEnvironmentVariable("WEFT_TEST_LOG") is null ? null
                 : Microsoft.Extensions.Logging.LoggerFactory.Create(b => Microsoft.Extensions.Logging.FilterLoggingBuilderExtensions.AddFilter(Microsoft.Extensions.Logging.ConsoleLoggerExtensions.AddConsole(b), l => true)),
-        });
+        };
 
     /// <summary>An app address nobody listens on, for proxies whose inbound side the test does not use.</summary>
     public static IPEndPoint NoApp => new(IPAddress.Loopback, 9);
