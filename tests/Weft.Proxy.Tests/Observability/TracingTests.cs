@@ -11,7 +11,7 @@ public sealed class TracingTests
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(15);
 
     /// <summary>frontend's sidecar (outbound) → orders' sidecar (inbound) → orders app, both exporting to one receiver.</summary>
-    private static async Task<(string? AppSaw, IReadOnlyList<ReceivedSpan> Spans)> SendThroughTwoSidecarsAsync(string? appTraceParent)
+    private static async Task<(string? AppSaw, IReadOnlyList<ReceivedSpan> Spans)> SendThroughTwoSidecarsAsync(string? appTraceParent, double sampling = 1.0)
     {
         await using var receiver = await OtlpReceiver.StartAsync();
         string? appSaw = null;
@@ -20,8 +20,8 @@ public sealed class TracingTests
             appSaw = c.Request.Headers["traceparent"].ToString();
             return c.Response.WriteAsync("ok");
         }));
-        var server = await ProxyHost.StartAsync(Mesh.Options("orders", app.Address) with { OtlpEndpoint = receiver.Endpoint, TraceSourceName = "Weft.Proxy.orders" });
-        var client = await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with { OtlpEndpoint = receiver.Endpoint, TraceSourceName = "Weft.Proxy.frontend" });
+        var server = await ProxyHost.StartAsync(Mesh.Options("orders", app.Address) with { OtlpEndpoint = receiver.Endpoint, TraceSourceName = "Weft.Proxy.orders", TraceSampling = sampling });
+        var client = await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with { OtlpEndpoint = receiver.Endpoint, TraceSourceName = "Weft.Proxy.frontend", TraceSampling = sampling });
         try
         {
             server.ConfigSink.Apply(Mesh.Snapshot(1, []));
@@ -40,7 +40,8 @@ public sealed class TracingTests
             await server.DisposeAsync();
         }
 
-        return (appSaw, await receiver.WaitForAsync(2, Deadline));
+        // Stopping flushed: whatever was exported has arrived.
+        return (appSaw, sampling == 0 ? receiver.Spans : await receiver.WaitForAsync(2, Deadline));
     }
 
     [Fact]
@@ -84,6 +85,15 @@ public sealed class TracingTests
         Assert.Equal(appSpan, clientSpan.ParentSpanId);
         Assert.Equal(clientSpan.SpanId, serverSpan.ParentSpanId);
         Assert.Equal($"00-{traceId}-{serverSpan.SpanId}-01", appSaw);
+    }
+
+    [Fact]
+    public async Task SamplingZero_NewTraceIsPropagatedUnsampledAndNothingIsExported()
+    {
+        var (appSaw, spans) = await SendThroughTwoSidecarsAsync(appTraceParent: null, sampling: 0);
+
+        Assert.Empty(spans);
+        Assert.Matches("^00-[0-9a-f]{32}-[0-9a-f]{16}-00$", appSaw);
     }
 
     [Fact]
