@@ -23,6 +23,10 @@ internal static class Goals
         Row("2 hops added p99 < 1 ms at 1,000 rps", Get("fixed_rate", "weft 2 hops", "added_p99_ms"), " ms", v => v < 1);
         Row("sidecar RSS idle < 30 MB", Get("http1", "weft 1 hop", "idle_rss_kib") / 1024, " MB", v => v < 30);
         Row("sidecar RSS under load < 60 MB", Get("http1", "weft 1 hop", "max_rss_kib") / 1024, " MB", v => v < 60);
+        // Issue 5: tracing at 1% sampling costs at most 5% of the untraced sidecar's throughput.
+        var traced = Get("http1", "weft 1 hop traced 1%", "median_rps");
+        var plain = Get("http1", "weft 1 hop", "median_rps");
+        Row("tracing 1% req/s >= 0.95x untraced (HTTP/1.1, issue 5)", traced / plain, "x", v => v >= 0.95);
         if (weftUnavailable is not null) table.Note($"weft: {weftUnavailable}");
         return table.ToString();
     }

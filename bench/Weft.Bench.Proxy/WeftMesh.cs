@@ -28,6 +28,11 @@ internal sealed class WeftMesh : IAsyncDisposable
 
     public int ClientOutboundPort { get; private set; }
 
+    /// <summary>A second client sidecar, identical but tracing 1% of requests (spans exported to the backend nginx, which answers 200).</summary>
+    public ChildProcess? TracedClientSidecar { get; private set; }
+
+    public int TracedClientOutboundPort { get; private set; }
+
     /// <summary>Checks that this build has <c>weft proxy</c>; starts nothing if it has not.</summary>
     public static async Task<WeftMesh> StartAsync(BenchContext ctx, Backend backend, Action<string> progress)
     {
@@ -82,18 +87,22 @@ internal sealed class WeftMesh : IAsyncDisposable
         // The client's app address is a port nothing listens on: no load goes to the client app.
         ClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
             ChildProcess.FreeLoopbackPort(), ClientOutboundPort, [(PlainService, backend.Port), (MeshedService, serverInbound)]));
-        progress($"weft: sidecars ready, client outbound on {ClientOutboundPort}, {MeshedService} sidecar inbound on {serverInbound}");
+        TracedClientOutboundPort = ChildProcess.FreeLoopbackPort();
+        TracedClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client-traced", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
+            ChildProcess.FreeLoopbackPort(), TracedClientOutboundPort, [(PlainService, backend.Port)],
+            ["--otlp-endpoint", $"http://127.0.0.1:{backend.Port}/v1/traces", "--trace-sampling", "0.01"]));
+        progress($"weft: sidecars ready, client outbound on {ClientOutboundPort}, {MeshedService} sidecar inbound on {serverInbound}, traced client outbound on {TracedClientOutboundPort}");
     }
 
     /// <summary>Starts a sidecar and waits until /ready is 200 and /clusters lists each expected (service, port).</summary>
     private static async Task<ChildProcess> StartSidecarAsync(BenchContext ctx, HttpClient http, Uri api, string service, string appAddr,
-        int inbound, int? outbound, (string Service, int Port)[]? expected)
+        int inbound, int? outbound, (string Service, int Port)[]? expected, string[]? extraArgs = null)
     {
         var admin = new Uri($"http://127.0.0.1:{ChildProcess.FreeLoopbackPort()}");
         var process = ChildProcess.Start($"weft proxy ({service})", "dotnet",
             [ctx.WeftDll, "proxy", "--server", api.ToString().TrimEnd('/'), "--service", service, "--app-addr", appAddr,
              "--inbound-addr", $"127.0.0.1:{inbound}", "--outbound-addr", $"127.0.0.1:{outbound ?? ChildProcess.FreeLoopbackPort()}",
-             "--admin-addr", $"127.0.0.1:{admin.Port}", "--log-level", "warn", "--drain-time", "1s"],
+             "--admin-addr", $"127.0.0.1:{admin.Port}", "--log-level", "warn", "--drain-time", "1s", .. extraArgs ?? []],
             ctx.WorkDir, Path.Combine(ctx.WorkDir, $"weft-proxy-{service}.log"));
         await process.WaitUntilAsync(async () =>
         {
@@ -166,6 +175,31 @@ internal sealed class WeftTwoHopsTarget : Target
     public override string? Unavailable => _mesh.Unavailable;
 
     public override List<int> ProxyPids() => _mesh is { ClientSidecar: { } c, ServerSidecar: { } s } ? [c.Pid, s.Pid] : [];
+
+    public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
+
+/// <summary>As <see cref="WeftOneHopTarget"/>, through a client sidecar tracing 1% of requests: the cost of tracing.</summary>
+internal sealed class WeftTracedOneHopTarget : Target
+{
+    private readonly WeftMesh _mesh;
+
+    public WeftTracedOneHopTarget(WeftMesh mesh)
+    {
+        _mesh = mesh;
+        if (mesh.Unavailable is not null) return;
+        Http1 = new Uri($"http://127.0.0.1:{mesh.TracedClientOutboundPort}/");
+        H2c = Http1;
+        Host = WeftMesh.PlainService;
+    }
+
+    public override string Name => "weft 1 hop traced 1%";
+
+    public override int Hops => 1;
+
+    public override string? Unavailable => _mesh.Unavailable;
+
+    public override List<int> ProxyPids() => _mesh.TracedClientSidecar is { } c ? [c.Pid] : [];
 
     public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }
