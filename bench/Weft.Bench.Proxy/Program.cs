@@ -33,7 +33,7 @@ await using (var nginx = await NginxTarget.StartAsync(ctx, backend))
 await using (var mesh = await WeftMesh.StartAsync(ctx, backend, Progress))
 {
     weftUnavailable = mesh.Unavailable;
-    List<Target> targets = [new DirectTarget(backend), haproxy, nginx, new WeftOneHopTarget(mesh), new WeftOneHopNoMetricsTarget(mesh), new WeftTwoHopsTarget(mesh)];
+    List<Target> targets = [new DirectTarget(backend), haproxy, nginx, new WeftOneHopTarget(mesh), new WeftOneHopNoMetricsTarget(mesh), new WeftTwoHopsTarget(mesh), new WeftTracedOneHopTarget(mesh)];
     Progress($"backend nginx on {backend.Port} (h2c {backend.H2Port}); " +
         string.Join(", ", targets.Select(t => t.Unavailable is null ? $"{t.Name} at {t.Http1}" : $"{t.Name}: {t.Unavailable}")));
 

@@ -36,6 +36,11 @@ internal sealed class WeftMesh : IAsyncDisposable
     /// <summary>Why the metrics-off target cannot run (this build has no <c>--metrics</c>), or null.</summary>
     public string? NoMetricsUnavailable { get; private set; }
 
+    /// <summary>A second client sidecar, identical but tracing 1% of requests (spans exported to the backend nginx, which answers 200).</summary>
+    public ChildProcess? TracedClientSidecar { get; private set; }
+
+    public int TracedClientOutboundPort { get; private set; }
+
     /// <summary>Checks that this build has <c>weft proxy</c>; starts nothing if it has not.</summary>
     public static async Task<WeftMesh> StartAsync(BenchContext ctx, Backend backend, Action<string> progress)
     {
@@ -99,7 +104,11 @@ internal sealed class WeftMesh : IAsyncDisposable
             NoMetricsSidecar = Track(await StartSidecarAsync(ctx, http, api, "client-nometrics", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
                 ChildProcess.FreeLoopbackPort(), NoMetricsOutboundPort, [(PlainService, backend.Port)], ["--metrics", "off"]));
         }
-        progress($"weft: sidecars ready, client outbound on {ClientOutboundPort}, {MeshedService} sidecar inbound on {serverInbound}");
+        TracedClientOutboundPort = ChildProcess.FreeLoopbackPort();
+        TracedClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client-traced", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
+            ChildProcess.FreeLoopbackPort(), TracedClientOutboundPort, [(PlainService, backend.Port)],
+            ["--otlp-endpoint", $"http://127.0.0.1:{backend.Port}/v1/traces", "--trace-sampling", "0.01"]));
+        progress($"weft: sidecars ready, client outbound on {ClientOutboundPort}, {MeshedService} sidecar inbound on {serverInbound}, traced client outbound on {TracedClientOutboundPort}");
     }
 
     /// <summary>Starts a sidecar and waits until /ready is 200 and /clusters lists each expected (service, port).</summary>
@@ -210,6 +219,31 @@ internal sealed class WeftTwoHopsTarget : Target
     public override string? Unavailable => _mesh.Unavailable;
 
     public override List<int> ProxyPids() => _mesh is { ClientSidecar: { } c, ServerSidecar: { } s } ? [c.Pid, s.Pid] : [];
+
+    public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
+
+/// <summary>As <see cref="WeftOneHopTarget"/>, through a client sidecar tracing 1% of requests: the cost of tracing.</summary>
+internal sealed class WeftTracedOneHopTarget : Target
+{
+    private readonly WeftMesh _mesh;
+
+    public WeftTracedOneHopTarget(WeftMesh mesh)
+    {
+        _mesh = mesh;
+        if (mesh.Unavailable is not null) return;
+        Http1 = new Uri($"http://127.0.0.1:{mesh.TracedClientOutboundPort}/");
+        H2c = Http1;
+        Host = WeftMesh.PlainService;
+    }
+
+    public override string Name => "weft 1 hop traced 1%";
+
+    public override int Hops => 1;
+
+    public override string? Unavailable => _mesh.Unavailable;
+
+    public override List<int> ProxyPids() => _mesh.TracedClientSidecar is { } c ? [c.Pid] : [];
 
     public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

@@ -4,6 +4,7 @@ using System.Net;
 using Microsoft.Extensions.Logging;
 using Weft.Core.Text;
 using Weft.Proxy.Hosting;
+using Weft.Proxy.Observability;
 using Weft.Proxy.Sidecar;
 
 namespace Weft.Cli.Commands;
@@ -28,10 +29,14 @@ internal static class ProxyCommand
         var checkInterval = new Option<string>("--check-interval") { Description = "How often to check the app", DefaultValueFactory = _ => "10s" };
         var drain = new Option<string>("--drain-time") { Description = "How long in-flight requests may finish on shutdown", DefaultValueFactory = _ => "5s" };
         var metricsSwitch = new Option<string>("--metrics") { Description = "on: count requests for /metrics and /stats; off: skip counting", DefaultValueFactory = _ => "on" };
+        var otlpEndpoint = new Option<string>("--otlp-endpoint") { Description = "Export a span per request over OTLP/HTTP (protobuf) to this collector, e.g. http://127.0.0.1:4318 (off by default)" };
+        var traceSampling = new Option<string>("--trace-sampling") { Description = "Share of new traces recorded, 0 to 1; a caller's sampled flag is kept (parent-based)", DefaultValueFactory = _ => "1" };
+        var accessLog = new Option<string>("--access-log") { Description = "Write one JSON line per request to this file, or - for stdout (off by default)" };
+        var accessLogSampling = new Option<string>("--access-log-sampling") { Description = "Share of requests the access log records, 0 to 1", DefaultValueFactory = _ => "1" };
         var logLevel = new Option<string>("--log-level") { Description = "trace, debug, info, warn or error", DefaultValueFactory = _ => "info" };
 
         var command = new Command("proxy", "Run the sidecar beside one service instance");
-        foreach (var option in new Option[] { server, token, service, id, appAddr, inbound, advertise, outbound, upstreams, admin, checkHttp, checkTcp, checkInterval, drain, metricsSwitch, logLevel })
+        foreach (var option in new Option[] { server, token, service, id, appAddr, inbound, advertise, outbound, upstreams, admin, checkHttp, checkTcp, checkInterval, drain, metricsSwitch, otlpEndpoint, traceSampling, accessLog, accessLogSampling, logLevel })
             command.Options.Add(option);
 
         command.SetAction(async (parse, ct) =>
@@ -70,6 +75,24 @@ internal static class ProxyCommand
             if (!serverText.Contains("://", StringComparison.Ordinal)) serverText = "http://" + serverText;
             if (!Uri.TryCreate(serverText, UriKind.Absolute, out var serverUri))
                 errors.Add($"--server: \"{serverText}\" is not a URL");
+            double Sampling(Option<string> option)
+            {
+                if (Ratio.TryParse(parse.GetValue(option), out var value, out var error)) return value;
+                errors.Add($"{option.Name}: {error}");
+                return 1;
+            }
+
+            var traceRatio = Sampling(traceSampling);
+            var accessRatio = Sampling(accessLogSampling);
+            Uri? otlp = null;
+            if (parse.GetValue(otlpEndpoint) is { } otlpText
+                && (!Uri.TryCreate(otlpText, UriKind.Absolute, out otlp) || otlp.Scheme is not ("http" or "https")))
+                errors.Add($"--otlp-endpoint: \"{otlpText}\" is not an http:// or https:// URL (e.g. http://127.0.0.1:4318)");
+            var accessLogPath = parse.GetValue(accessLog);
+            if (accessLogPath is { Length: 0 })
+                errors.Add("--access-log: give a file path, or - for stdout");
+            else if (accessLogPath is { } file && file != "-" && Path.GetDirectoryName(Path.GetFullPath(file)) is { } dir && !Directory.Exists(dir))
+                errors.Add($"--access-log: directory \"{dir}\" does not exist");
             if (!ServerCommand.TryLogLevel(parse.GetValue(logLevel)!, out var level))
                 errors.Add($"--log-level: \"{parse.GetValue(logLevel)}\" is not one of trace, debug, info, warn, error");
             var metricsOn = parse.GetValue(metricsSwitch) switch
@@ -86,7 +109,7 @@ internal static class ProxyCommand
 
             if (errors.Count > 0)
             {
-                foreach (var e in errors) await Console.Error.WriteLineAsync($"weft proxy: {e}");
+                foreach (var e in errors) await parse.InvocationConfiguration.Error.WriteLineAsync($"weft proxy: {e}");
                 return ExitCodes.BadInput;
             }
 
@@ -118,6 +141,10 @@ internal static class ProxyCommand
                     Upstreams = upstreamMap.ToImmutable(),
                     DrainTime = drainTime,
                     Metrics = metricsOn,
+                    OtlpEndpoint = otlp,
+                    TraceSampling = traceRatio,
+                    AccessLogPath = accessLogPath,
+                    AccessLogSampling = accessRatio,
                     LoggerFactory = loggers,
                 },
             };

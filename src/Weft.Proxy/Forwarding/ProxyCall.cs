@@ -29,6 +29,9 @@ internal sealed class ProxyCall : HttpTransformer
     public RouteTable Table { get; }
     public long Started { get; }
 
+    /// <summary>This hop's span when tracing records the request; its <c>traceparent</c> goes to the next hop.</summary>
+    public System.Diagnostics.Activity? Span { get; set; }
+
     // Decided by the layers, in order.
     public UpstreamRoutes? Upstream { get; set; }
     public Route? Route { get; set; }
@@ -76,6 +79,14 @@ internal sealed class ProxyCall : HttpTransformer
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
         // The upstream sees the Host the caller used (Envoy keeps it too), not the endpoint's address.
         proxyRequest.Headers.Host = httpContext.Request.Host.Value;
+        if (Span is { } span)
+        {
+            proxyRequest.Headers.Remove(Observability.ProxyTracing.TraceParent);
+            proxyRequest.Headers.TryAddWithoutValidation(Observability.ProxyTracing.TraceParent, span.Id);
+            proxyRequest.Headers.Remove(Observability.ProxyTracing.TraceState);
+            if (span.TraceStateString is { Length: > 0 } state)
+                proxyRequest.Headers.TryAddWithoutValidation(Observability.ProxyTracing.TraceState, state);
+        }
         var action = Route?.Action;
         if (action?.PrefixRewrite is { } rewrite)
         {

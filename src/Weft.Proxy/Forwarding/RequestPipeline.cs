@@ -22,8 +22,14 @@ internal sealed class RequestPipeline
     private readonly Metrics.RouteStats _unroutedOutbound;
     private readonly bool _count;
 
-    public RequestPipeline(MeshConfig config, IHttpForwarder forwarder, TimeProvider time, Metrics.ProxyMetrics metrics, ILogger log)
+    private readonly Observability.ProxyTracing? _tracing;
+    private readonly Observability.AccessLog? _accessLog;
+
+    public RequestPipeline(MeshConfig config, IHttpForwarder forwarder, TimeProvider time, Metrics.ProxyMetrics metrics, ILogger log,
+        Observability.ProxyTracing? tracing = null, Observability.AccessLog? accessLog = null)
     {
+        _tracing = tracing;
+        _accessLog = accessLog;
         _config = config;
         _time = time;
         _count = metrics.Enabled;
@@ -41,18 +47,32 @@ internal sealed class RequestPipeline
     public async Task HandleAsync(HttpContext http, Listener listener)
     {
         var call = new ProxyCall(http, listener, _config.Table, _time);
-        await _head.InvokeAsync(call);
-        if (call.Error != ProxyErrorKind.None)
-            await ProxyErrors.WriteAsync(http, call.Error, call.ErrorMessage!);
-        if (!_count)
-            return;
-        var status = http.RequestAborted.IsCancellationRequested && !http.Response.HasStarted ? 0 : http.Response.StatusCode;
-        var stats = call.Route?.Stats ?? (listener.Kind == ListenerKind.Inbound ? _unroutedInbound : _unroutedOutbound);
-        // The caller's identity exists only over mTLS; without a client certificate the peer stays "unknown".
-        if (listener.Kind == ListenerKind.Inbound && http.Connection.ClientCertificate is not null && PeerIdentity.Of(http) is { } peer)
-            stats = stats.ForPeer(peer.Service);
-        stats.Record(status, _time.GetElapsedTime(call.Started));
-        if (call.Attempts > 1)
-            stats.Retried(status is > 0 and < 500);
+        // Observation hooks: both null (nothing done) unless tracing or the access log is configured.
+        _tracing?.Start(call);
+        var logged = _accessLog?.Begin(http) == true;
+        var status = 0;
+        try
+        {
+            await _head.InvokeAsync(call);
+            if (call.Error != ProxyErrorKind.None)
+                await ProxyErrors.WriteAsync(http, call.Error, call.ErrorMessage!);
+            status = http.RequestAborted.IsCancellationRequested && !http.Response.HasStarted ? 0 : http.Response.StatusCode;
+            if (_count)
+            {
+                var stats = call.Route?.Stats ?? (listener.Kind == ListenerKind.Inbound ? _unroutedInbound : _unroutedOutbound);
+                // The caller's identity exists only over mTLS; without a client certificate the peer stays "unknown".
+                if (listener.Kind == ListenerKind.Inbound && http.Connection.ClientCertificate is not null && PeerIdentity.Of(http) is { } peer)
+                    stats = stats.ForPeer(peer.Service);
+                stats.Record(status, _time.GetElapsedTime(call.Started));
+                if (call.Attempts > 1)
+                    stats.Retried(status is > 0 and < 500);
+            }
+        }
+        finally
+        {
+            Observability.ProxyTracing.Stop(call, status);
+            if (logged)
+                _accessLog!.End(call, status, _time.GetElapsedTime(call.Started));
+        }
     }
 }

@@ -13,6 +13,7 @@ using Weft.Proxy.Admin;
 using Weft.Proxy.Forwarding;
 using Weft.Proxy.Listeners;
 using Weft.Proxy.Metrics;
+using Weft.Proxy.Observability;
 using Weft.Proxy.Routing;
 using Weft.Proxy.Security;
 using Weft.Proxy.Tcp;
@@ -54,6 +55,8 @@ internal sealed class ProxyHost : IAsyncDisposable
     internal MeshConfig Config { get; }
     internal ProxyMetrics Metrics { get; }
     internal ImmutableArray<Listener> Listeners { get; }
+    internal ProxyTracing? Tracing { get; private init; }
+    internal AccessLog? AccessLog { get; private init; }
 
     /// <summary>The certificate and trust bundle in use (expiry, handshake failures); null when the proxy runs without mTLS.</summary>
     internal WorkloadTls? Workload => Options.Workload;
@@ -126,7 +129,11 @@ internal sealed class ProxyHost : IAsyncDisposable
         });
 
         var app = builder.Build();
-        var pipeline = new RequestPipeline(config, app.Services.GetRequiredService<IHttpForwarder>(), options.Time, metrics, log);
+        var tracing = options.OtlpEndpoint is { } otlp
+            ? new ProxyTracing(otlp, options.TraceSampling, options.ServiceName, options.InstanceId, options.TraceSourceName)
+            : null;
+        var accessLog = options.AccessLogPath is { } logPath ? new AccessLog(logPath, options.AccessLogSampling) : null;
+        var pipeline = new RequestPipeline(config, app.Services.GetRequiredService<IHttpForwarder>(), options.Time, metrics, log, tracing, accessLog);
         app.Run(http =>
         {
             var listener = http.Features.Get<Listener>();
@@ -141,7 +148,7 @@ internal sealed class ProxyHost : IAsyncDisposable
         await app.StartAsync(cancellationToken);
         foreach (var (listener, listen) in bound)
             listener.Bound = listen.IPEndPoint ?? listener.Configured;
-        var host = new ProxyHost(options, app, transport, config, admin, metrics, all, log);
+        var host = new ProxyHost(options, app, transport, config, admin, metrics, all, log) { Tracing = tracing, AccessLog = accessLog };
         log.Listening(options.ServiceName, host.InboundAddress, host.OutboundAddress, host.AdminAddress);
         return host;
     }
@@ -162,6 +169,10 @@ internal sealed class ProxyHost : IAsyncDisposable
         {
             await _app.DisposeAsync();
             _transport.Dispose();
+            // After the drain, so the last requests' spans and lines are flushed too.
+            Tracing?.Dispose();
+            if (AccessLog is not null)
+                await AccessLog.DisposeAsync();
         }
     }
 

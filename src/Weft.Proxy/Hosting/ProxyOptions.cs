@@ -59,6 +59,21 @@ internal sealed record ProxyOptions
 
     public static readonly TimeSpan DefaultSidecarConnectionLifetime = TimeSpan.FromMinutes(5);
 
+    /// <summary>OTLP/HTTP collector spans are exported to (<c>http://host:4318</c>); no tracing, only pass-through of the headers, when null.</summary>
+    public Uri? OtlpEndpoint { get; init; }
+
+    /// <summary>The share of new traces recorded (parent-based: a caller's sampled flag wins).</summary>
+    public double TraceSampling { get; init; } = 1.0;
+
+    /// <summary>The ActivitySource spans come from; distinct per proxy only when several share one process (tests).</summary>
+    internal string TraceSourceName { get; init; } = Observability.ProxyTracing.DefaultSourceName;
+
+    /// <summary>A file the JSON access log is appended to, <c>-</c> for stdout; no access log when null.</summary>
+    public string? AccessLogPath { get; init; }
+
+    /// <summary>The share of requests the access log records.</summary>
+    public double AccessLogSampling { get; init; } = 1.0;
+
     /// <summary>Where the proxy logs; none when null.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 }

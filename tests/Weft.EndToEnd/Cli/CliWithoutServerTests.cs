@@ -40,6 +40,19 @@ public sealed class CliWithoutServerTests
     }
 
     [Fact]
+    public async Task Proxy_MalformedTracingAndAccessLogFlags_ExitsTwoAndSaysWhatIsWrongWithEach()
+    {
+        var result = await CliInvocation.RunAsync("proxy", "--service", "web", "--app-addr", "127.0.0.1:8080",
+            "--otlp-endpoint", "ftp://collector", "--trace-sampling", "2", "--access-log", "/no/such/dir/access.log", "--access-log-sampling", "half");
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("weft proxy: --otlp-endpoint: \"ftp://collector\" is not an http:// or https:// URL", result.Stderr);
+        Assert.Contains("weft proxy: --trace-sampling: \"2\" is not a ratio from 0 to 1", result.Stderr);
+        Assert.Contains("weft proxy: --access-log: directory \"/no/such/dir\" does not exist", result.Stderr);
+        Assert.Contains("weft proxy: --access-log-sampling: \"half\" is not a ratio from 0 to 1", result.Stderr);
+    }
+
+    [Fact]
     public async Task UnusableAddress_ExitsTwo()
     {
         var result = await CliInvocation.RunAsync("services", "--http-addr", "ftp://example.com");

@@ -38,16 +38,17 @@ internal static class Mesh
     public static Task<ProxyHost> ProxyAsync(string service, IPEndPoint app, params string[] upstreams) => ProxyAsync(service, app, defaultAllow: true, upstreams);
 
     public static Task<ProxyHost> ProxyAsync(string service, IPEndPoint app, bool defaultAllow, params string[] upstreams) =>
-        ProxyHost.StartAsync(Options(service, app, defaultAllow, upstreams));
+        ProxyHost.StartAsync(Options(service, app, upstreams) with { IntentionsDefaultAllow = defaultAllow });
 
     /// <summary>A proxy with a workload identity: its inbound listener speaks only mTLS, its calls to sidecars go over mTLS.</summary>
     public static Task<ProxyHost> SecureProxyAsync(WorkloadTls workload, string service, IPEndPoint app, params string[] upstreams) =>
-        ProxyHost.StartAsync(Options(service, app, defaultAllow: true, upstreams) with { Workload = workload, Time = workload.Time });
+        ProxyHost.StartAsync(Options(service, app, upstreams) with { Workload = workload, Time = workload.Time });
 
-    private static ProxyOptions Options(string service, IPEndPoint app, bool defaultAllow, string[] upstreams) =>
-        new()
+    /// <summary>The options of a test proxy: loopback listeners on free ports, every caller let in until a snapshot says otherwise.</summary>
+    public static ProxyOptions Options(string service, IPEndPoint app, params string[] upstreams) =>
+        new ProxyOptions
         {
-            IntentionsDefaultAllow = defaultAllow,
+            IntentionsDefaultAllow = true,
             ServiceName = service,
             InstanceId = service + "-1",
             AppAddress = app,
