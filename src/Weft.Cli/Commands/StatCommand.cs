@@ -8,11 +8,13 @@ namespace Weft.Cli.Commands;
 /// <summary><c>weft stat SERVICE</c>: one service's golden signals, callers and callees, once.</summary>
 internal static class StatCommand
 {
+    private static readonly TimeSpan DefaultWindow = TimeSpan.FromSeconds(60);
+
     public static Command Create()
     {
         var command = new Command("stat", "One service's golden signals: requests/s, success rate, p50/p99, instances, top callers and callees");
         var name = new Argument<string>("SERVICE") { Description = "Service name" };
-        var window = ObserveOptions.Window(TimeSpan.FromSeconds(60));
+        var window = ObserveOptions.Window(DefaultWindow);
         var json = new Option<bool>("--json") { Description = "Print JSON (field names as /v1/weft/stats/{service}; see README)" };
         command.Arguments.Add(name);
         command.Options.Add(window);
@@ -22,7 +24,7 @@ internal static class StatCommand
         command.SetAction((parse, ct) => CommandRunner.RunAsync(parse, api, async (client, output) =>
         {
             var service = parse.GetRequiredValue(name);
-            var span = parse.GetValue(window);
+            var span = parse.Value(window, DefaultWindow);
             ServiceStats stats;
             try
             {

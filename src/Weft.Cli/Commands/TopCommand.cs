@@ -10,14 +10,19 @@ namespace Weft.Cli.Commands;
 /// <summary><c>weft top</c>: services (or one service's routes) by request rate, success rate and latency, refreshed live.</summary>
 internal static class TopCommand
 {
+    private static readonly TimeSpan DefaultInterval = TimeSpan.FromSeconds(2);
+
+    // Shorter than stat's: a live view should follow changes within a few refreshes.
+    private static readonly TimeSpan DefaultWindow = TimeSpan.FromSeconds(30);
+
     public static Command Create()
     {
         var command = new Command("top", "Live table of services (or one service's routes) by request rate, success rate and latency");
         var service = new Option<string>("--service", "--routes") { Description = "Show the routes of this service instead of all services" };
         var sort = new Option<string>("--sort") { Description = "Order rows by rps (busiest first), success (worst first) or p99 (slowest first)", DefaultValueFactory = _ => "rps" };
         sort.AcceptOnlyFromAmong("rps", "success", "p99");
-        var interval = ObserveOptions.Duration("--interval", "Time between refreshes (e.g. 2s)", TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(500), TimeSpan.FromMinutes(10));
-        var window = ObserveOptions.Window(TimeSpan.FromSeconds(30));
+        var interval = ObserveOptions.Duration("--interval", "Time between refreshes (e.g. 2s)", DefaultInterval, TimeSpan.FromMilliseconds(500), TimeSpan.FromMinutes(10));
+        var window = ObserveOptions.Window(DefaultWindow);
         var once = new Option<bool>("--once") { Description = "Print one table and exit (for scripts)" };
         command.Options.Add(service);
         command.Options.Add(sort);
@@ -30,8 +35,8 @@ internal static class TopCommand
         {
             var name = parse.GetValue(service);
             var order = parse.GetValue(sort) ?? "rps";
-            var every = parse.GetValue(interval);
-            var span = parse.GetValue(window);
+            var every = parse.Value(interval, DefaultInterval);
+            var span = parse.Value(window, DefaultWindow);
             Func<Task<IRenderable>> render = name is null
                 ? async () => StatsTables.Services(await client.GetStatsAsync(span, ct), order, output.IsTerminal)
                 : async () => StatsTables.Routes(await client.GetServiceStatsAsync(name, span, ct), DateTimeOffset.UtcNow, order, output.IsTerminal);

@@ -139,11 +139,11 @@ internal sealed class InstallationCheck(WeftApiClient client, TimeProvider time)
             var notAfter = active.GetProperty("NotAfter").GetDateTimeOffset();
             var left = notAfter - now;
             if (left <= TimeSpan.Zero)
-                Add("ca", "active root", CheckLine.Fail, $"root {Short(activeId)} expired {Ago(-left)} ago ({Stamp(notAfter)})", "rotate the CA: weft ca rotate");
+                Add("ca", "active root", CheckLine.Fail, $"the active root expired {Ago(-left)} ago ({Stamp(notAfter)})", "rotate the CA: weft ca rotate");
             else if (left < RootExpiryMargin)
-                Add("ca", "active root", CheckLine.Fail, $"root {Short(activeId)} expires in {Ago(left)} ({Stamp(notAfter)})", "rotate the CA before it expires: weft ca rotate");
+                Add("ca", "active root", CheckLine.Fail, $"the active root expires in {Ago(left)} ({Stamp(notAfter)})", "rotate the CA before it expires: weft ca rotate");
             else
-                Add("ca", "active root", CheckLine.Ok, $"root {Short(activeId)} valid until {Stamp(notAfter)}, trust domain {trustDomain}");
+                Add("ca", "active root", CheckLine.Ok, $"valid until {Stamp(notAfter)}, trust domain {trustDomain}");
 
             var bad = new List<string>();
             foreach (var item in list)
@@ -153,11 +153,11 @@ internal sealed class InstallationCheck(WeftApiClient client, TimeProvider time)
                 {
                     using var cert = X509Certificate2.CreateFromPem(item.GetProperty("RootCert").GetString() ?? "");
                     if (cert.NotAfter.ToUniversalTime() < now.UtcDateTime)
-                        bad.Add($"{Short(id)} expired");
+                        bad.Add($"root {Short(id)} expired");
                 }
                 catch (Exception e) when (e is CryptographicException or ArgumentException or KeyNotFoundException)
                 {
-                    bad.Add($"{Short(id)} is not a PEM certificate");
+                    bad.Add($"root {Short(id)} is not a PEM certificate");
                 }
             }
             if (bad.Count > 0)
@@ -255,7 +255,7 @@ internal sealed class InstallationCheck(WeftApiClient client, TimeProvider time)
     private void Add(string category, string name, string status, string detail, string? fix = null) =>
         _lines.Add(new CheckLine(category, name, status, detail, fix));
 
-    private static string Short(string id) => id.Length > 12 ? id[..12] : id;
+    private static string Short(string id) => id.Length > 23 ? id[..23] + "…" : id;
 
     private static string Stamp(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm'Z'", CultureInfo.InvariantCulture);
 

@@ -18,8 +18,8 @@ internal static class ObserveOptions
     {
         var option = new Option<TimeSpan>(name)
         {
-            Description = description,
-            DefaultValueFactory = _ => defaultValue,
+            // No DefaultValueFactory: help would print it as 00:00:02; Value() supplies it instead.
+            Description = $"{description} [default: {Format(defaultValue)}]",
             CustomParser = result =>
             {
                 var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
@@ -38,6 +38,11 @@ internal static class ObserveOptions
         };
         return option;
     }
+
+    /// <summary>The option's value, or its default when it was not given.</summary>
+    public static TimeSpan Value(this ParseResult parse, Option<TimeSpan> option, TimeSpan defaultValue) =>
+        // Zero is below every minimum, so it only ever means "not given".
+        parse.GetValue(option) is var value && value > TimeSpan.Zero ? value : defaultValue;
 
     private static string Format(TimeSpan value) =>
         value.TotalSeconds < 60 ? $"{value.TotalSeconds:0.##}s" : $"{value.TotalMinutes:0.##}m";
