@@ -19,8 +19,8 @@ internal sealed class InstallationCheck(WeftApiClient client, TimeProvider time)
     // cross-signed overlap, so the operator needs the warning well before.
     public static readonly TimeSpan RootExpiryMargin = TimeSpan.FromDays(30);
 
-    // Sidecars report every 2 s; missing several in a row means the sidecar is hung or cut off.
-    public static readonly TimeSpan StaleReport = TimeSpan.FromSeconds(30);
+    // Sidecars report every 2 s; five missed in a row means the sidecar is hung or cut off.
+    public static readonly TimeSpan StaleReport = TimeSpan.FromSeconds(10);
 
     // The server's own default (ServerOptions.LeafTtl), used when the CA configuration cannot be read.
     private static readonly TimeSpan DefaultLeafTtl = TimeSpan.FromHours(24);
