@@ -176,51 +176,124 @@ public sealed class ObserveCommandTests : IAsyncLifetime
     public async Task Check_SidecarKilled_RedWithTheFix()
     {
         var app = await _mesh.StartAppAsync("billing-app");
-        int admin = FreePort();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[]
+        using var proxy = await ProxyProcess.StartAsync(Addr, "billing", "billing-1", app.Port);
+        await MeshFixture.WaitUntilAsync(async () =>
         {
-            Path.Combine(AppContext.BaseDirectory, "weft.dll"), "proxy",
-            "--server", Addr, "--service", "billing", "--id", "billing-1",
-            "--app-addr", $"127.0.0.1:{app.Port}", "--inbound-addr", $"127.0.0.1:{FreePort()}",
-            "--outbound-addr", $"127.0.0.1:{FreePort()}", "--admin-addr", $"127.0.0.1:{admin}",
-        })
-            start.ArgumentList.Add(arg);
-        start.Environment.Remove("WEFT_ACL_TOKEN");
-        start.Environment.Remove("WEFT_HTTP_ADDR");
-        using var process = Process.Start(start)!;
-        var output = new StringBuilder();
-        process.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
-        process.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
+            proxy.ThrowIfExited();
+            return (await _mesh.Api.GetStringAsync("/v1/weft/proxies")).Contains("\"billing-1\"");
+        }, "weft proxy is on the stream", TimeSpan.FromSeconds(60));
+        var healthy = await CliInvocation.RunProcessAsync(null, "check", "--http-addr", Addr);
+        Assert.True(healthy.ExitCode == 0, healthy.ToString());
+
+        // A crash: no deregistration, the instance stays in the catalog without its sidecar.
+        await proxy.KillAsync();
+        await MeshFixture.WaitUntilAsync(async () => !(await _mesh.Api.GetStringAsync("/v1/weft/proxies")).Contains("\"billing-1\""),
+            "the server notices the stream is gone");
+
+        var result = await CliInvocation.RunProcessAsync(null, "check", "--http-addr", Addr);
+
+        Assert.True(result.ExitCode == 6, result.ToString());
+        var lines = Lines(result.Stdout);
+        var red = lines.FindIndex(l => l == "[FAIL] proxy billing-1 (billing): registered by a sidecar that is not connected to the server");
+        Assert.True(red >= 0, result.ToString());
+        Assert.Equal("    fix: start its sidecar again (weft proxy --service billing ...), or remove the instance: weft deregister billing-1", lines[red + 1]);
+    }
+
+    [Fact]
+    public async Task Check_SidecarFrozen_RedAsStaleWithTheFix()
+    {
+        var app = await _mesh.StartAppAsync("ledger-app");
+        using var proxy = await ProxyProcess.StartAsync(Addr, "ledger", "ledger-1", app.Port);
+        await MeshFixture.WaitUntilAsync(async () =>
         {
-            await MeshFixture.WaitUntilAsync(async () =>
-            {
-                if (process.HasExited) Assert.Fail($"weft proxy exited with {process.ExitCode}:\n{output}");
-                return (await _mesh.Api.GetStringAsync("/v1/weft/proxies")).Contains("\"billing-1\"");
-            }, "weft proxy is on the stream", TimeSpan.FromSeconds(60));
-            var healthy = await CliInvocation.RunProcessAsync(null, "check", "--http-addr", Addr);
-            Assert.True(healthy.ExitCode == 0, healthy.ToString());
+            proxy.ThrowIfExited();
+            return (await ProxyAsync("ledger-1"))?.TryGetProperty("LastStatsReport", out var last) == true && last.ValueKind == JsonValueKind.String;
+        }, "weft proxy reports its stats", TimeSpan.FromSeconds(60));
 
-            // A crash: no deregistration, the instance stays in the catalog without its sidecar.
-            process.Kill();
-            await process.WaitForExitAsync();
-            await MeshFixture.WaitUntilAsync(async () => !(await _mesh.Api.GetStringAsync("/v1/weft/proxies")).Contains("\"billing-1\""),
-                "the server notices the stream is gone");
+        // SIGSTOP: the process and its TCP connection stay, but nothing is sent any more, as with a hung sidecar.
+        proxy.Signal("STOP");
+        await MeshFixture.WaitUntilAsync(async () =>
+            await ProxyAsync("ledger-1") is not { } p
+            || DateTimeOffset.UtcNow - p.GetProperty("LastStatsReport").GetDateTimeOffset() > TimeSpan.FromSeconds(11),
+            "the last report is older than the stale limit", TimeSpan.FromSeconds(40));
 
-            var result = await CliInvocation.RunProcessAsync(null, "check", "--http-addr", Addr);
+        var result = await CliInvocation.RunProcessAsync(null, "check", "--http-addr", Addr);
+        proxy.Signal("CONT");
 
-            Assert.True(result.ExitCode == 6, result.ToString());
-            var lines = Lines(result.Stdout);
-            var red = lines.FindIndex(l => l == "[FAIL] proxy billing-1 (billing): registered by a sidecar that is not connected to the server");
-            Assert.True(red >= 0, result.ToString());
-            Assert.Equal("    fix: start its sidecar again (weft proxy --service billing ...), or remove the instance: weft deregister billing-1", lines[red + 1]);
+        Assert.True(result.ExitCode == 6, result.ToString());
+        var lines = Lines(result.Stdout);
+        var red = lines.FindIndex(l => l.StartsWith("[FAIL] proxy ledger-1 (ledger): ", StringComparison.Ordinal));
+        Assert.True(red >= 0, result.ToString());
+        Assert.Matches("stale: last report \\d+ seconds ago|registered by a sidecar that is not connected", lines[red]);
+        Assert.StartsWith("    fix: ", lines[red + 1]);
+    }
+
+    private async Task<JsonElement?> ProxyAsync(string id)
+    {
+        using var proxies = JsonDocument.Parse(await _mesh.Api.GetStringAsync("/v1/weft/proxies"));
+        foreach (var p in proxies.RootElement.EnumerateArray())
+            if (p.GetProperty("ProxyID").GetString() == id) return p.Clone();
+        return null;
+    }
+
+    /// <summary>A real <c>weft proxy</c> process, so the test can crash or freeze it as production would.</summary>
+    private sealed class ProxyProcess : IDisposable
+    {
+        private readonly Process _process;
+        private readonly StringBuilder _output = new();
+
+        private ProxyProcess(Process process)
+        {
+            _process = process;
+            process.OutputDataReceived += (_, e) => { lock (_output) _output.AppendLine(e.Data); };
+            process.ErrorDataReceived += (_, e) => { lock (_output) _output.AppendLine(e.Data); };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
         }
-        finally
+
+        public static Task<ProxyProcess> StartAsync(string server, string service, string id, int appPort)
         {
-            if (!process.HasExited) process.Kill();
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var arg in new[]
+            {
+                Path.Combine(AppContext.BaseDirectory, "weft.dll"), "proxy",
+                "--server", server, "--service", service, "--id", id,
+                "--app-addr", $"127.0.0.1:{appPort}", "--inbound-addr", $"127.0.0.1:{FreePort()}",
+                "--outbound-addr", $"127.0.0.1:{FreePort()}", "--admin-addr", $"127.0.0.1:{FreePort()}",
+            })
+                start.ArgumentList.Add(arg);
+            start.Environment.Remove("WEFT_ACL_TOKEN");
+            start.Environment.Remove("WEFT_HTTP_ADDR");
+            return Task.FromResult(new ProxyProcess(Process.Start(start)!));
+        }
+
+        public void ThrowIfExited()
+        {
+            if (_process.HasExited)
+                lock (_output) Assert.Fail($"weft proxy exited with {_process.ExitCode}:\n{_output}");
+        }
+
+        public void Signal(string signal)
+        {
+            using var kill = Process.Start("kill", [$"-{signal}", _process.Id.ToString(CultureInfo.InvariantCulture)]);
+            kill.WaitForExit();
+        }
+
+        public async Task KillAsync()
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+            {
+                Signal("CONT");
+                _process.Kill();
+                _process.WaitForExit();
+            }
+            _process.Dispose();
         }
     }
 
