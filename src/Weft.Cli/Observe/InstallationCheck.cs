@@ -179,8 +179,9 @@ internal sealed class InstallationCheck(WeftApiClient client, TimeProvider time)
             var problems = new List<(string Detail, string Fix)>();
             var warnings = new List<string>();
 
-            if (p.Version is null)
-                warnings.Add("version not reported");
+            // Before its first stats report a sidecar's version is unknown (the server sends "" or nothing).
+            if (string.IsNullOrEmpty(p.Version))
+                warnings.Add(p.LastStatsReport is null ? "no stats report yet, version unknown" : "version not reported");
             else if (serverVersion.Length > 0 && p.Version != serverVersion)
                 problems.Add(($"runs weft {p.Version}, the server {serverVersion}", $"restart the sidecar with weft {serverVersion}"));
 
@@ -201,7 +202,7 @@ internal sealed class InstallationCheck(WeftApiClient client, TimeProvider time)
                     warnings.Add($"certificate expires in {Ago(left)} (renewal is late)");
             }
 
-            var detail = $"weft {p.Version ?? "?"}, config v{p.AckedVersion} acknowledged"
+            var detail = $"weft {(string.IsNullOrEmpty(p.Version) ? "?" : p.Version)}, config v{p.AckedVersion} acknowledged"
                 + (p.ConfigAgeSeconds is { } age ? $", {Ago(TimeSpan.FromSeconds(age))} old" : "")
                 + (p.CertificateNotAfter is { } end ? $", certificate until {Stamp(end)}" : "");
             if (problems.Count > 0)

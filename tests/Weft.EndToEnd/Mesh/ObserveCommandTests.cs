@@ -162,6 +162,11 @@ public sealed class ObserveCommandTests : IAsyncLifetime
     public async Task Check_HealthyMesh_AllGreenWithEachProxy()
     {
         await DriveTrafficAsync();
+        foreach (var id in new[] { "orders-1", "web-1" })
+        {
+            await MeshFixture.WaitUntilAsync(async () => (await ProxyAsync(id))?.GetProperty("LastStatsReport").ValueKind == JsonValueKind.String,
+                $"{id} has reported its version and certificate");
+        }
 
         var result = await CliInvocation.RunProcessAsync(null, "check", "--http-addr", Addr);
 
