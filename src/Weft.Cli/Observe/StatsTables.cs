@@ -35,7 +35,8 @@ internal static class StatsTables
     /// <summary><c>weft top</c>: one row per service.</summary>
     public static Table Services(MeshStats stats, string sort, bool colors)
     {
-        var table = Create(colors, "SERVICE", "RPS", "SUCCESS", "P50", "P99", "INSTANCES", "PASSING", "WARNING", "CRITICAL");
+        // Short health headers so nine columns fit an 80-column terminal with borders.
+        var table = Create(colors, "SERVICE", "RPS", "SUCCESS", "P50", "P99", "INST", "PASS", "WARN", "CRIT");
         foreach (var s in Sort(stats.Services, sort))
         {
             table.AddRow(
