@@ -12,4 +12,9 @@ namespace Weft.Cli.Api;
 [JsonSerializable(typeof(List<ServiceSummary>))]
 [JsonSerializable(typeof(List<InstanceView>))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
+[JsonSerializable(typeof(MeshStats))]
+[JsonSerializable(typeof(ServiceStats))]
+[JsonSerializable(typeof(List<ProxyStatus>))]
+[JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(Weft.Cli.Observe.CheckReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

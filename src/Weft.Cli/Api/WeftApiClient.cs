@@ -9,6 +9,8 @@
 //   3  the server is unreachable: connection refused, unknown host, timeout, TLS failure.
 //   4  the server refused the token (403): missing, unknown or without the needed rights.
 //      Its own code because the fix (WEFT_ACL_TOKEN / --token) differs from every other 4xx.
+//   5  what was named does not exist (weft stat / weft top --service with an unknown service).
+//   6  weft check found at least one red line (each printed with its fix).
 //
 // Every error goes to stderr as one line starting with "weft: "; stdout carries only results.
 using System.Net.Http.Headers;
@@ -160,6 +162,34 @@ internal sealed class WeftApiClient : IDisposable
             ? allowed.GetBoolean()
             : throw new UnexpectedResponseException(path, "no boolean Allowed in the answer");
     }
+
+    /// <summary><c>GET /v1/weft/stats?window=</c>: every service's golden signals and who calls whom.</summary>
+    public Task<MeshStats> GetStatsAsync(TimeSpan window, CancellationToken ct) =>
+        GetJsonAsync($"/v1/weft/stats?window={WindowQuery(window)}", CliJsonContext.Default.MeshStats, ct);
+
+    /// <summary><c>GET /v1/weft/stats/{service}?window=</c>: one service with its routes, callers and callees.</summary>
+    public Task<ServiceStats> GetServiceStatsAsync(string service, TimeSpan window, CancellationToken ct) =>
+        GetJsonAsync($"/v1/weft/stats/{Uri.EscapeDataString(service)}?window={WindowQuery(window)}", CliJsonContext.Default.ServiceStats, ct);
+
+    /// <summary><c>GET /v1/weft/proxies</c>: the sidecars on the proxy stream now.</summary>
+    public Task<List<ProxyStatus>> GetProxiesAsync(CancellationToken ct) =>
+        GetJsonAsync("/v1/weft/proxies", CliJsonContext.Default.ListProxyStatus, ct);
+
+    /// <summary><c>GET /v1/status/leader</c>: open without a token, so it tells "reachable" apart from "token refused".</summary>
+    public Task<string> GetLeaderAsync(CancellationToken ct) =>
+        GetJsonAsync("/v1/status/leader", CliJsonContext.Default.String, ct);
+
+    /// <summary><c>GET /v1/acl/token/self</c>: the token this client presents.</summary>
+    public Task<JsonDocument> GetTokenSelfAsync(CancellationToken ct) => GetDocumentAsync("/v1/acl/token/self", ct);
+
+    /// <summary><c>GET /v1/agent/self</c>: the server's configuration, its version among it.</summary>
+    public Task<JsonDocument> GetAgentSelfAsync(CancellationToken ct) => GetDocumentAsync("/v1/agent/self", ct);
+
+    /// <summary><c>GET /v1/connect/ca/configuration</c>: the leaf TTL among it.</summary>
+    public Task<JsonDocument> GetCaConfigurationAsync(CancellationToken ct) => GetDocumentAsync("/v1/connect/ca/configuration", ct);
+
+    private static string WindowQuery(TimeSpan window) =>
+        ((long)Math.Round(window.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) + "s";
 
     private static string IntentionQuery(string source, string destination) =>
         $"?source={Uri.EscapeDataString(source)}&destination={Uri.EscapeDataString(destination)}";

@@ -18,5 +18,8 @@ internal static class CliCommands
         root.Subcommands.Add(AclCommand.Create());
         root.Subcommands.Add(CaCommands.Create());
         root.Subcommands.Add(IntentionCommand.Create());
+        root.Subcommands.Add(TopCommand.Create());
+        root.Subcommands.Add(StatCommand.Create());
+        root.Subcommands.Add(CheckCommand.Create());
     }
 }

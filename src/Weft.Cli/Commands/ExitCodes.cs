@@ -8,4 +8,6 @@ internal static class ExitCodes
     public const int BadInput = 2;
     public const int Unreachable = 3;
     public const int TokenRefused = 4;
+    public const int NotFound = 5;
+    public const int CheckFailed = 6;
 }

@@ -166,6 +166,7 @@ internal sealed partial class MeshStreamClient : IAsyncDisposable
 
         await SendAsync(new ProxyMessage { Hello = new Hello { Service = _options.Service, ProxyId = _options.ProxyId, Node = _options.Node } });
         var heartbeat = HeartbeatAsync(SendAsync, streamEnd.Token);
+        var reports = _options.Stats is null ? Task.CompletedTask : ReportStatsAsync(SendAsync, _options.Stats, streamEnd.Token);
         try
         {
             // Deltas fold onto what the server sent, applied or not: it sends each change once.
@@ -222,7 +223,7 @@ internal sealed partial class MeshStreamClient : IAsyncDisposable
             await streamEnd.CancelAsync();
             try
             {
-                await heartbeat;
+                await Task.WhenAll(heartbeat, reports);
             }
             catch (Exception)
             {
@@ -237,6 +238,22 @@ internal sealed partial class MeshStreamClient : IAsyncDisposable
         {
             await Task.Delay(_options.HeartbeatInterval, _options.Time, cancellationToken);
             await send(new ProxyMessage { Heartbeat = new Heartbeat() });
+        }
+    }
+
+    private async Task ReportStatsAsync(Func<ProxyMessage, Task> send, Func<Stats> build, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            await Task.Delay(_options.StatsInterval, _options.Time, cancellationToken);
+            var stats = build();
+            lock (_lock)
+            {
+                stats.ConfigVersion = _applied.Version;
+                stats.ConfigAgeSeconds = _appliedAt is { } at ? (_options.Time.GetUtcNow() - at).TotalSeconds : -1;
+            }
+
+            await send(new ProxyMessage { Stats = stats });
         }
     }
 

@@ -28,5 +28,10 @@ internal sealed record MeshStreamClientOptions
 
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>Builds the counters report sent every <see cref="StatsInterval"/>; null sends none.</summary>
+    public Func<Weft.Core.Mesh.Protocol.Stats>? Stats { get; init; }
+
+    public TimeSpan StatsInterval { get; init; } = TimeSpan.FromSeconds(2);
+
     public TimeProvider Time { get; init; } = TimeProvider.System;
 }

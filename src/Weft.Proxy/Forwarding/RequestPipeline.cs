@@ -64,6 +64,8 @@ internal sealed class RequestPipeline
                 if (listener.Kind == ListenerKind.Inbound && http.Connection.ClientCertificate is not null && PeerIdentity.Of(http) is { } peer)
                     stats = stats.ForPeer(peer.Service);
                 stats.Record(status, _time.GetElapsedTime(call.Started));
+                if (status is > 0 and < 500 && http.Response.Headers.ContainsKey(ProxyErrors.Header))
+                    stats.WeftError();
                 if (call.Attempts > 1)
                     stats.Retried(status is > 0 and < 500);
             }

@@ -28,6 +28,7 @@ internal sealed class RouteStats
     private long _retries;
     private long _retriedSucceeded;
     private long _retriedFailed;
+    private long _weftErrors;
     private long _budgetExhausted;
     private long _timeouts;
     private long _overflows;
@@ -88,6 +89,11 @@ internal sealed class RouteStats
     public long BudgetExhausted => Interlocked.Read(ref _budgetExhausted);
     public long Timeouts => Interlocked.Read(ref _timeouts);
     public long Overflows => Interlocked.Read(ref _overflows);
+
+    /// <summary>Requests answered below 500 with an <c>x-weft-error</c> (intention-denied, unknown-upstream): no success.</summary>
+    public long WeftErrors => Interlocked.Read(ref _weftErrors);
+
+    public void WeftError() => Interlocked.Increment(ref _weftErrors);
 
     public void Record(int status, TimeSpan latency)
     {

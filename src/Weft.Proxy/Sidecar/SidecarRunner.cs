@@ -146,6 +146,7 @@ internal sealed partial class SidecarRunner : IAsyncDisposable
                 Service = identity.Service,
                 ProxyId = identity.InstanceId,
                 Time = options.Proxy.Time,
+                Stats = StatsOf(host.Metrics, options.Proxy.Time.GetUtcNow()),
             }, host.ConfigSink, loggers.CreateLogger<MeshStreamClient>());
             stream.Start();
             return new SidecarRunner(options, host, identity, http, registry, probes, app, stream, certificates, ca, logger);
@@ -161,6 +162,9 @@ internal sealed partial class SidecarRunner : IAsyncDisposable
             throw;
         }
     }
+
+    private static Func<Weft.Core.Mesh.Protocol.Stats> StatsOf(Metrics.ProxyMetrics metrics, DateTimeOffset started) =>
+        () => Metrics.StatsReport.From(metrics, started);
 
     private static CheckDefinition? AppCheck(SidecarOptions options)
     {

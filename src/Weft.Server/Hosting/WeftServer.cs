@@ -98,6 +98,7 @@ internal sealed class WeftServer : IAsyncDisposable
         services.AddSingleton<HealthProbeFactory>();
         services.AddSingleton<CheckScheduler>();
         services.AddSingleton<ProxySessions>();
+        services.AddSingleton<Weft.Server.Stats.MeshStats>();
         services.AddSingleton(sp => new AclTokens(sp.GetRequiredService<IStore>(), options.TimeProvider, options.DevOpen ? null : options.AclToken));
         services.AddSingleton<CertificateAuthority>();
         services.AddSingleton(new IntentionDefaults(options.IntentionsDefaultAllow));

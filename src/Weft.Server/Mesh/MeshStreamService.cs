@@ -30,6 +30,7 @@ internal sealed partial class MeshStreamService(
     IntentionDefaults intentionDefaults,
     TimeProvider time,
     ServerMetrics metrics,
+    Weft.Server.Stats.MeshStats stats,
     IHostApplicationLifetime lifetime,
     ILogger<MeshStreamService> logger) : MeshStream.MeshStreamBase
 {
@@ -119,6 +120,10 @@ internal sealed partial class MeshStreamService(
                     break;
                 case ProxyMessage.KindOneofCase.Heartbeat:
                     await HeartbeatAsync(session);
+                    break;
+                case ProxyMessage.KindOneofCase.Stats:
+                    session.Reported(message.Stats, time.GetUtcNow());
+                    stats.Report(session.ProxyId, session.Service, message.Stats);
                     break;
             }
         }

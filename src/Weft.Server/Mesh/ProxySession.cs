@@ -82,6 +82,28 @@ internal sealed class ProxySession(Hello hello, DateTimeOffset connectedAt, stri
         }
     }
 
+    /// <summary>What the sidecar said of itself in its last stats report (null before the first), and when it arrived.</summary>
+    public (Weft.Core.Mesh.Protocol.Stats Report, DateTimeOffset At)? LastStats
+    {
+        get { lock (_lock) return _lastStats; }
+    }
+
+    private (Weft.Core.Mesh.Protocol.Stats, DateTimeOffset)? _lastStats;
+
+    public void Reported(Weft.Core.Mesh.Protocol.Stats stats, DateTimeOffset at)
+    {
+        // Only the scalars are read later; the per-route counters are the aggregator's.
+        var kept = new Weft.Core.Mesh.Protocol.Stats
+        {
+            Version = stats.Version,
+            CertificateNotAfterUnixMs = stats.CertificateNotAfterUnixMs,
+            ConfigVersion = stats.ConfigVersion,
+            ConfigAgeSeconds = stats.ConfigAgeSeconds,
+            StartedUnixMs = stats.StartedUnixMs,
+        };
+        lock (_lock) _lastStats = (kept, at);
+    }
+
     public void Sent(ulong version) => Interlocked.Exchange(ref _sentVersion, version);
 
     public void Acked(ulong version) => Interlocked.Exchange(ref _ackedVersion, version);

@@ -27,6 +27,8 @@ namespace Weft.Server.Api.Wire;
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(bool))]
 [JsonSerializable(typeof(List<ProxyWire>))]
+[JsonSerializable(typeof(StatsWire))]
+[JsonSerializable(typeof(ServiceStatsWire))]
 [JsonSerializable(typeof(AclTokenRequest))]
 [JsonSerializable(typeof(AclTokenWire))]
 [JsonSerializable(typeof(List<AclTokenWire>))]

@@ -130,6 +130,13 @@ internal sealed class ProxyWire
     public required int Nacks { get; init; }
     public required long Heartbeats { get; init; }
     public ProxyNackWire? LastNack { get; init; }
+
+    // From the sidecar's last stats report (empty / null / 0 before the first, about 2 s after it connects).
+    public required string Version { get; init; }
+    public required DateTimeOffset? CertificateNotAfter { get; init; }
+    public required ulong ConfigVersion { get; init; }
+    public required double? ConfigAgeSeconds { get; init; }
+    public required DateTimeOffset? LastStatsReport { get; init; }
 }
 
 internal sealed class ProxyNackWire
