@@ -43,6 +43,19 @@ public static class ConfigEntryJson
 
     private static string? ReadKind(ReadOnlySpan<byte> json)
     {
+        try
+        {
+            return ReadKindOrThrow(json);
+        }
+        catch (InvalidOperationException e) when (e.InnerException is System.Text.DecoderFallbackException)
+        {
+            // Utf8JsonReader checks UTF-8 only when a string is read, and says so with an InvalidOperationException.
+            throw new JsonException("a property name or string is not valid UTF-8");
+        }
+    }
+
+    private static string? ReadKindOrThrow(ReadOnlySpan<byte> json)
+    {
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             throw new JsonException("a config entry must be a JSON object");

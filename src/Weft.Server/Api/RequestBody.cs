@@ -42,6 +42,9 @@ internal static class RequestBody
     {
         var where = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "" : $" at {e.Path}";
         // System.Text.Json's messages name .NET types; say what the client should send instead.
+        // Utf8JsonReader checks UTF-8 only when it reads a string; the serializer then blames the field's type.
+        if (e.InnerException is InvalidOperationException { InnerException: System.Text.DecoderFallbackException })
+            return $"a string{where} is not valid UTF-8";
         var message = e.Message;
         var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
         if (cut > 0) message = message[..cut];

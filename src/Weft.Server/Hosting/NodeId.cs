@@ -19,7 +19,9 @@ internal static class NodeId
         }
 
         var id = Guid.NewGuid().ToString();
+        // Not a secret, but owner-only as Consul writes it, so that everything in the data dir is.
         File.WriteAllText(path, id + "\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         return id;
     }
 }

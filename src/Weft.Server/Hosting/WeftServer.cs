@@ -104,7 +104,9 @@ internal sealed class WeftServer : IAsyncDisposable
         services.AddSingleton(new IntentionDefaults(options.IntentionsDefaultAllow));
         var meshListener = new MeshListener();
         services.AddSingleton(meshListener);
-        services.AddGrpc();
+        // Otherwise gRPC answers any POST to a two-segment path (POST /v1/config) with 200 and grpc-status 12,
+        // which a REST client takes for success; unknown paths get the API's 404 or 405 instead.
+        services.AddGrpc(grpc => grpc.IgnoreUnknownServices = true);
 
         var app = builder.Build();
         try

@@ -84,4 +84,41 @@ public sealed class ServiceTokenScopeTests : IAsyncLifetime
         using var check = await _orders.GetAsync("/v1/connect/intentions/check?source=web&destination=orders");
         Assert.Equal(HttpStatusCode.OK, check.StatusCode);
     }
+
+    [Fact]
+    public async Task AnOrdersToken_CannotRotateTheCa_OrReadOrDeleteOtherTokens_AndNothingChanges()
+    {
+        var roots = (await _server.GetJsonAsync("/v1/connect/ca/roots")).GetRawText();
+        using var created = await _server.PutAsync("/v1/acl/token", """{"ServiceIdentities":[{"ServiceName":"payments"}]}""");
+        var payments = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("AccessorID").GetString()!;
+        var tokensBefore = (await _server.GetJsonAsync("/v1/acl/tokens")).GetArrayLength();
+
+        foreach (var body in new[] { """{"Provider":"weft","Config":{"RotateRoot":true}}""", """{"Config":{"RotateRoot":true},"ForceWithoutCrossSigning":true}""" })
+        {
+            using var rotate = await _orders.PutAsync("/v1/connect/ca/configuration", new StringContent(body, Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.Forbidden, rotate.StatusCode);
+            Assert.StartsWith("Permission denied", await rotate.Content.ReadAsStringAsync());
+        }
+
+        foreach (var accessor in new[] { payments, "00000000-0000-0000-0000-000000000001" })
+        {
+            using var read = await _orders.GetAsync("/v1/acl/token/" + accessor);
+            Assert.Equal(HttpStatusCode.Forbidden, read.StatusCode);
+            Assert.DoesNotContain("SecretID", await read.Content.ReadAsStringAsync());
+        }
+
+        using (var delete = await _orders.DeleteAsync("/v1/acl/token/" + payments))
+            Assert.Equal(HttpStatusCode.Forbidden, delete.StatusCode);
+        using (var remove = await _orders.DeleteAsync("/v1/connect/intentions/exact?source=orders&destination=payments"))
+            Assert.Equal(HttpStatusCode.Forbidden, remove.StatusCode);
+
+        // Its own token it may read, and sees it is scoped to orders.
+        var self = JsonDocument.Parse(await _orders.GetStringAsync("/v1/acl/token/self")).RootElement;
+        Assert.Equal("orders", self.GetProperty("ServiceIdentities")[0].GetProperty("ServiceName").GetString());
+
+        Assert.Equal(roots, (await _server.GetJsonAsync("/v1/connect/ca/roots")).GetRawText());
+        Assert.Equal(tokensBefore, (await _server.GetJsonAsync("/v1/acl/tokens")).GetArrayLength());
+        using var stillThere = await _server.Http.GetAsync("/v1/acl/token/" + payments);
+        Assert.Equal(HttpStatusCode.OK, stillThere.StatusCode);
+    }
 }

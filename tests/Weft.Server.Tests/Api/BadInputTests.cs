@@ -95,6 +95,19 @@ public sealed class BadInputTests : IAsyncLifetime
         Assert.Contains("DELETE", await wrongMethod.Content.ReadAsStringAsync());
     }
 
+    [Theory]
+    [InlineData("/v1/config")]
+    [InlineData("/v1/acl/token")]
+    public async Task PostToAPutEndpoint_Is405_NotASilentGrpc200(string path)
+    {
+        // Found by the fuzz run: gRPC's catch-all for unknown services took two-segment POSTs and answered 200.
+        using var response = await _server.Http.PostAsync(path, new StringContent("""{"Kind":"service-defaults","Name":"web"}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Contains("POST", await response.Content.ReadAsStringAsync());
+        using var entry = await _server.Http.GetAsync("/v1/config/service-defaults/web");
+        Assert.Equal(HttpStatusCode.NotFound, entry.StatusCode);
+    }
+
     [Fact]
     public async Task AGroupOfWrites_WithOneBad_CommitsTheGoodOnes()
     {

@@ -120,6 +120,28 @@ public sealed class ConfigApiTests : IAsyncLifetime
         Assert.Equal(before, (await _server.GetWithIndexAsync("/v1/config/service-defaults")).Index);
     }
 
+    [Theory]
+    [InlineData("""{"Kind":"service-\xFF"}""")]
+    [InlineData("""{"Ki\xC0nd":"service-defaults","Name":"web"}""")]
+    [InlineData("""{"Kind":"service-defaults","Name":"w\xED\xA0\x80b"}""")]
+    public async Task BodyThatIsNotUtf8_Is400_Not500(string escaped)
+    {
+        // Found by the fuzz run: reading Kind threw InvalidOperationException, which answered 500.
+        var parts = escaped.Split("\\x");
+        var bytes = new List<byte>(System.Text.Encoding.UTF8.GetBytes(parts[0]));
+        foreach (var part in parts[1..])
+        {
+            bytes.Add(Convert.ToByte(part[..2], 16));
+            bytes.AddRange(System.Text.Encoding.UTF8.GetBytes(part[2..]));
+        }
+
+        using var response = await _server.Http.PutAsync("/v1/config", new ByteArrayContent([.. bytes]));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("not valid UTF-8", body);
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Get, "/v1/config/service-defaults/web")).Status);
+    }
+
     [Fact]
     public async Task UnknownKindInPath_Is400()
     {
