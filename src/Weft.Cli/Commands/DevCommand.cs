@@ -98,6 +98,7 @@ internal static class DevCommand
                 var intro = $"""
                     weft dev is running (Ctrl-C stops everything it started)
 
+                      dashboard       {api}/ui/   (services, live traffic, topology, checks, config)
                       control plane   {api}   (ACLs OFF: development only)
                       store           {dataDir}   (temporary, removed on exit)
                       mesh demo       frontend -> orders -> payments, 2 instances each, each with its sidecar
@@ -109,6 +110,9 @@ internal static class DevCommand
                                       healthy for 20s, failing for 10s, round and round
 
                     Try, in another terminal:
+                      ./weft top                 (live: services by request rate, success rate, latency)
+                      ./weft stat orders         (one service's golden signals; --json)
+                      ./weft check               (is this installation healthy, and what to fix)
                       ./weft services
                       ./weft instances demo
                       curl -s '{api}/v1/health/service/demo?passing'

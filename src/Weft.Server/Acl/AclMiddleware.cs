@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Http;
 namespace Weft.Server.Acl;
 
 /// <summary>
-/// Requires a known token (management or service) on every call except <c>/v1/status/*</c>, and records who the
+/// Requires a known token (management or service) on every call except <c>/v1/status/*</c> and the dashboard's files, and records who the
 /// caller is as the request's <see cref="AclIdentity"/>; endpoints decide what that identity may do. Clients send
 /// the token as Consul's do: <c>X-Consul-Token</c>, <c>?token=</c>, or <c>Authorization: Bearer</c>. Consul's
 /// messages: a call without a token is "Permission denied", one with an unknown token "ACL not found"; both 403.
@@ -12,7 +12,8 @@ internal sealed class AclMiddleware(RequestDelegate next, AclTokens tokens)
 {
     public Task InvokeAsync(HttpContext http)
     {
-        if (http.Request.Path.StartsWithSegments("/v1/status"))
+        // The dashboard's files hold no data; the page's own API calls carry the token.
+        if (http.Request.Path.StartsWithSegments("/v1/status") || http.Request.Path.StartsWithSegments(Ui.UiFiles.Path))
             return next(http);
 
         var presented = Presented(http.Request);

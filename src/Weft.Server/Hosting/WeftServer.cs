@@ -10,6 +10,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Weft.Server.Acl;
 using Weft.Server.Api;
+using Weft.Server.Ui;
 using Weft.Server.Ca;
 using Weft.Server.Catalog;
 using Weft.Core.Health;
@@ -145,6 +146,7 @@ internal sealed class WeftServer : IAsyncDisposable
             app.MapAclApi();
             app.MapConnectCaApi();
             app.MapMetricsApi();
+            app.MapUi();
             app.MapGrpcService<MeshStreamService>();
 
             await app.StartAsync(cancellationToken);

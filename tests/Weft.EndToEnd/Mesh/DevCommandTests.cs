@@ -37,6 +37,16 @@ public sealed partial class DevCommandTests
             var text = Text();
             Assert.Contains("frontend -> orders -> payments", text);
             Assert.Matches(@"payments\s+\d", text);
+            var dashboard = Regex.Match(text, @"dashboard\s+(?<url>http://127\.0\.0\.1:\d+/ui/)");
+            Assert.True(dashboard.Success, $"no dashboard URL in:\n{text}");
+            Assert.Contains("./weft top", text);
+            Assert.Contains("./weft stat orders", text);
+            Assert.Contains("./weft check", text);
+            using (var http = new HttpClient())
+            {
+                var page = await http.GetStringAsync(dashboard.Groups["url"].Value);
+                Assert.Contains("data-testid=\"services\"", page);
+            }
 
             using (var interrupt = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
                 await interrupt.WaitForExitAsync();

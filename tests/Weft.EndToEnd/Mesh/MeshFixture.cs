@@ -76,18 +76,21 @@ internal sealed class MeshFixture(bool defaultAllow = true) : IAsyncDisposable
     }
 
     /// <summary>An app that answers every request with its name (or fails as told).</summary>
-    public async Task<App> StartAppAsync(string name, Func<HttpContext, Task<IResult>>? behaviour = null)
+    public async Task<App> StartAppAsync(string name, Func<HttpContext, Task<IResult>>? behaviour = null, int port = 0)
     {
-        var app = await App.StartAsync(name, behaviour);
+        var app = await App.StartAsync(name, behaviour, port);
         _owned.Add(app);
         return app;
     }
 
-    public async Task<SidecarRunner> StartSidecarAsync(string service, string instance, int appPort, TimeSpan? connectionLifetime = null)
+    /// <param name="checkInterval">With a value, the sidecar registers a TCP check of its app at this interval.</param>
+    public async Task<SidecarRunner> StartSidecarAsync(string service, string instance, int appPort, TimeSpan? connectionLifetime = null, TimeSpan? checkInterval = null)
     {
         var sidecar = await SidecarRunner.StartAsync(new SidecarOptions
         {
             Server = ServerAddress,
+            CheckTcp = checkInterval is not null,
+            CheckInterval = checkInterval ?? TimeSpan.FromSeconds(10),
             Proxy = new ProxyOptions
             {
                 ServiceName = service,
@@ -161,11 +164,12 @@ internal sealed class MeshFixture(bool defaultAllow = true) : IAsyncDisposable
         /// <summary>Requests this instance has received.</summary>
         public int Hits => Volatile.Read(ref _hits.Value);
 
-        public static async Task<App> StartAsync(string name, Func<HttpContext, Task<IResult>>? behaviour)
+        /// <param name="port">0 for any; a killed app's port to bring it back where its sidecar looks.</param>
+        public static async Task<App> StartAsync(string name, Func<HttpContext, Task<IResult>>? behaviour, int port = 0)
         {
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
-            builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+            builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));
             var app = builder.Build();
             var hits = new StrongBox<int>();
             app.Map("/{**path}", async (HttpContext http) =>
