@@ -33,16 +33,25 @@ internal sealed class WeftServer : IAsyncDisposable
             workDir, Path.Combine(workDir, "weft-server.log"));
         var server = new WeftServer(process, new Uri($"http://127.0.0.1:{port}")) { Grpc = new Uri($"http://127.0.0.1:{grpc}") };
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        await process.WaitUntilAsync(async () =>
+        try
         {
-            using var response = await http.GetAsync(new Uri(server.Api, "/v1/connect/ca/roots")).ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null);
-            // A first request that outlasts its timeout on a loaded machine is asked again, as a refused one is.
-            if (response is null) return false;
-            if (response.StatusCode != HttpStatusCode.OK) return false;
-            using var roots = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-            server.TrustDomain = roots.RootElement.GetProperty("TrustDomain").GetString() ?? "";
-            return server.TrustDomain.Length > 0;
-        }, TimeSpan.FromSeconds(60), "its CA roots on /v1/connect/ca/roots");
+            await process.WaitUntilAsync(async () =>
+            {
+                using var response = await http.GetAsync(new Uri(server.Api, "/v1/connect/ca/roots")).ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null);
+                // A first request that outlasts its timeout on a loaded machine is asked again, as a refused one is.
+                if (response is null) return false;
+                if (response.StatusCode != HttpStatusCode.OK) return false;
+                using var roots = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+                server.TrustDomain = roots.RootElement.GetProperty("TrustDomain").GetString() ?? "";
+                return server.TrustDomain.Length > 0;
+            }, TimeSpan.FromSeconds(60), "its CA roots on /v1/connect/ca/roots");
+        }
+        catch
+        {
+            await process.DisposeAsync();
+            throw;
+        }
+
         return server;
     }
 
