@@ -3,6 +3,9 @@ namespace Weft.Bench.Proxy;
 /// <summary>Settings for one run; <c>--quick</c> shrinks every load so the whole run is a smoke test.</summary>
 internal sealed record BenchContext(string WeftDll, string WorkDir, bool Quick)
 {
+    /// <summary><c>--mtls</c>: only issue 4's comparison: two hops with and without mTLS, and two HAProxies over TLS.</summary>
+    public bool Mtls { get; init; }
+
     public int Rounds => Quick ? 1 : 3;
 
     /// <summary>Closed-loop load: wrk with one thread and 50 connections, for this long.</summary>

@@ -44,4 +44,32 @@ internal static class Goals
         // The extra, in percent, of the measured figure (on) over the baseline (off); negative when on did better.
         static double? Extra(double? measured, double? baseline) => baseline is { } b && measured is { } m && b > 0 ? 100 * (m - b) / b : null;
     }
+
+    /// <summary>Issue 4's mTLS goals: two hops with mTLS vs without, and vs two HAProxies over TLS, from the same run.</summary>
+    public static string RenderMtls(JsonObject results, string? weftUnavailable)
+    {
+        var table = new Table("Goals (issue 4, mTLS), this run", "goal", "measured", "verdict");
+        double? Get(string part, string target, string field) =>
+            results[part]?[target]?[field] is JsonValue v && double.TryParse(v.ToJsonString(), CultureInfo.InvariantCulture, out var d) ? d : null;
+        void Row(string goal, double? value, Func<double, bool> met) =>
+            table.Row(goal, value is { } v ? Table.F(v, 2) + "x" : "not measured", value is { } x ? (met(x) ? "met" : "not met") : "-");
+
+        const string mtls = "weft 2 hops", plain = WeftTwoHopsPlaintextTarget.TargetName, haproxy = HaproxyTlsPairTarget.TargetName;
+        foreach (var (part, label) in new[] { ("http1", "HTTP/1.1"), ("http2", "HTTP/2") })
+        {
+            Row($"2 hops mTLS req/s >= 0.85x plaintext ({label})", Get(part, mtls, "median_rps") / Get(part, plain, "median_rps"), v => v >= 0.85);
+            Row($"2 hops mTLS req/s >= haproxy 2 hops TLS ({label})", Get(part, mtls, "median_rps") / Get(part, haproxy, "median_rps"), v => v >= 1);
+        }
+
+        // Not goals, but what the req/s split of 2 shared cores hides: the proxies' own CPU per request.
+        foreach (var (part, label) in new[] { ("http1", "HTTP/1.1"), ("http2", "HTTP/2") })
+        {
+            var ours = Get(part, mtls, "median_proxy_cpu_us_per_request");
+            table.Row($"(info) 2 hops mTLS CPU/req vs plaintext ({label})", Table.Ratio(ours ?? double.NaN, Get(part, plain, "median_proxy_cpu_us_per_request") ?? double.NaN), "");
+            table.Row($"(info) 2 hops mTLS CPU/req vs haproxy 2 hops TLS ({label})", Table.Ratio(ours ?? double.NaN, Get(part, haproxy, "median_proxy_cpu_us_per_request") ?? double.NaN), "");
+        }
+
+        if (weftUnavailable is not null) table.Note($"weft: {weftUnavailable}");
+        return table.ToString();
+    }
 }

@@ -2,13 +2,13 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Weft.Bench.Proxy;
 
-// Usage: weft-bench-proxy --weft-dll PATH --work-dir DIR --results FILE [--quick] [--only http1|http2|fixed]
+// Usage: weft-bench-proxy --weft-dll PATH --work-dir DIR --results FILE [--quick] [--only http1|http2|fixed] [--mtls]
 // run.sh builds both, makes the work dir, and cleans it (and any PID left in <work-dir>/pids) afterwards.
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 var ctx = new BenchContext(
     Arg("--weft-dll") ?? throw new ArgumentException("--weft-dll is required"),
     Arg("--work-dir") ?? throw new ArgumentException("--work-dir is required"),
-    args.Contains("--quick"));
+    args.Contains("--quick")) { Mtls = args.Contains("--mtls") };
 var only = Arg("--only");
 bool Runs(string part) => only is null || only == part;
 var resultsFile = Arg("--results") ?? throw new ArgumentException("--results is required");
@@ -22,6 +22,41 @@ var results = new JsonObject
     ["loadavg_at_start"] = File.ReadAllText("/proc/loadavg").Trim(),
 };
 var tables = new List<Table>();
+if (ctx.Mtls)
+{
+    // Issue 4: two hops with mTLS vs without, and two HAProxies over TLS 1.3 with client certificates; closed loops only.
+    await using var backend = await Backend.StartAsync(ctx);
+    await using var haproxy = await HaproxyTarget.StartAsync(ctx, backend);
+    await using var haproxyTls = await HaproxyTlsPairTarget.StartAsync(ctx, backend);
+    await using var mesh = await WeftMesh.StartAsync(ctx, backend, Progress);
+    List<Target> targets = [new DirectTarget(backend), haproxy, haproxyTls, new WeftTwoHopsTarget(mesh), new WeftTwoHopsPlaintextTarget(mesh)];
+    var idleRss = targets.Where(t => t.Unavailable is null && t.ProxyPids().Count > 0).ToDictionary(t => t.Name, t => ProcStats.RssKiB(t.ProxyPids()));
+    if (Runs("http1"))
+    {
+        results["http1"] = await ClosedLoopRun.RunAsync(ctx,
+            $"mTLS, HTTP/1.1 from the client: wrk -t1 -c{ctx.WrkConnections} -d{ctx.LoadSeconds}s, median of {ctx.Rounds} alternating rounds",
+            "http1", targets, backend, idleRss, Loads.WrkAsync, Progress, tables);
+    }
+
+    if (Runs("http2"))
+    {
+        results["http2"] = await ClosedLoopRun.RunAsync(ctx,
+            $"mTLS, h2c from the client: h2load -t1 -c{ctx.H2Connections} -m{ctx.H2Streams} -D{ctx.LoadSeconds}, median of {ctx.Rounds} alternating rounds",
+            "http2", targets, backend, idleRss, Loads.H2loadAsync, Progress, tables);
+    }
+
+    results["finished_utc"] = DateTime.UtcNow.ToString("O");
+    results["loadavg_at_end"] = File.ReadAllText("/proc/loadavg").Trim();
+    Console.WriteLine($"weft proxy bench --mtls{(ctx.Quick ? " --quick" : "")}: {Environment.ProcessorCount} cores, " +
+        $"load average at start {results["loadavg_at_start"]}, at end {results["loadavg_at_end"]} (the cores are shared)");
+    Console.WriteLine("2 hops: weft sidecar → sidecar over mTLS (TLS 1.3, h2) or h2c (--insecure-plaintext-mesh); haproxy → haproxy over TLS 1.3 + client cert, ALPN h2, nbthread 1 each");
+    foreach (var table in tables) Console.Write(table);
+    await File.WriteAllTextAsync(resultsFile, results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    Console.Write(Goals.RenderMtls(results, mesh.Unavailable));
+    Console.WriteLine($"JSON: {resultsFile}");
+    return;
+}
+
 // Before anything else runs: the per-request cost of counting, timed on its own (about 1 s).
 results["metrics_counting"] = CountingCost.Measure();
 Progress($"metrics counting: {results["metrics_counting"]!["ns_per_request"]} ns per request (RouteStats.Record)");

@@ -14,6 +14,9 @@ internal sealed class WeftMesh : IAsyncDisposable
 {
     public const string PlainService = "backend";
     public const string MeshedService = "backend-meshed";
+
+    /// <summary>With <c>--mtls</c>: the same nginx behind a sidecar that speaks h2c to other sidecars (<c>--insecure-plaintext-mesh</c>).</summary>
+    public const string PlaintextMeshedService = "backend-plaintext";
     private readonly List<ChildProcess> _processes = [];
     private readonly string _dataDir;
 
@@ -40,6 +43,13 @@ internal sealed class WeftMesh : IAsyncDisposable
     public ChildProcess? TracedClientSidecar { get; private set; }
 
     public int TracedClientOutboundPort { get; private set; }
+
+    /// <summary>With <c>--mtls</c>: a client sidecar and a backend sidecar, both <c>--insecure-plaintext-mesh</c> (h2c between them).</summary>
+    public ChildProcess? PlaintextClientSidecar { get; private set; }
+
+    public ChildProcess? PlaintextServerSidecar { get; private set; }
+
+    public int PlaintextClientOutboundPort { get; private set; }
 
     /// <summary>Checks that this build has <c>weft proxy</c>; starts nothing if it has not.</summary>
     public static async Task<WeftMesh> StartAsync(BenchContext ctx, Backend backend, Action<string> progress)
@@ -77,6 +87,9 @@ internal sealed class WeftMesh : IAsyncDisposable
             "--log-level", "warn", "--node-name", "bench"];
         if (serverHelp.Output.Contains("--grpc-addr", StringComparison.Ordinal))
             serverArgs.AddRange(["--grpc-addr", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}"]);
+        // weft server denies calls between sidecars unless an intention allows them (issue 4); the bench measures forwarding.
+        if (serverHelp.Output.Contains("--default-allow", StringComparison.Ordinal))
+            serverArgs.Add("--default-allow");
         var server = Track(ChildProcess.Start("weft server", "dotnet", serverArgs, ctx.WorkDir, Path.Combine(ctx.WorkDir, "weft-server.log")));
         var api = new Uri($"http://127.0.0.1:{httpPort}");
         using var http = BenchContext.Client(TimeSpan.FromSeconds(5));
@@ -98,6 +111,21 @@ internal sealed class WeftMesh : IAsyncDisposable
         // The client's app address is a port nothing listens on: no load goes to the client app.
         ClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
             ChildProcess.FreeLoopbackPort(), ClientOutboundPort, [(PlainService, backend.Port), (MeshedService, serverInbound)]));
+        if (ctx.Mtls)
+        {
+            // The two-hop path again, with plaintext (h2c) between the two sidecars: what mTLS costs, in the same run.
+            const string insecure = "--insecure-plaintext-mesh";
+            var plainInbound = ChildProcess.FreeLoopbackPort();
+            PlaintextServerSidecar = Track(await StartSidecarAsync(ctx, http, api, PlaintextMeshedService, $"127.0.0.1:{backend.Port}", plainInbound,
+                ChildProcess.FreeLoopbackPort(), null, [insecure]));
+            PlaintextClientOutboundPort = ChildProcess.FreeLoopbackPort();
+            PlaintextClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client-plaintext", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
+                ChildProcess.FreeLoopbackPort(), PlaintextClientOutboundPort, [(PlaintextMeshedService, plainInbound)], [insecure]));
+            progress($"weft: sidecars ready, mTLS client outbound on {ClientOutboundPort} ({MeshedService} inbound {serverInbound}), " +
+                $"plaintext client outbound on {PlaintextClientOutboundPort} ({PlaintextMeshedService} inbound {plainInbound})");
+            return;
+        }
+
         if (NoMetricsUnavailable is null)
         {
             NoMetricsOutboundPort = ChildProcess.FreeLoopbackPort();
@@ -244,6 +272,33 @@ internal sealed class WeftTracedOneHopTarget : Target
     public override string? Unavailable => _mesh.Unavailable;
 
     public override List<int> ProxyPids() => _mesh.TracedClientSidecar is { } c ? [c.Pid] : [];
+
+    public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
+
+/// <summary>As <see cref="WeftTwoHopsTarget"/>, between two sidecars run with <c>--insecure-plaintext-mesh</c> (h2c, no TLS).</summary>
+internal sealed class WeftTwoHopsPlaintextTarget : Target
+{
+    private readonly WeftMesh _mesh;
+
+    public WeftTwoHopsPlaintextTarget(WeftMesh mesh)
+    {
+        _mesh = mesh;
+        if (mesh.Unavailable is not null) return;
+        Http1 = new Uri($"http://127.0.0.1:{mesh.PlaintextClientOutboundPort}/");
+        H2c = Http1;
+        Host = WeftMesh.PlaintextMeshedService;
+    }
+
+    public const string TargetName = "weft 2 hops, plaintext";
+
+    public override string Name => TargetName;
+
+    public override int Hops => 2;
+
+    public override string? Unavailable => _mesh.Unavailable;
+
+    public override List<int> ProxyPids() => _mesh is { PlaintextClientSidecar: { } c, PlaintextServerSidecar: { } s } ? [c.Pid, s.Pid] : [];
 
     public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

@@ -2,6 +2,7 @@
 # Proxy benchmark: builds Release, runs bench/Weft.Bench.Proxy against direct, HAProxy, nginx and weft proxy
 # (one hop, two hops) on free loopback ports, prints a table, saves JSON under bench/proxy/results/.
 # --quick: one short round of everything, a smoke run. --only http1|http2|fixed: one part, for development.
+# --mtls: issue 4's comparison instead: two hops with mTLS vs plaintext, and two HAProxies over TLS 1.3.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -10,13 +11,14 @@ quick=""
 while (($#)); do
   case "$1" in
     --quick) quick=1; extra+=(--quick) ;;
+    --mtls) extra+=(--mtls) ;;
     --only) extra+=(--only "${2:?--only needs http1, http2 or fixed}"); shift ;;
-    *) echo "usage: $0 [--quick] [--only http1|http2|fixed]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--mtls] [--only http1|http2|fixed]" >&2; exit 2 ;;
   esac
   shift
 done
 
 source "$repo/bench/lib.sh"
 # wrk (HTTP/1.1 load), h2load (nghttp2-client), haproxy and nginx (the references and the backend).
-bench_need wrk:wrk h2load:nghttp2-client haproxy:haproxy nginx:nginx
+bench_need wrk:wrk h2load:nghttp2-client haproxy:haproxy nginx:nginx openssl:openssl
 bench_run proxy 'weft\.dll|nginx|haproxy|wrk|h2load' "$quick" "${extra[@]}"

@@ -33,10 +33,16 @@ internal static class ProxyCommand
         var traceSampling = new Option<string>("--trace-sampling") { Description = "Share of new traces recorded, 0 to 1; a caller's sampled flag is kept (parent-based)", DefaultValueFactory = _ => "1" };
         var accessLog = new Option<string>("--access-log") { Description = "Write one JSON line per request to this file, or - for stdout (off by default)" };
         var accessLogSampling = new Option<string>("--access-log-sampling") { Description = "Share of requests the access log records, 0 to 1", DefaultValueFactory = _ => "1" };
+        // Hidden: only for bench/proxy's mTLS-vs-plaintext comparison; refused unless the server runs with --dev-open.
+        var insecurePlaintextMesh = new Option<bool>("--insecure-plaintext-mesh")
+        {
+            Description = "INSECURE, benchmarks only: h2c instead of mTLS between sidecars (refused unless the server runs with --dev-open)",
+            Hidden = true,
+        };
         var logLevel = new Option<string>("--log-level") { Description = "trace, debug, info, warn or error", DefaultValueFactory = _ => "info" };
 
         var command = new Command("proxy", "Run the sidecar beside one service instance");
-        foreach (var option in new Option[] { server, token, service, id, appAddr, inbound, advertise, outbound, upstreams, admin, checkHttp, checkTcp, checkInterval, drain, metricsSwitch, otlpEndpoint, traceSampling, accessLog, accessLogSampling, logLevel })
+        foreach (var option in new Option[] { server, token, service, id, appAddr, inbound, advertise, outbound, upstreams, admin, checkHttp, checkTcp, checkInterval, drain, metricsSwitch, otlpEndpoint, traceSampling, accessLog, accessLogSampling, insecurePlaintextMesh, logLevel })
             command.Options.Add(option);
 
         command.SetAction(async (parse, ct) =>
@@ -130,6 +136,7 @@ internal static class ProxyCommand
                 CheckHttpPath = parse.GetValue(checkHttp),
                 CheckTcp = parse.GetValue(checkTcp),
                 CheckInterval = interval,
+                InsecurePlaintextMesh = parse.GetValue(insecurePlaintextMesh),
                 Proxy = new ProxyOptions
                 {
                     ServiceName = name,
@@ -181,6 +188,8 @@ internal static class ProxyCommand
                   admin       http://{host.AdminAddress}  (/ready /config /clusters /stats)
                   control     {options.Server}
                 """);
+            if (options.InsecurePlaintextMesh)
+                await Console.Error.WriteLineAsync("WARNING: --insecure-plaintext-mesh: calls between sidecars are NOT encrypted or authenticated (benchmarks only)");
             foreach (var (upstream, address) in host.UpstreamAddresses)
                 Console.WriteLine($"  upstream    {address} -> {upstream}");
 

@@ -30,6 +30,12 @@ internal sealed record SidecarOptions
 
     public TimeSpan CheckInterval { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// <c>--insecure-plaintext-mesh</c>: h2c between sidecars instead of mTLS, so the bench can measure what mTLS costs.
+    /// Refused unless the control plane runs with <c>--dev-open</c>; both ends of a call must run with it.
+    /// </summary>
+    public bool InsecurePlaintextMesh { get; init; }
+
     /// <summary>How long to keep trying to register when the control plane is not up yet.</summary>
     public TimeSpan RegisterDeadline { get; init; } = TimeSpan.FromSeconds(30);
 }
@@ -80,6 +86,8 @@ internal sealed partial class SidecarRunner : IAsyncDisposable
         var loggers = options.Proxy.LoggerFactory ?? NullLoggerFactory.Instance;
         var logger = loggers.CreateLogger<SidecarRunner>();
         // No certificate, no mesh: the inbound listener opens and the instance registers only once the CA has signed one.
+        if (options.InsecurePlaintextMesh)
+            await RequireDevOpenAsync(options.Server, cancellationToken);
         var ca = new HttpCertificateAuthority(options.Server, options.Token);
         CertificateManager certificates;
         try
@@ -96,7 +104,7 @@ internal sealed partial class SidecarRunner : IAsyncDisposable
         ProxyHost host;
         try
         {
-            host = await ProxyHost.StartAsync(options.Proxy with { Workload = certificates.Tls }, cancellationToken);
+            host = await ProxyHost.StartAsync(options.Proxy with { Workload = options.InsecurePlaintextMesh ? null : certificates.Tls }, cancellationToken);
         }
         catch
         {
@@ -165,6 +173,19 @@ internal sealed partial class SidecarRunner : IAsyncDisposable
 
     private static Func<Weft.Core.Mesh.Protocol.Stats> StatsOf(Metrics.ProxyMetrics metrics, DateTimeOffset started) =>
         () => Metrics.StatsReport.From(metrics, started);
+
+    /// <summary>
+    /// Plaintext between sidecars only beside a control plane that checks no token either: a <c>--dev-open</c> server
+    /// answers the ACL endpoints 401 "ACL support disabled" (as Consul without ACLs does).
+    /// </summary>
+    private static async Task RequireDevOpenAsync(Uri server, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromSeconds(10) };
+        using var response = await http.GetAsync(new Uri("/v1/acl/tokens", UriKind.Relative), cancellationToken);
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        if (response.StatusCode != HttpStatusCode.Unauthorized || !body.Contains("--dev-open", StringComparison.Ordinal))
+            throw new RegistryException("--insecure-plaintext-mesh is refused: the control plane does not run with --dev-open");
+    }
 
     private static CheckDefinition? AppCheck(SidecarOptions options)
     {

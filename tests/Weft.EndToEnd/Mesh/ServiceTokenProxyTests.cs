@@ -42,6 +42,27 @@ public sealed class ServiceTokenProxyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ProxyInsecurePlaintextMesh_ServerNotDevOpen_IsRefusedBeforeListening()
+    {
+        // Even with the management token: plaintext between sidecars is only for a --dev-open server (the bench's).
+        var inbound = FreePort();
+        var refused = await CliInvocation.RunProcessAsync(null, "proxy", "--insecure-plaintext-mesh", "--server", $"http://{_server.Address}", "--token", _management,
+            "--service", "orders", "--app-addr", $"127.0.0.1:{FreePort()}", "--inbound-addr", $"127.0.0.1:{inbound}",
+            "--outbound-addr", $"127.0.0.1:{FreePort()}", "--admin-addr", $"127.0.0.1:{FreePort()}");
+        Assert.True(refused.ExitCode == 1, refused.ToString());
+        Assert.Contains("--insecure-plaintext-mesh is refused: the control plane does not run with --dev-open", refused.Stderr);
+        using var catalog = await _api.GetAsync("/v1/catalog/service/orders");
+        Assert.Equal("[]", (await catalog.Content.ReadAsStringAsync()).Trim());
+
+        static int FreePort()
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+    }
+
+    [Fact]
     public async Task AclTokenCommands_CreateListReadDelete()
     {
         var plain = await WeftAsync("acl", "token", "create", "--service", "orders", "--description", "orders sidecar");
