@@ -24,7 +24,7 @@ internal static class Goals
         Row("sidecar RSS idle < 30 MB", Get("http1", "weft 1 hop", "idle_rss_kib") / 1024, " MB", v => v < 30);
         Row("sidecar RSS under load < 60 MB", Get("http1", "weft 1 hop", "max_rss_kib") / 1024, " MB", v => v < 60);
         // Issue 5: what counting costs, the same sidecar with --metrics on and off, alternating in the same run.
-        const string off = WeftOneHopNoMetricsTarget.TargetName;
+        const string off = WeftTarget.NoMetricsName;
         Row("metrics cost, 1 hop req/s, on vs off <= 3% (HTTP/1.1)", Cost(Get("http1", off, "median_rps"), Get("http1", "weft 1 hop", "median_rps")), "%", v => v <= 3);
         Row("metrics cost, 1 hop req/s, on vs off <= 3% (HTTP/2)", Cost(Get("http2", off, "median_rps"), Get("http2", "weft 1 hop", "median_rps")), "%", v => v <= 3);
         Row("metrics cost, 1 hop CPU/req, on vs off <= 3% (HTTP/1.1)", Extra(Get("http1", "weft 1 hop", "median_proxy_cpu_us_per_request"), Get("http1", off, "median_proxy_cpu_us_per_request")), "%", v => v <= 3);
@@ -54,7 +54,7 @@ internal static class Goals
         void Row(string goal, double? value, Func<double, bool> met) =>
             table.Row(goal, value is { } v ? Table.F(v, 2) + "x" : "not measured", value is { } x ? (met(x) ? "met" : "not met") : "-");
 
-        const string mtls = "weft 2 hops", plain = WeftTwoHopsPlaintextTarget.TargetName, haproxy = HaproxyTlsPairTarget.TargetName;
+        const string mtls = "weft 2 hops", plain = WeftTarget.PlaintextName, haproxy = HaproxyTlsPairTarget.TargetName;
         foreach (var (part, label) in new[] { ("http1", "HTTP/1.1"), ("http2", "HTTP/2") })
         {
             Row($"2 hops mTLS req/s >= 0.85x plaintext ({label})", Get(part, mtls, "median_rps") / Get(part, plain, "median_rps"), v => v >= 0.85);

@@ -174,131 +174,65 @@ internal sealed class WeftMesh : IAsyncDisposable
     }
 }
 
-/// <summary>Client → client sidecar's outbound listener (Host: backend) → nginx registered without a sidecar.</summary>
-internal sealed class WeftOneHopTarget : Target
+/// <summary>
+/// Load through sidecars of the bench's <see cref="WeftMesh"/>: every case is the client's outbound listener with a
+/// Host header naming the upstream; the factories below differ only in which sidecar, which upstream, and whose CPU counts.
+/// </summary>
+internal sealed class WeftTarget : Target
 {
-    private readonly WeftMesh _mesh;
+    public const string OneHopName = "weft 1 hop";
+    public const string NoMetricsName = "weft 1 hop, metrics off";
+    public const string TwoHopsName = "weft 2 hops";
+    public const string TracedName = "weft 1 hop traced 1%";
+    public const string PlaintextName = "weft 2 hops, plaintext";
 
-    public WeftOneHopTarget(WeftMesh mesh)
+    private readonly Func<string?> _unavailable;
+    private readonly Func<List<int>> _pids;
+
+    private WeftTarget(string name, int hops, int outboundPort, string host, Func<string?> unavailable, Func<List<int>> pids)
     {
-        _mesh = mesh;
-        if (mesh.Unavailable is not null) return;
-        Http1 = new Uri($"http://127.0.0.1:{mesh.ClientOutboundPort}/");
-        H2c = Http1;
-        Host = WeftMesh.PlainService;
-    }
-
-    public override string Name => "weft 1 hop";
-
-    public override int Hops => 1;
-
-    public override string? Unavailable => _mesh.Unavailable;
-
-    public override List<int> ProxyPids() => _mesh.ClientSidecar is { } c ? [c.Pid] : [];
-
-    public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
-}
-
-/// <summary>As <see cref="WeftOneHopTarget"/>, through a sidecar started with <c>--metrics off</c>.</summary>
-internal sealed class WeftOneHopNoMetricsTarget : Target
-{
-    private readonly WeftMesh _mesh;
-
-    public WeftOneHopNoMetricsTarget(WeftMesh mesh)
-    {
-        _mesh = mesh;
+        Name = name;
+        Hops = hops;
+        _unavailable = unavailable;
+        _pids = pids;
         if (Unavailable is not null) return;
-        Http1 = new Uri($"http://127.0.0.1:{mesh.NoMetricsOutboundPort}/");
+        Http1 = new Uri($"http://127.0.0.1:{outboundPort}/");
         H2c = Http1;
-        Host = WeftMesh.PlainService;
+        Host = host;
     }
 
-    public const string TargetName = "weft 1 hop, metrics off";
+    /// <summary>Client → client sidecar's outbound listener (Host: backend) → nginx registered without a sidecar.</summary>
+    public static WeftTarget OneHop(WeftMesh mesh) =>
+        new(OneHopName, 1, mesh.ClientOutboundPort, WeftMesh.PlainService, () => mesh.Unavailable, () => Pids(mesh.ClientSidecar));
 
-    public override string Name => TargetName;
+    /// <summary>As <see cref="OneHop"/>, through a sidecar started with <c>--metrics off</c>.</summary>
+    public static WeftTarget OneHopNoMetrics(WeftMesh mesh) =>
+        new(NoMetricsName, 1, mesh.NoMetricsOutboundPort, WeftMesh.PlainService, () => mesh.Unavailable ?? mesh.NoMetricsUnavailable, () => Pids(mesh.NoMetricsSidecar));
 
-    public override int Hops => 1;
+    /// <summary>Client → client sidecar outbound → backend's sidecar inbound → nginx.</summary>
+    public static WeftTarget TwoHops(WeftMesh mesh) =>
+        new(TwoHopsName, 2, mesh.ClientOutboundPort, WeftMesh.MeshedService, () => mesh.Unavailable, () => Pids(mesh.ClientSidecar, mesh.ServerSidecar));
 
-    public override string? Unavailable => _mesh.Unavailable ?? _mesh.NoMetricsUnavailable;
+    /// <summary>As <see cref="OneHop"/>, through a client sidecar tracing 1% of requests: the cost of tracing.</summary>
+    public static WeftTarget TracedOneHop(WeftMesh mesh) =>
+        new(TracedName, 1, mesh.TracedClientOutboundPort, WeftMesh.PlainService, () => mesh.Unavailable, () => Pids(mesh.TracedClientSidecar));
 
-    public override List<int> ProxyPids() => _mesh.NoMetricsSidecar is { } c ? [c.Pid] : [];
+    /// <summary>As <see cref="TwoHops"/>, between two sidecars run with <c>--insecure-plaintext-mesh</c> (h2c, no TLS).</summary>
+    public static WeftTarget TwoHopsPlaintext(WeftMesh mesh) =>
+        new(PlaintextName, 2, mesh.PlaintextClientOutboundPort, WeftMesh.PlaintextMeshedService, () => mesh.Unavailable,
+            () => Pids(mesh.PlaintextClientSidecar, mesh.PlaintextServerSidecar));
 
-    public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
-}
+    public override string Name { get; }
 
-/// <summary>Client → client sidecar outbound → backend's sidecar inbound → nginx.</summary>
-internal sealed class WeftTwoHopsTarget : Target
-{
-    private readonly WeftMesh _mesh;
+    public override int Hops { get; }
 
-    public WeftTwoHopsTarget(WeftMesh mesh)
-    {
-        _mesh = mesh;
-        if (mesh.Unavailable is not null) return;
-        Http1 = new Uri($"http://127.0.0.1:{mesh.ClientOutboundPort}/");
-        H2c = Http1;
-        Host = WeftMesh.MeshedService;
-    }
+    public override string? Unavailable => _unavailable();
 
-    public override string Name => "weft 2 hops";
-
-    public override int Hops => 2;
-
-    public override string? Unavailable => _mesh.Unavailable;
-
-    public override List<int> ProxyPids() => _mesh is { ClientSidecar: { } c, ServerSidecar: { } s } ? [c.Pid, s.Pid] : [];
+    /// <summary>Every sidecar's pid, or none until all of them run.</summary>
+    public override List<int> ProxyPids() => _pids();
 
     public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
-}
 
-/// <summary>As <see cref="WeftOneHopTarget"/>, through a client sidecar tracing 1% of requests: the cost of tracing.</summary>
-internal sealed class WeftTracedOneHopTarget : Target
-{
-    private readonly WeftMesh _mesh;
-
-    public WeftTracedOneHopTarget(WeftMesh mesh)
-    {
-        _mesh = mesh;
-        if (mesh.Unavailable is not null) return;
-        Http1 = new Uri($"http://127.0.0.1:{mesh.TracedClientOutboundPort}/");
-        H2c = Http1;
-        Host = WeftMesh.PlainService;
-    }
-
-    public override string Name => "weft 1 hop traced 1%";
-
-    public override int Hops => 1;
-
-    public override string? Unavailable => _mesh.Unavailable;
-
-    public override List<int> ProxyPids() => _mesh.TracedClientSidecar is { } c ? [c.Pid] : [];
-
-    public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
-}
-
-/// <summary>As <see cref="WeftTwoHopsTarget"/>, between two sidecars run with <c>--insecure-plaintext-mesh</c> (h2c, no TLS).</summary>
-internal sealed class WeftTwoHopsPlaintextTarget : Target
-{
-    private readonly WeftMesh _mesh;
-
-    public WeftTwoHopsPlaintextTarget(WeftMesh mesh)
-    {
-        _mesh = mesh;
-        if (mesh.Unavailable is not null) return;
-        Http1 = new Uri($"http://127.0.0.1:{mesh.PlaintextClientOutboundPort}/");
-        H2c = Http1;
-        Host = WeftMesh.PlaintextMeshedService;
-    }
-
-    public const string TargetName = "weft 2 hops, plaintext";
-
-    public override string Name => TargetName;
-
-    public override int Hops => 2;
-
-    public override string? Unavailable => _mesh.Unavailable;
-
-    public override List<int> ProxyPids() => _mesh is { PlaintextClientSidecar: { } c, PlaintextServerSidecar: { } s } ? [c.Pid, s.Pid] : [];
-
-    public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    private static List<int> Pids(params ChildProcess?[] sidecars) =>
+        sidecars.All(s => s is not null) ? [.. sidecars.Select(s => s!.Pid)] : [];
 }
