@@ -12,7 +12,13 @@ public sealed class MetricsEndpointTests
     private static Task<Backend> FlakyBackendAsync() => Backend.StartAsync(a => a.Run(async c =>
     {
         if (c.Request.Path == "/slow")
-            await Task.Delay(TimeSpan.FromMilliseconds(300));
+        {
+            // At least 300 ms by the stopwatch the proxy also times with: Task.Delay's timer may fire a little early.
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            TimeSpan left;
+            while ((left = TimeSpan.FromMilliseconds(300) - System.Diagnostics.Stopwatch.GetElapsedTime(started)) > TimeSpan.Zero)
+                await Task.Delay(left + TimeSpan.FromMilliseconds(1));
+        }
         c.Response.StatusCode = c.Request.Path == "/fail" ? 503 : 200;
         await c.Response.WriteAsync("x");
     }));
