@@ -18,8 +18,8 @@ internal sealed class Dashboard(IBrowser browser, HttpClient http, Uri api, stri
     /// <summary>
     /// Opens <c>/ui/</c> (with <paramref name="fragment"/>, e.g. <c>#service=svc-250</c>) in a new context whose tab already
     /// holds the token, as after an operator typed it into the dashboard's prompt once, and waits for the page's own marks:
-    /// <c>data-first-render-ms</c> (services, topology and the open service's detail on the page) and
-    /// <c>data-complete-render-ms</c> (config entries and intentions too). Times are the page's (<c>performance.now()</c>,
+    /// <c>data-first-render-ms</c> (the first screen: the top 100 service rows and the open service's detail) and
+    /// <c>data-complete-render-ms</c> (every row, the topology, config entries and intentions). Times are the page's (<c>performance.now()</c>,
     /// from navigation start).
     /// </summary>
     public async Task<PageLoad> LoadAsync(string fragment)

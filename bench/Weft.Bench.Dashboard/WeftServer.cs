@@ -65,5 +65,13 @@ internal sealed class WeftServer : IAsyncDisposable
         return new WeftServer(process, api, new Uri($"http://127.0.0.1:{grpc}"), token);
     }
 
+    /// <summary>utime + stime of the server so far, in seconds (clock ticks of 10 ms).</summary>
+    public double CpuSeconds()
+    {
+        var stat = File.ReadAllText($"/proc/{_process.Pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11]) + long.Parse(fields[12])) / 100.0;
+    }
+
     public ValueTask DisposeAsync() => _process.DisposeAsync();
 }
