@@ -35,7 +35,8 @@ function serviceHealth(s) {
   return s.Critical > 0 ? 'critical' : s.Warning > 0 ? 'warning' : 'passing';
 }
 
-// The rows a first screen shows, and more: the rest of a long list goes in after the first paint.
+// The rows a first screen shows, and more: on the first render the rest of a long list goes in after the first
+// paint. Later refreshes replace every row at once, so a table scrolled down never shrinks under the reader.
 const FIRST_ROWS = 100;
 const afterPaint = fn => new Promise(resolve => requestAnimationFrame(() => setTimeout(() => { fn(); resolve(); }, 0)));
 
@@ -49,8 +50,9 @@ function renderServices(stats) {
       `<td data-testid="service-rps">${rate(s.RequestsPerSecond)}</td><td data-testid="service-success">${pct(s.SuccessRate)}</td>` +
       `<td data-testid="service-p50">${dur(s.P50Seconds)}</td><td data-testid="service-p99">${dur(s.P99Seconds)}</td></tr>`;
   });
+  if (firstRender !== null || rows.length <= FIRST_ROWS) { $('services').innerHTML = rows.join(''); return; }
   $('services').innerHTML = rows.slice(0, FIRST_ROWS).join('');
-  if (rows.length > FIRST_ROWS) return afterPaint(() => $('services').insertAdjacentHTML('beforeend', rows.slice(FIRST_ROWS).join('')));
+  return afterPaint(() => $('services').insertAdjacentHTML('beforeend', rows.slice(FIRST_ROWS).join('')));
 }
 
 function chart(history) {
