@@ -47,4 +47,6 @@ bench_cleanup() {
     done <"$work/pids"
   fi
   rm -rf "$work"
+  # A run.sh may leave more to remove (e.g. a baseline build) in bench_extra_dir.
+  if [[ -n ${bench_extra_dir:-} ]]; then rm -rf "$bench_extra_dir"; fi
 }

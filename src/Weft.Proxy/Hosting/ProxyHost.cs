@@ -133,6 +133,7 @@ internal sealed class ProxyHost : IAsyncDisposable
             ? new ProxyTracing(otlp, options.TraceSampling, options.ServiceName, options.InstanceId, options.TraceSourceName)
             : null;
         var accessLog = options.AccessLogPath is { } logPath ? new AccessLog(logPath, options.AccessLogSampling) : null;
+        metrics.AccessLog = accessLog;
         var pipeline = new RequestPipeline(config, app.Services.GetRequiredService<IHttpForwarder>(), options.Time, metrics, log, tracing, accessLog);
         app.Run(http =>
         {

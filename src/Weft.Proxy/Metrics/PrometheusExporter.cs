@@ -46,6 +46,7 @@ internal static class PrometheusExporter
         WriteConnections(text, metrics, self);
         WriteConfig(text, config, time, self);
         WriteTls(text, metrics, time, self);
+        WriteAccessLog(text, metrics, self);
         ProcessMetrics.Write(text);
         return text.ToString();
     }
@@ -121,6 +122,16 @@ internal static class PrometheusExporter
         text.Sample("weft_proxy_config_version", [("service", self)], applied.Version);
         text.Family("weft_proxy_config_age_seconds", "gauge", "Seconds since the mesh config in force was applied.");
         text.Sample("weft_proxy_config_age_seconds", [("service", self)], Math.Round((time.GetUtcNow() - applied.At).TotalSeconds, 3));
+    }
+
+    private static void WriteAccessLog(PrometheusText text, ProxyMetrics metrics, string self)
+    {
+        if (metrics.AccessLog is not { } log)
+            return;
+        text.Family("weft_proxy_access_log_lines_total", "counter", "Access log lines written.");
+        text.Sample("weft_proxy_access_log_lines_total", [("service", self)], log.Written);
+        text.Family("weft_proxy_access_log_dropped_total", "counter", "Access log lines dropped because the writer was behind (its queue of 8192 lines was full); the request never waits.");
+        text.Sample("weft_proxy_access_log_dropped_total", [("service", self)], log.Dropped);
     }
 
     private static void WriteTls(PrometheusText text, ProxyMetrics metrics, TimeProvider time, string self)

@@ -65,6 +65,9 @@ internal sealed class ProxyMetrics
     public long IntentionDenials => Interlocked.Read(ref _intentionDenials);
 
     public void IntentionDenied() => Interlocked.Increment(ref _intentionDenials);
+
+    /// <summary>The access log when <c>--access-log</c> is on (set once at start-up), for its written and dropped line counts.</summary>
+    public Observability.AccessLog? AccessLog { get; set; }
 }
 
 /// <summary>Connections of one listener.</summary>

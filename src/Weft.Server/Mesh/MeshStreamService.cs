@@ -159,7 +159,7 @@ internal sealed partial class MeshStreamService(
         while (await session.WaitForChangeAsync(cancellationToken))
         {
             started = System.Diagnostics.Stopwatch.GetTimestamp();
-            var (services, entries) = session.TakeDirty();
+            var (services, entries, oldestCommit) = session.TakeDirty();
             state = catalog.Current;
             var delta = new ServerMessage { Version = state.Index };
             foreach (var name in services)
@@ -194,6 +194,8 @@ internal sealed partial class MeshStreamService(
                 continue;
             await responses.WriteAsync(delta, cancellationToken);
             metrics.Pushed(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            if (oldestCommit != 0)
+                metrics.PushLatency.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(oldestCommit));
             session.Sent(delta.Version);
         }
     }

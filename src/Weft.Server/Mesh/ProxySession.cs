@@ -55,13 +55,20 @@ internal sealed class ProxySession(Hello hello, DateTimeOffset connectedAt, stri
 
     public void Heartbeat() => Interlocked.Increment(ref _heartbeats);
 
-    /// <summary>Called on the catalog's writer: must only record and wake.</summary>
-    public void MarkDirty(IEnumerable<string> services, IEnumerable<(string Kind, string Name)> entries)
+    // Stopwatch timestamp of the oldest commit marked since the last TakeDirty (0: none): a push's latency is from it.
+    private long _oldestCommit;
+
+    /// <summary>
+    /// Called on the catalog's writer: must only record and wake. <paramref name="committedAt"/> is the commit's Stopwatch
+    /// timestamp, taken when the store returned it durable.
+    /// </summary>
+    public void MarkDirty(IEnumerable<string> services, IEnumerable<(string Kind, string Name)> entries, long committedAt = 0)
     {
         lock (_lock)
         {
             _dirtyServices.UnionWith(services);
             _dirtyEntries.UnionWith(entries);
+            if (_oldestCommit == 0) _oldestCommit = committedAt;
         }
 
         _wake.Writer.TryWrite(true);
@@ -69,15 +76,19 @@ internal sealed class ProxySession(Hello hello, DateTimeOffset connectedAt, stri
 
     public ValueTask<bool> WaitForChangeAsync(CancellationToken cancellationToken) => _wake.Reader.WaitToReadAsync(cancellationToken);
 
-    /// <summary>Takes what changed since the last call, leaving nothing marked.</summary>
-    public (HashSet<string> Services, HashSet<(string Kind, string Name)> Entries) TakeDirty()
+    /// <summary>
+    /// Takes what changed since the last call, leaving nothing marked, with the Stopwatch timestamp of the oldest commit
+    /// among those changes (0 when none was marked with one).
+    /// </summary>
+    public (HashSet<string> Services, HashSet<(string Kind, string Name)> Entries, long OldestCommit) TakeDirty()
     {
         _wake.Reader.TryRead(out _);
         lock (_lock)
         {
-            var taken = (_dirtyServices, _dirtyEntries);
+            var taken = (_dirtyServices, _dirtyEntries, _oldestCommit);
             _dirtyServices = new(StringComparer.Ordinal);
             _dirtyEntries = [];
+            _oldestCommit = 0;
             return taken;
         }
     }

@@ -53,6 +53,8 @@ internal sealed class ProxySessions : IDisposable
     private void OnCommitted(CatalogState state, IReadOnlyList<CatalogChange> changes)
     {
         if (_sessions.IsEmpty) return;
+        // The writer raises Committed right after the store returned the batch durable (and the new view is published).
+        var committedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         List<string>? services = null;
         List<(string, string)>? entries = null;
         foreach (var change in changes)
@@ -73,7 +75,7 @@ internal sealed class ProxySessions : IDisposable
 
         if (services is null && entries is null) return;
         foreach (var session in _sessions.Keys)
-            session.MarkDirty(services ?? [], entries ?? []);
+            session.MarkDirty(services ?? [], entries ?? [], committedAt);
     }
 
     public void Dispose() => _catalog.Committed -= OnCommitted;

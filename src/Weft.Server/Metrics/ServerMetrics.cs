@@ -32,6 +32,12 @@ internal sealed class ServerMetrics
     /// <summary>Time to build and write one snapshot or delta to a proxy stream.</summary>
     public Histogram Push { get; } = new();
 
+    /// <summary>
+    /// Per delta written: from the store commit of the oldest change it carries to the end of its write to the stream (the
+    /// coalescing wait, the build and the write). Snapshots carry no commit and are not counted.
+    /// </summary>
+    public Histogram PushLatency { get; } = new();
+
     public void Registered() => Interlocked.Increment(ref _registrations);
     public void Deregistered() => Interlocked.Increment(ref _deregistrations);
 

@@ -24,6 +24,9 @@ internal static class ServerMetricsExporter
         Counter(text, "weft_server_stream_nacks_total", "Pushes a sidecar rejected.", sessions.NacksReceived);
         text.Family("weft_server_stream_push_duration_seconds", "histogram", "Time to build and write one snapshot or delta to a proxy stream.");
         text.Histogram("weft_server_stream_push_duration_seconds", [], metrics.Push);
+        text.Family("weft_server_stream_push_latency_seconds", "histogram",
+            "Per delta pushed: from the store commit of the oldest change it carries to the end of its write to the proxy stream.");
+        text.Histogram("weft_server_stream_push_latency_seconds", [], metrics.PushLatency);
         text.Family("weft_server_store_commit_duration_seconds", "histogram", "Time for the store to make one batch of writes durable.");
         text.Histogram("weft_server_store_commit_duration_seconds", [], metrics.StoreCommit);
         Gauge(text, "weft_server_blocking_queries", "Blocking queries waiting for a change now.", metrics.BlockingQueries);

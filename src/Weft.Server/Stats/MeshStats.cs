@@ -23,10 +23,12 @@ internal sealed class MeshStats(TimeProvider time)
     /// <summary>Adds what proxy <paramref name="proxyId"/> of <paramref name="service"/> counted since its last report.</summary>
     public void Report(string proxyId, string service, Weft.Core.Mesh.Protocol.Stats stats)
     {
-        var now = time.GetUtcNow();
-        var number = SlotNumber(now);
         lock (_lock)
         {
+            // The clock is read under the lock: a view that took the lock before saw this slot open, and one after it
+            // reads a later time, so no view ever holds a slot that a report still adds to (closed slots are read unlocked).
+            var now = time.GetUtcNow();
+            var number = SlotNumber(now);
             if (!_baselines.TryGetValue(proxyId, out var baseline) || baseline.Started != stats.StartedUnixMs || baseline.Service != service)
                 baseline = new Baseline(service, stats.StartedUnixMs);
             baseline.LastReport = now;
@@ -55,13 +57,17 @@ internal sealed class MeshStats(TimeProvider time)
         }
     }
 
-    /// <summary>The completed slots of the last <paramref name="window"/> (at least one), read under the lock.</summary>
+    /// <summary>
+    /// The completed slots of the last ten minutes, <paramref name="window"/> of them (at least one) for the window's
+    /// figures. A completed slot is never written again (its ring place gets a new <see cref="Slot"/> ten minutes later), so
+    /// the view holds the slots themselves, not copies: taking one costs 120 references, not a copy of every series.
+    /// </summary>
     public StatsView View(TimeSpan window)
     {
         var now = time.GetUtcNow();
         var current = SlotNumber(now);
         var windowSlots = (int)Math.Clamp(Math.Ceiling(window / SlotLength), 1, SlotCount);
-        var slots = new (DateTimeOffset Start, Dictionary<SeriesKey, Counts>? Series)[SlotCount];
+        var slots = new (DateTimeOffset Start, Slot? Slot)[SlotCount];
         HashSet<string> reporting;
         lock (_lock)
         {
@@ -69,7 +75,7 @@ internal sealed class MeshStats(TimeProvider time)
             {
                 var number = current - SlotCount + i;
                 var slot = _slots[Index(number)];
-                slots[i] = (StartOf(number), slot?.Number == number ? new Dictionary<SeriesKey, Counts>(slot.Series.Select(p => KeyValuePair.Create(p.Key, p.Value.Copy()))) : null);
+                slots[i] = (StartOf(number), slot?.Number == number ? slot : null);
             }
 
             reporting = _baselines.Where(b => now - b.Value.LastReport <= SlotLength * SlotCount).Select(b => b.Value.Service).ToHashSet(StringComparer.Ordinal);
@@ -93,10 +99,36 @@ internal sealed class MeshStats(TimeProvider time)
 
     private static DateTimeOffset StartOf(long number) => DateTimeOffset.FromUnixTimeMilliseconds(number * (long)SlotLength.TotalMilliseconds);
 
-    private sealed class Slot(long number)
+    internal sealed class Slot(long number)
     {
+        private Dictionary<(string Direction, string Service), Counts>? _byService;
+
         public long Number { get; } = number;
         public Dictionary<SeriesKey, Counts> Series { get; } = [];
+
+        /// <summary>
+        /// The counts of each service as its own sidecars saw them (inbound, keyed by the service) and as its callers saw
+        /// them (outbound, keyed by the upstream); built once, on first use, which is only ever after the slot closed.
+        /// Two readers may both build it; they build the same thing.
+        /// </summary>
+        public Dictionary<(string Direction, string Service), Counts> ByService
+        {
+            get
+            {
+                if (Volatile.Read(ref _byService) is { } built) return built;
+                var index = new Dictionary<(string, string), Counts>();
+                foreach (var (key, counts) in Series)
+                {
+                    var name = key.Direction == StatsView.Inbound ? key.Service : key.Peer;
+                    if (!index.TryGetValue((key.Direction, name), out var sum))
+                        index[(key.Direction, name)] = sum = new Counts();
+                    sum.Add(counts);
+                }
+
+                Volatile.Write(ref _byService, index);
+                return index;
+            }
+        }
     }
 
     private sealed class Baseline(string service, long started)
@@ -205,37 +237,26 @@ internal readonly record struct Signals(double RequestsPerSecond, double? Succes
 /// <summary>A copy of the history at one moment, with the questions the API asks of it.</summary>
 internal sealed class StatsView
 {
+    private static readonly Dictionary<(string Direction, string Service), Counts> NoCounts = [];
+
     private readonly int _windowSlots;
-    private readonly (DateTimeOffset Start, Dictionary<SeriesKey, Counts>? Series)[] _slots;
+    private readonly (DateTimeOffset Start, MeshStats.Slot? Slot)[] _slots;
     private readonly HashSet<string> _reporting;
+    private IReadOnlyList<(string Source, string Destination, Signals Signals)>? _edges;
 
-    // Per slot, the counts of each service as its own sidecars saw them (inbound, keyed by the service) and as its
-    // callers saw them (outbound, keyed by the upstream): a service's history is one lookup per slot.
-    private readonly Dictionary<(string Direction, string Service), Counts>[] _byService;
-
-    public StatsView(DateTimeOffset now, int windowSlots, (DateTimeOffset Start, Dictionary<SeriesKey, Counts>? Series)[] slots, HashSet<string> reporting)
+    public StatsView(DateTimeOffset now, int windowSlots, (DateTimeOffset Start, MeshStats.Slot? Slot)[] slots, HashSet<string> reporting)
     {
         Time = now;
         _windowSlots = windowSlots;
         _slots = slots;
         _reporting = reporting;
-        _byService = new Dictionary<(string, string), Counts>[slots.Length];
-        for (var i = 0; i < slots.Length; i++)
-        {
-            var index = _byService[i] = [];
-            if (slots[i].Series is not { } series) continue;
-            foreach (var (key, counts) in series)
-            {
-                var name = key.Direction == Inbound ? key.Service : key.Peer;
-                if (!index.TryGetValue((key.Direction, name), out var sum))
-                    index[(key.Direction, name)] = sum = new Counts();
-                sum.Add(counts);
-            }
-        }
     }
 
-    private const string Inbound = "inbound";
+    internal const string Inbound = "inbound";
     private const string Outbound = "outbound";
+
+    // Per slot, a service's counts are one lookup: a service's history is one lookup per slot.
+    private Dictionary<(string Direction, string Service), Counts> ByService(int i) => _slots[i].Slot?.ByService ?? NoCounts;
 
     public DateTimeOffset Time { get; }
     public double WindowSeconds => _windowSlots * MeshStats.SlotLength.TotalSeconds;
@@ -248,7 +269,7 @@ internal sealed class StatsView
         var source = SourceOf(service);
         var sum = new Counts();
         for (var i = _slots.Length - _windowSlots; i < _slots.Length; i++)
-            if (_byService[i].TryGetValue(source, out var c)) sum.Add(c);
+            if (ByService(i).TryGetValue(source, out var c)) sum.Add(c);
         return Signals.Of(sum, WindowSeconds);
     }
 
@@ -257,7 +278,7 @@ internal sealed class StatsView
         var source = SourceOf(service);
         var empty = new Counts();
         for (var i = 0; i < _slots.Length; i++)
-            yield return (_slots[i].Start, Signals.Of(_byService[i].GetValueOrDefault(source, empty), MeshStats.SlotLength.TotalSeconds));
+            yield return (_slots[i].Start, Signals.Of(ByService(i).GetValueOrDefault(source, empty), MeshStats.SlotLength.TotalSeconds));
     }
 
     public IEnumerable<(string Route, Signals Signals)> Routes(string service)
@@ -270,14 +291,14 @@ internal sealed class StatsView
     }
 
     /// <summary>Who calls whom, from outbound counts: the reporting service and the upstream it called.</summary>
-    public IReadOnlyList<(string Source, string Destination, Signals Signals)> Edges() =>
+    public IReadOnlyList<(string Source, string Destination, Signals Signals)> Edges() => _edges ??=
         [.. InWindow().Where(p => p.Key.Direction == Outbound && p.Key.Peer is { Length: > 0 } and not "unknown")
             .GroupBy(p => (p.Key.Service, p.Key.Peer))
             .Select(g => (g.Key.Service, g.Key.Peer, Signals.Of(Merge(g.Select(p => p.Value)), WindowSeconds)))
             .OrderBy(e => e.Service, StringComparer.Ordinal).ThenBy(e => e.Peer, StringComparer.Ordinal)];
 
     private IEnumerable<KeyValuePair<SeriesKey, Counts>> InWindow() =>
-        _slots.Skip(_slots.Length - _windowSlots).Where(s => s.Series is not null).SelectMany(s => s.Series!);
+        _slots.Skip(_slots.Length - _windowSlots).Where(s => s.Slot is not null).SelectMany(s => s.Slot!.Series);
 
     private static Counts Merge(IEnumerable<Counts> counts)
     {

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Weft.Proxy.Hosting;
 using Weft.Proxy.Observability;
 using Weft.Proxy.Tests.Support;
+using Weft.Tests.Shared;
 
 namespace Weft.Proxy.Tests.Observability;
 
@@ -93,10 +94,106 @@ public sealed class AccessLogTests : IDisposable
     }
 
     [Fact]
+    public async Task WriterBehind_LinesAreDropped_CountedOnMetrics_AndEveryRequestIsLoggedOrCounted()
+    {
+        // A FIFO whose reader opens it and then reads nothing: the writer blocks once the pipe is full, as on a stuck
+        // disk, and the queue of 8,192 lines fills behind it.
+        var fifo = Path.Combine(_dir, "access.fifo");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+            await mkfifo.WaitForExitAsync();
+        var opening = Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Read)); // blocks until the writer opens
+        var proxy = await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with { AccessLogPath = fifo });
+        await using var reader = await opening.WaitAsync(TimeSpan.FromSeconds(30));
+        long sent = 0;
+        string metrics;
+        try
+        {
+            proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("refunds", [])]));
+            using var admin = Mesh.Client(proxy.AdminAddress);
+            using var client = Mesh.Client(proxy.OutboundAddress, "refunds");
+
+            // Bounded: at most 40,000 requests and 2 minutes, and it stops as soon as /metrics shows a drop.
+            using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            var dropped = false;
+            long started = 0;
+            async Task CallAsync()
+            {
+                while (!Volatile.Read(ref dropped) && Interlocked.Increment(ref started) <= 40_000)
+                {
+                    using var response = await client.GetAsync("/refund", deadline.Token);
+                    Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+                    Interlocked.Increment(ref sent);
+                }
+            }
+
+            var callers = Enumerable.Range(0, 8).Select(_ => Task.Run(CallAsync)).ToList();
+            while (!callers.All(c => c.IsCompleted))
+            {
+                var samples = PromText.Parse(await admin.GetStringAsync("/metrics", deadline.Token));
+                if (samples.Any(s => s.Name == "weft_proxy_access_log_dropped_total" && s.Value > 0))
+                    Volatile.Write(ref dropped, true);
+                await Task.WhenAny(Task.WhenAll(callers), Task.Delay(100, deadline.Token));
+            }
+
+            await Task.WhenAll(callers);
+            metrics = await admin.GetStringAsync("/metrics");
+        }
+        finally
+        {
+            // Read what the writer still holds, so closing the log (which writes what is queued) can finish.
+            var drain = Task.Run(() => new StreamReader(reader).ReadToEnd());
+            await proxy.DisposeAsync();
+            _drained = await drain.WaitAsync(TimeSpan.FromMinutes(1));
+        }
+
+        await PromText.AssertPromtoolAcceptsAsync(metrics);
+        var parsed = PromText.Parse(metrics);
+        var droppedCount = parsed.Single(s => s.Name == "weft_proxy_access_log_dropped_total").Value;
+        Assert.Equal("frontend", parsed.Single(s => s.Name == "weft_proxy_access_log_dropped_total").Labels["service"]);
+        Assert.True(droppedCount > 0, $"nothing dropped after {sent} requests");
+        Assert.True(parsed.Single(s => s.Name == "weft_proxy_access_log_lines_total").Value > 0);
+        // Every request is either a line in the log or counted as dropped, never both, never lost (the final count, read
+        // once the proxy has ended every request).
+        var lines = _drained.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+        Assert.Equal(sent, lines + proxy.AccessLog!.Dropped);
+        Assert.True(proxy.AccessLog.Dropped >= droppedCount);
+    }
+
+    private string _drained = "";
+
+    [Fact]
+    public async Task On_MetricsCountLinesWritten_AndNoneDropped()
+    {
+        var path = Path.Combine(_dir, "counted.log");
+        var proxy = await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with { AccessLogPath = path });
+        await using (proxy)
+        {
+            proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("refunds", [])]));
+            using var client = Mesh.Client(proxy.OutboundAddress, "refunds");
+            for (var i = 0; i < 5; i++)
+                await client.GetAsync("/refund");
+            using var admin = Mesh.Client(proxy.AdminAddress);
+            // The writer appends in the background: wait (30 s at most) until it has written all five.
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            var samples = PromText.Parse(await admin.GetStringAsync("/metrics"));
+            while (samples.Single(s => s.Name == "weft_proxy_access_log_lines_total").Value < 5 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+                samples = PromText.Parse(await admin.GetStringAsync("/metrics"));
+            }
+
+            Assert.Equal(5, samples.Single(s => s.Name == "weft_proxy_access_log_lines_total").Value);
+            Assert.Equal(0, samples.Single(s => s.Name == "weft_proxy_access_log_dropped_total").Value);
+        }
+    }
+
+    [Fact]
     public async Task Off_ByDefault_NoAccessLog()
     {
         await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
         Assert.Null(proxy.AccessLog);
+        using var admin = Mesh.Client(proxy.AdminAddress);
+        Assert.DoesNotContain("weft_proxy_access_log", await admin.GetStringAsync("/metrics"));
     }
 
     [Theory]

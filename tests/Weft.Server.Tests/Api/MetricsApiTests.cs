@@ -109,4 +109,46 @@ public sealed class MetricsApiTests
         Assert.Equal("web", labels.GetProperty("__meta_weft_service").GetString());
         Assert.Equal("127.0.0.1:15006", labels.GetProperty("__meta_weft_address").GetString());
     }
+
+    [Fact]
+    public async Task PushLatency_TimesFromTheCommitToTheStreamWrite_OfEachDelta_NotOfSnapshots()
+    {
+        await using var server = await RunningServer.StartAsync();
+        await server.PutOkAsync("/v1/agent/service/register", """{"ID":"web-1","Name":"web","Port":8080}""");
+        var sink = new Weft.Server.Tests.Mesh.RecordingSink();
+        await using var client = new Weft.Proxy.ControlPlane.MeshStreamClient(new Weft.Proxy.ControlPlane.MeshStreamClientOptions
+        {
+            ServerAddress = server.Server.HttpAddress,
+            Token = RunningServer.Token,
+            Service = "web",
+            ProxyId = "web-1",
+            Node = "test-node",
+            HeartbeatInterval = TimeSpan.FromSeconds(30),
+        }, sink);
+        client.Start();
+        await RunningServer.WaitUntilAsync(() => Task.FromResult(client.Connected), "the sidecar's stream is connected");
+
+        var before = await ScrapeAsync(server);
+        Assert.True(before.Value("weft_server_stream_push_duration_seconds_count") >= 1, "the snapshot was pushed");
+        Assert.Equal(0, before.Value("weft_server_stream_push_latency_seconds_count"));
+
+        // The sidecar's view of the same delay: from sending the write to the delta that carries it arriving.
+        var sent = System.Diagnostics.Stopwatch.GetTimestamp();
+        await server.PutOkAsync("/v1/agent/service/register", """{"ID":"web-2","Name":"web","Port":8081}""");
+        await RunningServer.WaitUntilAsync(() => Task.FromResult(sink.Last?.Endpoints["web"].Any(e => e.Id == "web-2") == true), "the delta reaches the sidecar");
+        var seen = System.Diagnostics.Stopwatch.GetElapsedTime(sent).TotalSeconds;
+        await RunningServer.WaitUntilAsync(async () => (await ScrapeAsync(server)).Value("weft_server_stream_push_latency_seconds_count") >= 1, "the push is counted");
+        var text = await server.Http.GetStringAsync("/metrics");
+
+        await PromText.AssertPromtoolAcceptsAsync(text);
+        var after = PromText.Parse(text);
+        double Delta(string name) => after.Value(name) - before.Value(name);
+        var pushes = Delta("weft_server_stream_push_latency_seconds_count");
+        Assert.Equal(pushes, Delta("weft_server_stream_push_duration_seconds_count")); // every delta counted in both
+        var latency = Delta("weft_server_stream_push_latency_seconds_sum");
+        // The latency covers the build and write the duration times, plus the wait before them; and it starts after the
+        // write was sent, so it cannot exceed what the sidecar saw.
+        Assert.True(latency >= Delta("weft_server_stream_push_duration_seconds_sum"), $"latency {latency} s < build+write");
+        Assert.True(latency > 0 && latency <= seen * pushes, $"latency {latency} s over {pushes} pushes, seen by the sidecar {seen} s");
+    }
 }

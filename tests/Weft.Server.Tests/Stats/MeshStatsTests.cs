@@ -51,6 +51,21 @@ public sealed class MeshStatsTests
     }
 
     [Fact]
+    public void Lag_AReportShowsTheMomentItsSlotCloses_SoAtMostOneSlotAfterItArrived()
+    {
+        // The worst case: a report that arrives just after a slot opened waits the whole 5 s slot.
+        var stats = new MeshStats(_time);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        stats.Report("orders-1", "orders", Report(1, Route("inbound", "web", ok: 50, failed: 0)));
+
+        _time.Advance(MeshStats.SlotLength - TimeSpan.FromMilliseconds(2));
+        Assert.Equal(0, stats.View(TimeSpan.FromSeconds(5)).Window("orders").RequestsPerSecond);
+
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(50 / 5.0, stats.View(TimeSpan.FromSeconds(5)).Window("orders").RequestsPerSecond, 6);
+    }
+
+    [Fact]
     public void Quantiles_InterpolateWithinTheBucketThatHoldsTheRank()
     {
         var stats = new MeshStats(_time);

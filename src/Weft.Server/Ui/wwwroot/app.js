@@ -8,6 +8,8 @@ const $ = id => document.getElementById(id);
 let selected = decodeURIComponent((location.hash.match(/service=([^&]+)/) || [])[1] || '') || null;
 let tick = 0;
 let firstRender = null;
+let completeRender = null;
+performance.mark('weft-script-start');
 
 class AuthError extends Error {}
 
@@ -33,6 +35,12 @@ function serviceHealth(s) {
   return s.Critical > 0 ? 'critical' : s.Warning > 0 ? 'warning' : 'passing';
 }
 
+// The rows a first screen shows, and more: on the first render the rest of a long list goes in after the first
+// paint. Later refreshes replace every row at once, so a table scrolled down never shrinks under the reader.
+const FIRST_ROWS = 100;
+const afterPaint = fn => new Promise(resolve => requestAnimationFrame(() => setTimeout(() => { fn(); resolve(); }, 0)));
+
+// Returns a promise for the rows past FIRST_ROWS, or nothing when there are none.
 function renderServices(stats) {
   const rows = stats.Services.map(s => {
     const health = serviceHealth(s);
@@ -42,7 +50,9 @@ function renderServices(stats) {
       `<td data-testid="service-rps">${rate(s.RequestsPerSecond)}</td><td data-testid="service-success">${pct(s.SuccessRate)}</td>` +
       `<td data-testid="service-p50">${dur(s.P50Seconds)}</td><td data-testid="service-p99">${dur(s.P99Seconds)}</td></tr>`;
   });
-  $('services').innerHTML = rows.join('');
+  if (firstRender !== null || rows.length <= FIRST_ROWS) { $('services').innerHTML = rows.join(''); return; }
+  $('services').innerHTML = rows.slice(0, FIRST_ROWS).join('');
+  return afterPaint(() => $('services').insertAdjacentHTML('beforeend', rows.slice(FIRST_ROWS).join('')));
 }
 
 function chart(history) {
@@ -66,11 +76,15 @@ function chart(history) {
     `<div class="legend"><span class="rps">req/s (max ${rate(rps)})</span><span class="p99">p99 (max ${dur(p99 || null)})</span><span>last 10 min, 5 s points</span></div>`;
 }
 
-async function renderDetail() {
+const fetchDetail = name =>
+  Promise.all([api(`/v1/weft/stats/${encodeURIComponent(name)}`), api(`/v1/health/service/${encodeURIComponent(name)}`)]);
+
+// pending: the detail already asked for (refresh asks for it together with the list); else it is asked for now.
+async function renderDetail(pending) {
   if (!selected) { $('detail').hidden = true; return; }
   let detail, instances;
   try {
-    [detail, instances] = await Promise.all([api(`/v1/weft/stats/${encodeURIComponent(selected)}`), api(`/v1/health/service/${encodeURIComponent(selected)}`)]);
+    [detail, instances] = await (pending ?? fetchDetail(selected));
   } catch (e) {
     if (e instanceof AuthError) throw e;
     $('detail').hidden = true;
@@ -126,12 +140,16 @@ function renderTopology(edges) {
   $('topology').innerHTML = `<svg viewBox="0 0 ${width} ${height}" style="max-width:${width}px"><defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0L10,5L0,10z" fill="#57606a"/></marker></defs>${lines.join('')}${boxes.join('')}</svg>`;
 }
 
-async function renderConfig() {
-  const lists = await Promise.all(CONFIG_KINDS.map(kind => api(`/v1/config/${kind}`).catch(e => { if (e instanceof AuthError) throw e; return []; })));
+// Every config kind and the intentions, all asked for at once.
+const fetchConfig = () => Promise.all([
+  Promise.all(CONFIG_KINDS.map(kind => api(`/v1/config/${kind}`).catch(e => { if (e instanceof AuthError) throw e; return []; }))),
+  api('/v1/connect/intentions'),
+]);
+
+function renderConfig([lists, intentions]) {
   const entries = lists.flat();
   $('config').innerHTML = entries.map(e => `<tr data-testid="config-row-${esc(e.Kind)}-${esc(e.Name)}"><td>${esc(e.Kind)}</td><td>${esc(e.Name)}</td><td><pre class="entry">${esc(JSON.stringify(e, null, 1))}</pre></td></tr>`).join('')
     || '<tr><td colspan="3">none</td></tr>';
-  const intentions = await api('/v1/connect/intentions');
   $('intentions').innerHTML = intentions.map(i => `<tr data-testid="intention-row-${esc(i.SourceName)}-${esc(i.DestinationName)}"><td>${esc(i.SourceName)}</td><td>${esc(i.DestinationName)}</td><td>${esc(i.Action || 'L7 permissions')}</td></tr>`).join('')
     || '<tr><td colspan="3">none</td></tr>';
 }
@@ -144,20 +162,42 @@ function showPrompt(message) {
   $('status').textContent = 'token needed';
 }
 
+// A promise whose failure is dealt with where it is awaited (or not at all, when an earlier failure ends the refresh).
+const later = p => { p?.catch(() => {}); return p; };
+
 async function refresh() {
+  // Everything the view needs is asked for at once, so a refresh waits for the slowest answer, not for their sum.
+  const config = later(tick++ % 4 === 0 ? fetchConfig() : null);
+  const detail = later(selected ? fetchDetail(selected) : null);
+  // The first refresh leaves marks (performance.getEntriesByType('mark')) for bench/dashboard's timeline.
+  const mark = name => { if (completeRender === null) performance.mark(name); };
   try {
     const stats = await api('/v1/weft/stats?history=false');
+    mark('weft-stats-fetched');
     $('token-prompt').hidden = true;
     $('main').hidden = false;
     $('signout').hidden = !sessionStorage.getItem(TOKEN_KEY);
-    renderServices(stats);
-    renderTopology(stats.Edges);
-    await renderDetail();
-    if (tick++ % 4 === 0) await renderConfig();
-    $('status').textContent = `${stats.Services.length} services · updated ${new Date(stats.Time).toLocaleTimeString()}`;
+    const moreRows = renderServices(stats);
+    mark('weft-services-rendered');
+    await renderDetail(detail);
+    mark('weft-detail-rendered');
+    // First render: the first screen is on the page (the services' top rows, and the open service's detail).
     if (firstRender === null) {
       firstRender = performance.now();
       document.body.dataset.firstRenderMs = firstRender.toFixed(0);
+    }
+    // Below it, after the first paint: the rest of the rows, the topology, the config entries and intentions.
+    await moreRows;
+    mark('weft-rows-rendered');
+    renderTopology(stats.Edges);
+    mark('weft-topology-rendered');
+    if (config) renderConfig(await config);
+    mark('weft-config-rendered');
+    $('status').textContent = `${stats.Services.length} services · updated ${new Date(stats.Time).toLocaleTimeString()}`;
+    // Complete: every row, the topology, the config entries and intentions.
+    if (completeRender === null) {
+      completeRender = performance.now();
+      document.body.dataset.completeRenderMs = completeRender.toFixed(0);
     }
   } catch (e) {
     if (e instanceof AuthError) showPrompt(e.message);
