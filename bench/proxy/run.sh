@@ -3,6 +3,8 @@
 # (one hop, two hops) on free loopback ports, prints a table, saves JSON under bench/proxy/results/.
 # --quick: one short round of everything, a smoke run. --only http1|http2|fixed: one part, for development.
 # --mtls: issue 4's comparison instead: two hops with mTLS vs plaintext, and two HAProxies over TLS 1.3.
+# --knobs: runtime knobs instead: one-hop sidecars each started with one change (env var, runtimeconfig property or
+#   a native build), alternating; --knob 'NAME|SETTING;...' (repeatable) replaces the default list; --rounds N.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -12,8 +14,11 @@ while (($#)); do
   case "$1" in
     --quick) quick=1; extra+=(--quick) ;;
     --mtls) extra+=(--mtls) ;;
+    --knobs) extra+=(--knobs) ;;
+    --knob) extra+=(--knob "${2:?--knob needs NAME|VAR=VALUE;...}"); shift ;;
+    --rounds) extra+=(--rounds "${2:?--rounds needs a number}"); shift ;;
     --only) extra+=(--only "${2:?--only needs http1, http2 or fixed}"); shift ;;
-    *) echo "usage: $0 [--quick] [--mtls] [--only http1|http2|fixed]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--mtls] [--knobs [--knob 'NAME|VAR=VALUE;...']... [--rounds N]] [--only http1|http2|fixed]" >&2; exit 2 ;;
   esac
   shift
 done
