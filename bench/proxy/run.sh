@@ -5,6 +5,7 @@
 # --mtls: issue 4's comparison instead: two hops with mTLS vs plaintext, and two HAProxies over TLS 1.3.
 # --knobs: runtime knobs instead: one-hop sidecars each started with one change (env var, runtimeconfig property or
 #   a native build), alternating; --knob 'NAME|SETTING;...' (repeatable) replaces the default list; --rounds N.
+# --aot: also publishes the Native AOT sidecar (src/Weft.ProxyHost) and adds the target "weft 1 hop (AOT)".
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -15,10 +16,11 @@ while (($#)); do
     --quick) quick=1; extra+=(--quick) ;;
     --mtls) extra+=(--mtls) ;;
     --knobs) extra+=(--knobs) ;;
+    --aot) export BENCH_AOT=1 ;;
     --knob) extra+=(--knob "${2:?--knob needs NAME|VAR=VALUE;...}"); shift ;;
     --rounds) extra+=(--rounds "${2:?--rounds needs a number}"); shift ;;
     --only) extra+=(--only "${2:?--only needs http1, http2 or fixed}"); shift ;;
-    *) echo "usage: $0 [--quick] [--mtls] [--knobs [--knob 'NAME|VAR=VALUE;...']... [--rounds N]] [--only http1|http2|fixed]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--mtls] [--knobs [--knob 'NAME|VAR=VALUE;...']... [--rounds N]] [--aot] [--only http1|http2|fixed]" >&2; exit 2 ;;
   esac
   shift
 done
