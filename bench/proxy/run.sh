@@ -28,4 +28,7 @@ done
 source "$repo/bench/lib.sh"
 # wrk (HTTP/1.1 load), h2load (nghttp2-client), haproxy and nginx (the references and the backend).
 bench_need wrk:wrk h2load:nghttp2-client haproxy:haproxy nginx:nginx openssl:openssl
-bench_run proxy 'weft\.dll|nginx|haproxy|wrk|h2load' "$quick" "${extra[@]}"
+# Native AOT links with clang (and lld).
+if [[ -n "${BENCH_AOT:-}" ]]; then bench_need clang:clang ld.lld:lld; fi
+# A native (AOT) sidecar runs as ".../weft proxy ...", not under dotnet.
+bench_run proxy 'weft\.dll|/weft proxy|nginx|haproxy|wrk|h2load' "$quick" "${extra[@]}"
