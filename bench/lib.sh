@@ -27,6 +27,12 @@ bench_run() {
   local project="Weft.Bench.${name^}"
   dotnet build src/Weft.Cli -c Release -o "$work/weft-bin" -v quiet -nologo >&2
   dotnet build "bench/$project" -c Release -o "$work/bench-bin" -v quiet -nologo >&2
+  if [[ -n "${BENCH_AOT:-}" ]]; then
+    # run.sh --aot: the sidecar-only Native AOT build, measured beside the JIT one.
+    echo "publishing the Native AOT sidecar (src/Weft.ProxyHost, several minutes)..." >&2
+    dotnet publish src/Weft.ProxyHost -c Release -r linux-x64 -p:PublishAot=true -o "$work/weft-aot" -v quiet -nologo >&2
+    set -- "$@" --weft-aot "$work/weft-aot/weft"
+  fi
 
   local results
   results="bench/$name/results/$(date -u +%Y%m%dT%H%M%SZ)${quick:+-quick}"

@@ -27,7 +27,9 @@ internal sealed partial class ChildProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static ChildProcess Start(string name, string file, IEnumerable<string> args, string workDir, string logPath)
+    /// <param name="environment">Variables set for this process only (e.g. runtime knobs such as DOTNET_GCgen0size).</param>
+    public static ChildProcess Start(string name, string file, IEnumerable<string> args, string workDir, string logPath,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(file)
         {
@@ -36,6 +38,7 @@ internal sealed partial class ChildProcess : IAsyncDisposable
             UseShellExecute = false,
         };
         foreach (var a in args) info.ArgumentList.Add(a);
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {file}");
         File.AppendAllText(Path.Combine(workDir, "pids"), $"{process.Id}\n");
         var log = new StreamWriter(logPath, append: true) { AutoFlush = true };

@@ -6,7 +6,16 @@ internal sealed record BenchContext(string WeftDll, string WorkDir, bool Quick)
     /// <summary><c>--mtls</c>: only issue 4's comparison: two hops with and without mTLS, and two HAProxies over TLS.</summary>
     public bool Mtls { get; init; }
 
-    public int Rounds => Quick ? 1 : 3;
+    /// <summary><c>--knobs</c>: one-hop sidecars started with different runtime knobs, the baseline first; null otherwise.</summary>
+    public IReadOnlyList<SidecarLaunch>? Knobs { get; set; }
+
+    /// <summary><c>--weft-aot PATH</c> (run.sh <c>--aot</c>): a Native AOT <c>weft</c> executable; adds the "weft 1 hop (AOT)" target.</summary>
+    public string? WeftAot { get; init; }
+
+    /// <summary><c>--rounds N</c>: fewer rounds when many targets alternate (the knob comparison).</summary>
+    public int? RoundsOverride { get; init; }
+
+    public int Rounds => RoundsOverride ?? (Quick ? 1 : 3);
 
     /// <summary>Closed-loop load: wrk with one thread and 50 connections, for this long.</summary>
     public int LoadSeconds => Quick ? 2 : 10;

@@ -23,6 +23,14 @@ internal static class Goals
         Row("2 hops added p99 < 1 ms at 1,000 rps", Get("fixed_rate", "weft 2 hops", "added_p99_ms"), " ms", v => v < 1);
         Row("sidecar RSS idle < 30 MB", Get("http1", "weft 1 hop", "idle_rss_kib") / 1024, " MB", v => v < 30);
         Row("sidecar RSS under load < 60 MB", Get("http1", "weft 1 hop", "max_rss_kib") / 1024, " MB", v => v < 60);
+        if (results["http1"]?[WeftTarget.AotName] is JsonObject)
+        {
+            // run.sh --aot: the same goals for the Native AOT build of the sidecar.
+            Row("AOT sidecar RSS idle < 30 MB", Get("http1", WeftTarget.AotName, "idle_rss_kib") / 1024, " MB", v => v < 30);
+            Row("AOT sidecar RSS under load < 60 MB", Get("http1", WeftTarget.AotName, "max_rss_kib") / 1024, " MB", v => v < 60);
+            Row("AOT 1 hop CPU/req <= 1.2x haproxy's (HTTP/1.1)", Get("http1", WeftTarget.AotName, "proxy_cpu_vs_haproxy"), "x", v => v <= 1.2);
+        }
+
         // Issue 5: what counting costs, the same sidecar with --metrics on and off, alternating in the same run.
         const string off = WeftTarget.NoMetricsName;
         Row("metrics cost, 1 hop req/s, on vs off <= 3% (HTTP/1.1)", Cost(Get("http1", off, "median_rps"), Get("http1", "weft 1 hop", "median_rps")), "%", v => v <= 3);

@@ -3,12 +3,25 @@ using System.Text.Json.Nodes;
 using Weft.Bench.Proxy;
 
 // Usage: weft-bench-proxy --weft-dll PATH --work-dir DIR --results FILE [--quick] [--only http1|http2|fixed] [--mtls]
+//        [--weft-aot PATH] [--knobs [--knob 'NAME|VAR=VALUE;config:KEY=VALUE;exe:PATH']... [--rounds N]]
 // run.sh builds both, makes the work dir, and cleans it (and any PID left in <work-dir>/pids) afterwards.
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 var ctx = new BenchContext(
     Arg("--weft-dll") ?? throw new ArgumentException("--weft-dll is required"),
     Arg("--work-dir") ?? throw new ArgumentException("--work-dir is required"),
-    args.Contains("--quick")) { Mtls = args.Contains("--mtls") };
+    args.Contains("--quick"))
+{
+    Mtls = args.Contains("--mtls"),
+    WeftAot = Arg("--weft-aot"),
+    RoundsOverride = Arg("--rounds") is { } n ? int.Parse(n, System.Globalization.CultureInfo.InvariantCulture) : null,
+};
+if (args.Contains("--knobs"))
+{
+    var specs = args.Select((a, i) => (a, i)).Where(x => x.a == "--knob" && x.i + 1 < args.Length).Select(x => args[x.i + 1]).ToList();
+    if (specs.Count == 0) specs = [.. SidecarLaunch.DefaultSpecs];
+    ctx.Knobs = [SidecarLaunch.Baseline(ctx), .. specs.Select((spec, i) => SidecarLaunch.Parse(spec, ctx, i))];
+}
+
 var only = Arg("--only");
 bool Runs(string part) => only is null || only == part;
 var resultsFile = Arg("--results") ?? throw new ArgumentException("--results is required");
@@ -57,6 +70,41 @@ if (ctx.Mtls)
     return;
 }
 
+if (ctx.Knobs is { } knobs)
+{
+    // Runtime knobs (issue 3's RSS and idle CPU): the one-hop path through one sidecar per knob, alternating.
+    await using var backend = await Backend.StartAsync(ctx);
+    await using var haproxy = await HaproxyTarget.StartAsync(ctx, backend);
+    await using var mesh = await WeftMesh.StartAsync(ctx, backend, Progress);
+    List<Target> targets = [new DirectTarget(backend), haproxy];
+    if (mesh.Unavailable is not null) Progress($"weft {mesh.Unavailable}");
+    else targets.AddRange(knobs.Select((_, i) => (Target)WeftTarget.Knob(mesh, i)));
+    var idleRss = targets.Where(t => t.Unavailable is null && t.ProxyPids().Count > 0).ToDictionary(t => t.Name, t => ProcStats.RssKiB(t.ProxyPids()));
+    results["idle_rss_kib"] = new JsonObject(idleRss.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
+    results["knobs"] = new JsonObject(knobs.Select(k => KeyValuePair.Create(k.Name, (JsonNode?)k.Describe())));
+    if (Runs("http1"))
+    {
+        results["http1"] = await ClosedLoopRun.RunAsync(ctx,
+            $"Knobs, HTTP/1.1: wrk -t1 -c{ctx.WrkConnections} -d{ctx.LoadSeconds}s, median of {ctx.Rounds} alternating rounds",
+            "http1", targets, backend, idleRss, Loads.WrkAsync, Progress, tables);
+    }
+
+    if (Runs("fixed"))
+        results["fixed_rate"] = await FixedRateRun.RunAsync(ctx, targets, backend, Progress, tables);
+    var afterRss = targets.Where(t => t.Unavailable is null && t.ProxyPids().Count > 0).ToDictionary(t => t.Name, t => ProcStats.RssKiB(t.ProxyPids()));
+    results["after_rss_kib"] = new JsonObject(afterRss.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
+    if (mesh.Unavailable is null) tables.Add(KnobRun.Summary(results, knobs, afterRss));
+
+    results["finished_utc"] = DateTime.UtcNow.ToString("O");
+    results["loadavg_at_end"] = File.ReadAllText("/proc/loadavg").Trim();
+    Console.WriteLine($"weft proxy bench --knobs{(ctx.Quick ? " --quick" : "")}: {Environment.ProcessorCount} cores, " +
+        $"load average at start {results["loadavg_at_start"]}, at end {results["loadavg_at_end"]} (the cores are shared)");
+    foreach (var table in tables) Console.Write(table);
+    await File.WriteAllTextAsync(resultsFile, results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    Console.WriteLine($"JSON: {resultsFile}");
+    return;
+}
+
 // Before anything else runs: the per-request cost of counting, timed on its own (about 1 s).
 results["metrics_counting"] = CountingCost.Measure();
 Progress($"metrics counting: {results["metrics_counting"]!["ns_per_request"]} ns per request (RouteStats.Record)");
@@ -69,6 +117,7 @@ await using (var mesh = await WeftMesh.StartAsync(ctx, backend, Progress))
 {
     weftUnavailable = mesh.Unavailable;
     List<Target> targets = [new DirectTarget(backend), haproxy, nginx, WeftTarget.OneHop(mesh), WeftTarget.OneHopNoMetrics(mesh), WeftTarget.TwoHops(mesh), WeftTarget.TracedOneHop(mesh)];
+    if (ctx.WeftAot is not null) targets.Add(WeftTarget.OneHopAot(mesh));
     Progress($"backend nginx on {backend.Port} (h2c {backend.H2Port}); " +
         string.Join(", ", targets.Select(t => t.Unavailable is null ? $"{t.Name} at {t.Http1}" : $"{t.Name}: {t.Unavailable}")));
 

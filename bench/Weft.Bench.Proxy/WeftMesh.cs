@@ -51,6 +51,14 @@ internal sealed class WeftMesh : IAsyncDisposable
 
     public int PlaintextClientOutboundPort { get; private set; }
 
+    /// <summary>With <c>--weft-aot</c>: a client sidecar from the Native AOT build, otherwise the same as <see cref="ClientSidecar"/>'s one-hop path.</summary>
+    public ChildProcess? AotClientSidecar { get; private set; }
+
+    public int AotClientOutboundPort { get; private set; }
+
+    /// <summary>With <c>--knobs</c>: one client sidecar per launch, in the order of <see cref="BenchContext.Knobs"/>.</summary>
+    public List<(SidecarLaunch Launch, ChildProcess Process, int OutboundPort)> KnobSidecars { get; } = [];
+
     /// <summary>Checks that this build has <c>weft proxy</c>; starts nothing if it has not.</summary>
     public static async Task<WeftMesh> StartAsync(BenchContext ctx, Backend backend, Action<string> progress)
     {
@@ -103,6 +111,19 @@ internal sealed class WeftMesh : IAsyncDisposable
             new JsonObject { ["ID"] = "backend-1", ["Name"] = PlainService, ["Address"] = "127.0.0.1", ["Port"] = backend.Port }))
             register.EnsureSuccessStatusCode();
         progress($"weft: control plane on {httpPort}, {PlainService} registered at nginx {backend.Port} without a sidecar");
+        if (ctx.Knobs is { } launches)
+        {
+            for (var i = 0; i < launches.Count; i++)
+            {
+                var port = ChildProcess.FreeLoopbackPort();
+                var sidecar = Track(await StartSidecarAsync(ctx, http, api, $"client-knob-{i}", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
+                    ChildProcess.FreeLoopbackPort(), port, [(PlainService, backend.Port)], launch: launches[i]));
+                KnobSidecars.Add((launches[i], sidecar, port));
+                progress($"weft: knob sidecar \"{launches[i].Name}\" ready, outbound on {port} ({launches[i].Describe()})");
+            }
+
+            return;
+        }
 
         var serverInbound = ChildProcess.FreeLoopbackPort();
         ServerSidecar = Track(await StartSidecarAsync(ctx, http, api, MeshedService, $"127.0.0.1:{backend.Port}", serverInbound,
@@ -132,6 +153,14 @@ internal sealed class WeftMesh : IAsyncDisposable
             NoMetricsSidecar = Track(await StartSidecarAsync(ctx, http, api, "client-nometrics", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
                 ChildProcess.FreeLoopbackPort(), NoMetricsOutboundPort, [(PlainService, backend.Port)], ["--metrics", "off"]));
         }
+        if (ctx.WeftAot is { } aot)
+        {
+            AotClientOutboundPort = ChildProcess.FreeLoopbackPort();
+            AotClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client-aot", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
+                ChildProcess.FreeLoopbackPort(), AotClientOutboundPort, [(PlainService, backend.Port)],
+                launch: new SidecarLaunch("aot", aot, [], new Dictionary<string, string>())));
+        }
+
         TracedClientOutboundPort = ChildProcess.FreeLoopbackPort();
         TracedClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client-traced", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
             ChildProcess.FreeLoopbackPort(), TracedClientOutboundPort, [(PlainService, backend.Port)],
@@ -141,14 +170,15 @@ internal sealed class WeftMesh : IAsyncDisposable
 
     /// <summary>Starts a sidecar and waits until /ready is 200 and /clusters lists each expected (service, port).</summary>
     private static async Task<ChildProcess> StartSidecarAsync(BenchContext ctx, HttpClient http, Uri api, string service, string appAddr,
-        int inbound, int? outbound, (string Service, int Port)[]? expected, string[]? extra = null)
+        int inbound, int? outbound, (string Service, int Port)[]? expected, string[]? extra = null, SidecarLaunch? launch = null)
     {
         var admin = new Uri($"http://127.0.0.1:{ChildProcess.FreeLoopbackPort()}");
-        var process = ChildProcess.Start($"weft proxy ({service})", "dotnet",
-            [ctx.WeftDll, "proxy", "--server", api.ToString().TrimEnd('/'), "--service", service, "--app-addr", appAddr,
+        launch ??= SidecarLaunch.Baseline(ctx);
+        var process = ChildProcess.Start($"weft proxy ({service})", launch.Executable,
+            [.. launch.PrefixArgs, "proxy", "--server", api.ToString().TrimEnd('/'), "--service", service, "--app-addr", appAddr,
              "--inbound-addr", $"127.0.0.1:{inbound}", "--outbound-addr", $"127.0.0.1:{outbound ?? ChildProcess.FreeLoopbackPort()}",
              "--admin-addr", $"127.0.0.1:{admin.Port}", "--log-level", "warn", "--drain-time", "1s", .. extra ?? []],
-            ctx.WorkDir, Path.Combine(ctx.WorkDir, $"weft-proxy-{service}.log"));
+            ctx.WorkDir, Path.Combine(ctx.WorkDir, $"weft-proxy-{service}.log"), launch.Variables);
         await process.WaitUntilAsync(async () =>
         {
             using var ready = await http.GetAsync(new Uri(admin, "/ready"));
@@ -185,6 +215,7 @@ internal sealed class WeftTarget : Target
     public const string TwoHopsName = "weft 2 hops";
     public const string TracedName = "weft 1 hop traced 1%";
     public const string PlaintextName = "weft 2 hops, plaintext";
+    public const string AotName = "weft 1 hop (AOT)";
 
     private readonly Func<string?> _unavailable;
     private readonly Func<List<int>> _pids;
@@ -221,6 +252,15 @@ internal sealed class WeftTarget : Target
     public static WeftTarget TwoHopsPlaintext(WeftMesh mesh) =>
         new(PlaintextName, 2, mesh.PlaintextClientOutboundPort, WeftMesh.PlaintextMeshedService, () => mesh.Unavailable,
             () => Pids(mesh.PlaintextClientSidecar, mesh.PlaintextServerSidecar));
+
+    /// <summary>As <see cref="OneHop"/>, through a sidecar from the Native AOT build (run.sh <c>--aot</c>).</summary>
+    public static WeftTarget OneHopAot(WeftMesh mesh) =>
+        new(AotName, 1, mesh.AotClientOutboundPort, WeftMesh.PlainService, () => mesh.Unavailable, () => Pids(mesh.AotClientSidecar));
+
+    /// <summary>With <c>--knobs</c>: client → the knob sidecar's outbound listener (Host: backend) → nginx.</summary>
+    public static WeftTarget Knob(WeftMesh mesh, int index) =>
+        new(KnobRun.TargetName(mesh.KnobSidecars[index].Launch), 1, mesh.KnobSidecars[index].OutboundPort, WeftMesh.PlainService,
+            () => mesh.Unavailable, () => Pids(mesh.KnobSidecars[index].Process));
 
     public override string Name { get; }
 

@@ -3,6 +3,9 @@
 # (one hop, two hops) on free loopback ports, prints a table, saves JSON under bench/proxy/results/.
 # --quick: one short round of everything, a smoke run. --only http1|http2|fixed: one part, for development.
 # --mtls: issue 4's comparison instead: two hops with mTLS vs plaintext, and two HAProxies over TLS 1.3.
+# --knobs: runtime knobs instead: one-hop sidecars each started with one change (env var, runtimeconfig property or
+#   a native build), alternating; --knob 'NAME|SETTING;...' (repeatable) replaces the default list; --rounds N.
+# --aot: also publishes the Native AOT sidecar (src/Weft.ProxyHost) and adds the target "weft 1 hop (AOT)".
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -12,8 +15,12 @@ while (($#)); do
   case "$1" in
     --quick) quick=1; extra+=(--quick) ;;
     --mtls) extra+=(--mtls) ;;
+    --knobs) extra+=(--knobs) ;;
+    --aot) export BENCH_AOT=1 ;;
+    --knob) extra+=(--knob "${2:?--knob needs NAME|VAR=VALUE;...}"); shift ;;
+    --rounds) extra+=(--rounds "${2:?--rounds needs a number}"); shift ;;
     --only) extra+=(--only "${2:?--only needs http1, http2 or fixed}"); shift ;;
-    *) echo "usage: $0 [--quick] [--mtls] [--only http1|http2|fixed]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--mtls] [--knobs [--knob 'NAME|VAR=VALUE;...']... [--rounds N]] [--aot] [--only http1|http2|fixed]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -21,4 +28,7 @@ done
 source "$repo/bench/lib.sh"
 # wrk (HTTP/1.1 load), h2load (nghttp2-client), haproxy and nginx (the references and the backend).
 bench_need wrk:wrk h2load:nghttp2-client haproxy:haproxy nginx:nginx openssl:openssl
-bench_run proxy 'weft\.dll|nginx|haproxy|wrk|h2load' "$quick" "${extra[@]}"
+# Native AOT links with clang (and lld).
+if [[ -n "${BENCH_AOT:-}" ]]; then bench_need clang:clang ld.lld:lld; fi
+# A native (AOT) sidecar runs as ".../weft proxy ...", not under dotnet.
+bench_run proxy 'weft\.dll|/weft proxy|nginx|haproxy|wrk|h2load' "$quick" "${extra[@]}"

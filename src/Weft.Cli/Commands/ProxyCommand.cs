@@ -10,7 +10,7 @@ using Weft.Proxy.Sidecar;
 namespace Weft.Cli.Commands;
 
 /// <summary><c>weft proxy</c>: the sidecar beside one service instance.</summary>
-internal static class ProxyCommand
+internal static partial class ProxyCommand
 {
     public static Command Create()
     {
@@ -99,7 +99,7 @@ internal static class ProxyCommand
                 errors.Add("--access-log: give a file path, or - for stdout");
             else if (accessLogPath is { } file && file != "-" && Path.GetDirectoryName(Path.GetFullPath(file)) is { } dir && !Directory.Exists(dir))
                 errors.Add($"--access-log: directory \"{dir}\" does not exist");
-            if (!ServerCommand.TryLogLevel(parse.GetValue(logLevel)!, out var level))
+            if (!LogLevels.TryParse(parse.GetValue(logLevel)!, out var level))
                 errors.Add($"--log-level: \"{parse.GetValue(logLevel)}\" is not one of trace, debug, info, warn, error");
             var metricsOn = parse.GetValue(metricsSwitch) switch
             {
@@ -188,6 +188,7 @@ internal static class ProxyCommand
                   admin       http://{host.AdminAddress}  (/ready /config /clusters /stats)
                   control     {options.Server}
                 """);
+            LogFootprint(options.Proxy.LoggerFactory);
             if (options.InsecurePlaintextMesh)
                 await Console.Error.WriteLineAsync("WARNING: --insecure-plaintext-mesh: calls between sidecars are NOT encrypted or authenticated (benchmarks only)");
             foreach (var (upstream, address) in host.UpstreamAddresses)
@@ -212,4 +213,21 @@ internal static class ProxyCommand
         Console.WriteLine("weft proxy: stopped");
         return ExitCodes.Success;
     }
+
+    /// <summary>
+    /// What the sidecar holds once it listens (<c>--log-level debug</c>): how many assemblies it loaded and methods
+    /// it compiled, and its GC heap, so what startup pulls in can be compared between builds (issue 3's RSS goals).
+    /// </summary>
+    private static void LogFootprint(ILoggerFactory? loggers)
+    {
+        var log = loggers?.CreateLogger("Weft.Proxy.Startup");
+        if (log is null || !log.IsEnabled(LogLevel.Debug)) return;
+        var gc = GC.GetGCMemoryInfo();
+        LogStartupFootprint(log, AppDomain.CurrentDomain.GetAssemblies().Length, System.Runtime.JitInfo.GetCompiledMethodCount(),
+            GC.GetTotalMemory(false) / 1024, gc.TotalCommittedBytes / 1024, Environment.WorkingSet / 1024);
+    }
+
+    [LoggerMessage(EventId = 420, Level = LogLevel.Debug,
+        Message = "Started: {Assemblies} assemblies loaded, {JitMethods} methods JIT-compiled, GC heap {HeapKiB} KiB ({CommittedKiB} KiB committed), RSS {RssKiB} KiB")]
+    private static partial void LogStartupFootprint(ILogger logger, int assemblies, long jitMethods, long heapKiB, long committedKiB, long rssKiB);
 }

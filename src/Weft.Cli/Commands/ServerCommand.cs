@@ -38,7 +38,7 @@ internal static class ServerCommand
                 return Fail($"--http-addr: {error}", ExitCodes.BadInput);
             if (!ListenAddress.TryParse(parse.GetValue(grpcAddr), out var grpcEndpoint, out var grpcError))
                 return Fail($"--grpc-addr: {grpcError}", ExitCodes.BadInput);
-            if (!TryLogLevel(parse.GetValue(logLevel)!, out var level))
+            if (!LogLevels.TryParse(parse.GetValue(logLevel)!, out var level))
                 return Fail($"--log-level: \"{parse.GetValue(logLevel)}\" is not one of trace, debug, info, warn, error", ExitCodes.BadInput);
 
             if (!CaSettings.TryTrustDomain(parse.GetValue(trustDomain), out var domain, out var domainError))
@@ -134,20 +134,6 @@ internal static class ServerCommand
         }
 
         return ExitCodes.Success;
-    }
-
-    internal static bool TryLogLevel(string text, out LogLevel level)
-    {
-        level = text.ToLowerInvariant() switch
-        {
-            "trace" => LogLevel.Trace,
-            "debug" => LogLevel.Debug,
-            "info" or "information" => LogLevel.Information,
-            "warn" or "warning" => LogLevel.Warning,
-            "error" => LogLevel.Error,
-            _ => LogLevel.None,
-        };
-        return level != LogLevel.None;
     }
 
     private static int Fail(string message, int code)

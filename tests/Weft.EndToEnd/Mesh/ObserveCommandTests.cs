@@ -258,15 +258,12 @@ public sealed class ObserveCommandTests : IAsyncLifetime
 
         public static Task<ProxyProcess> StartAsync(string server, string service, string id, int appPort)
         {
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var arg in new[]
-            {
-                Path.Combine(AppContext.BaseDirectory, "weft.dll"), "proxy",
+            var start = WeftProxyLauncher.StartInfo(
+            [
                 "--server", server, "--service", service, "--id", id,
                 "--app-addr", $"127.0.0.1:{appPort}", "--inbound-addr", $"127.0.0.1:{FreePort()}",
                 "--outbound-addr", $"127.0.0.1:{FreePort()}", "--admin-addr", $"127.0.0.1:{FreePort()}",
-            })
-                start.ArgumentList.Add(arg);
+            ]);
             start.Environment.Remove("WEFT_ACL_TOKEN");
             start.Environment.Remove("WEFT_HTTP_ADDR");
             return Task.FromResult(new ProxyProcess(Process.Start(start)!));

@@ -20,16 +20,13 @@ public sealed class ProxyProcessTests : IAsyncLifetime
     {
         var app = await _mesh.StartAppAsync("billing-app");
         int inbound = FreePort(), outbound = FreePort(), admin = FreePort();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[]
-        {
-            Path.Combine(AppContext.BaseDirectory, "weft.dll"), "proxy",
+        var start = WeftProxyLauncher.StartInfo(
+        [
             "--server", _mesh.ServerAddress.ToString(), "--service", "billing", "--id", "billing-1",
             "--app-addr", $"127.0.0.1:{app.Port}", "--inbound-addr", $"127.0.0.1:{inbound}",
             "--outbound-addr", $"127.0.0.1:{outbound}", "--admin-addr", $"127.0.0.1:{admin}",
             "--check-http", "/health", "--check-interval", "1s", "--drain-time", "1s",
-        })
-            start.ArgumentList.Add(arg);
+        ]);
         start.Environment.Remove("WEFT_ACL_TOKEN");
         start.Environment.Remove("WEFT_HTTP_ADDR");
 

@@ -166,15 +166,12 @@ public sealed class ServiceTokenProxyTests : IAsyncLifetime
 
         public static ProxyProcess Start(string server, string service, string id, string token)
         {
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var arg in new[]
-            {
-                Path.Combine(AppContext.BaseDirectory, "weft.dll"), "proxy",
+            var start = WeftProxyLauncher.StartInfo(
+            [
                 "--server", $"http://{server}", "--service", service, "--id", id, "--token", token,
                 "--app-addr", $"127.0.0.1:{FreePort()}", "--inbound-addr", $"127.0.0.1:{FreePort()}",
                 "--outbound-addr", $"127.0.0.1:{FreePort()}", "--admin-addr", $"127.0.0.1:{FreePort()}", "--drain-time", "1s",
-            })
-                start.ArgumentList.Add(arg);
+            ]);
             start.Environment.Remove("WEFT_ACL_TOKEN");
             start.Environment.Remove("WEFT_HTTP_ADDR");
             var proxy = new ProxyProcess(Process.Start(start)!);
