@@ -19,6 +19,7 @@ internal sealed partial class FastConnection
     /// <see cref="RetryLayer"/>'s loop, on the fast path's own attempts: per-try and request timeouts, retries on the
     /// route's conditions within the cluster's budget, backoff on the injected clock, another endpoint when there is one.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask AttemptsAsync()
     {
         var route = _route;
@@ -141,6 +142,7 @@ internal sealed partial class FastConnection
     /// One attempt at one endpoint: a pooled connection (or a new one), the request, the response head; then either
     /// declined (a status the route retries: nothing reaches the client) or copied to the client.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask AttemptAsync(EndpointState endpoint, bool mayDecline, CancellationToken token)
     {
         var pool = _owner.Pools.For(endpoint.Endpoint);
@@ -330,6 +332,7 @@ internal sealed partial class FastConnection
     }
 
     /// <summary>Writes the response head and body to the client with the upstream's framing; true when the upstream connection can be reused.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> CopyResponseAsync(UpstreamConnection connection)
     {
         var framing = _response.Framing(_head.IsHead);

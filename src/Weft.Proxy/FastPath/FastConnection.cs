@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -224,6 +225,7 @@ internal sealed partial class FastConnection
     }
 
     /// <summary>One request on the fast path, the order of the layered path: limits → retries → balance → forward.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> HandleAsync(Route route, ClusterBinding binding)
     {
         var started = _time.GetTimestamp();
@@ -354,7 +356,7 @@ internal sealed partial class FastConnection
         var head = _headBytes.Span[.._head.Length];
         var span = _span;
         var state = span?.TraceStateString;
-        var size = head.Length + (span is null ? 0 : 80 + (state?.Length ?? 0)) + (_buffered ? (int)_head.ContentLength : 0);
+        var size = head.Length + (span is null ? 0 : 100 + (state?.Length ?? 0)) + (_buffered ? (int)_head.ContentLength : 0);
         if (_send.Length < size)
         {
             ArrayPool<byte>.Shared.Return(_send);
