@@ -271,7 +271,7 @@ internal sealed partial class FastConnection
             status = _clientGone ? 0 : ProxyErrors.Status(_error);
             if (!_clientGone)
             {
-                ProxyErrors.WriteHttp1(_output, _error, _errorMessage!, _closeAfter || _closeRequested);
+                ProxyErrors.WriteHttp1(_output, _error, _errorMessage!, _closeAfter || _closeRequested, _time.GetUtcNow());
                 var flush = await _output.FlushAsync();
                 if (flush.IsCompleted)
                     _clientGone = true;

@@ -111,13 +111,13 @@ internal static class ProxyErrors
     /// The same answer as <see cref="WriteAsync"/> for a plain HTTP/1.1 request, written as raw bytes by the fast path
     /// (which has no HttpContext): status, <c>x-weft-error</c>, a one-line text body.
     /// </summary>
-    public static void WriteHttp1(IBufferWriter<byte> output, ProxyErrorKind kind, string message, bool close)
+    public static void WriteHttp1(IBufferWriter<byte> output, ProxyErrorKind kind, string message, bool close, DateTimeOffset now)
     {
         var status = Status(kind);
         var body = "weft: " + message + "\n";
         var bodyLength = Encoding.UTF8.GetByteCount(body);
         var head = $"HTTP/1.1 {status} {ReasonPhrases.GetReasonPhrase(status)}\r\nContent-Type: text/plain; charset=utf-8\r\n{Header}: {Code(kind)}\r\n" +
-            $"Content-Length: {bodyLength}\r\n{(close ? "Connection: close\r\n" : "")}Date: {DateTimeOffset.UtcNow:R}\r\n\r\n";
+            $"Content-Length: {bodyLength}\r\n{(close ? "Connection: close\r\n" : "")}Date: {now:R}\r\n\r\n";
         var span = output.GetSpan(head.Length + bodyLength);
         var n = Encoding.ASCII.GetBytes(head, span);
         n += Encoding.UTF8.GetBytes(body, span[n..]);
