@@ -92,6 +92,11 @@ internal sealed partial class FastConnection
         {
             fallBack = await ServeAsync();
         }
+        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The client's side failed under us (reset, aborted while answering): the connection is over, nothing to report.
+            fallBack = false;
+        }
         finally
         {
             _inControl = false;
@@ -126,6 +131,8 @@ internal sealed partial class FastConnection
             }
 
             _waiting = true;
+            // Pairs with the barrier in OnCloseRequested: either it sees us waiting, or we see its flag.
+            Interlocked.MemoryBarrier();
             if (_closeRequested || _clientGone)
             {
                 _waiting = false;
