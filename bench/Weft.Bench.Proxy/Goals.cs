@@ -23,6 +23,9 @@ internal static class Goals
         Row("2 hops added p99 < 1 ms at 1,000 rps", Get("fixed_rate", "weft 2 hops", "added_p99_ms"), " ms", v => v < 1);
         Row("sidecar RSS idle < 30 MB", Get("http1", "weft 1 hop", "idle_rss_kib") / 1024, " MB", v => v < 30);
         Row("sidecar RSS under load < 60 MB", Get("http1", "weft 1 hop", "max_rss_kib") / 1024, " MB", v => v < 60);
+        // The fast path against the layered path (Kestrel + YARP), the same sidecar build with --fast-path off, same run.
+        Row("fast path: 1 hop CPU/req vs --fast-path off (HTTP/1.1)",
+            Get("http1", "weft 1 hop", "median_proxy_cpu_us_per_request") / Get("http1", WeftTarget.NoFastPathName, "median_proxy_cpu_us_per_request"), "x", v => v < 1);
         if (results["http1"]?[WeftTarget.AotName] is JsonObject)
         {
             // run.sh --aot: the same goals for the Native AOT build of the sidecar.

@@ -116,7 +116,7 @@ await using (var nginx = await NginxTarget.StartAsync(ctx, backend))
 await using (var mesh = await WeftMesh.StartAsync(ctx, backend, Progress))
 {
     weftUnavailable = mesh.Unavailable;
-    List<Target> targets = [new DirectTarget(backend), haproxy, nginx, WeftTarget.OneHop(mesh), WeftTarget.OneHopNoMetrics(mesh), WeftTarget.TwoHops(mesh), WeftTarget.TracedOneHop(mesh)];
+    List<Target> targets = [new DirectTarget(backend), haproxy, nginx, WeftTarget.OneHop(mesh), WeftTarget.OneHopNoFastPath(mesh), WeftTarget.OneHopNoMetrics(mesh), WeftTarget.TwoHops(mesh), WeftTarget.TracedOneHop(mesh)];
     if (ctx.WeftAot is not null) targets.Add(WeftTarget.OneHopAot(mesh));
     Progress($"backend nginx on {backend.Port} (h2c {backend.H2Port}); " +
         string.Join(", ", targets.Select(t => t.Unavailable is null ? $"{t.Name} at {t.Http1}" : $"{t.Name}: {t.Unavailable}")));

@@ -39,6 +39,14 @@ internal sealed class WeftMesh : IAsyncDisposable
     /// <summary>Why the metrics-off target cannot run (this build has no <c>--metrics</c>), or null.</summary>
     public string? NoMetricsUnavailable { get; private set; }
 
+    /// <summary>A client sidecar run with <c>--fast-path off</c>: the layered path (Kestrel + YARP) in the same run.</summary>
+    public ChildProcess? NoFastPathSidecar { get; private set; }
+
+    public int NoFastPathOutboundPort { get; private set; }
+
+    /// <summary>Why the fast-path-off target cannot run (this build has no <c>--fast-path</c>), or null.</summary>
+    public string? NoFastPathUnavailable { get; private set; }
+
     /// <summary>A second client sidecar, identical but tracing 1% of requests (spans exported to the backend nginx, which answers 200).</summary>
     public ChildProcess? TracedClientSidecar { get; private set; }
 
@@ -72,6 +80,9 @@ internal sealed class WeftMesh : IAsyncDisposable
 
         if (!proxyHelp.Output.Contains("--metrics", StringComparison.Ordinal))
             mesh.NoMetricsUnavailable = "not available yet: this build has no `weft proxy --metrics`";
+
+        if (!proxyHelp.Output.Contains("--fast-path", StringComparison.Ordinal))
+            mesh.NoFastPathUnavailable = "not available: this build has no `weft proxy --fast-path`";
 
         try
         {
@@ -153,6 +164,12 @@ internal sealed class WeftMesh : IAsyncDisposable
             NoMetricsSidecar = Track(await StartSidecarAsync(ctx, http, api, "client-nometrics", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
                 ChildProcess.FreeLoopbackPort(), NoMetricsOutboundPort, [(PlainService, backend.Port)], ["--metrics", "off"]));
         }
+        if (NoFastPathUnavailable is null)
+        {
+            NoFastPathOutboundPort = ChildProcess.FreeLoopbackPort();
+            NoFastPathSidecar = Track(await StartSidecarAsync(ctx, http, api, "client-nofastpath", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
+                ChildProcess.FreeLoopbackPort(), NoFastPathOutboundPort, [(PlainService, backend.Port)], ["--fast-path", "off"]));
+        }
         if (ctx.WeftAot is { } aot)
         {
             AotClientOutboundPort = ChildProcess.FreeLoopbackPort();
@@ -212,6 +229,7 @@ internal sealed class WeftTarget : Target
 {
     public const string OneHopName = "weft 1 hop";
     public const string NoMetricsName = "weft 1 hop, metrics off";
+    public const string NoFastPathName = "weft 1 hop (no fast path)";
     public const string TwoHopsName = "weft 2 hops";
     public const string TracedName = "weft 1 hop traced 1%";
     public const string PlaintextName = "weft 2 hops, plaintext";
@@ -239,6 +257,10 @@ internal sealed class WeftTarget : Target
     /// <summary>As <see cref="OneHop"/>, through a sidecar started with <c>--metrics off</c>.</summary>
     public static WeftTarget OneHopNoMetrics(WeftMesh mesh) =>
         new(NoMetricsName, 1, mesh.NoMetricsOutboundPort, WeftMesh.PlainService, () => mesh.Unavailable ?? mesh.NoMetricsUnavailable, () => Pids(mesh.NoMetricsSidecar));
+
+    /// <summary>As <see cref="OneHop"/>, through a sidecar started with <c>--fast-path off</c>: Kestrel's HTTP/1.1 and YARP.</summary>
+    public static WeftTarget OneHopNoFastPath(WeftMesh mesh) =>
+        new(NoFastPathName, 1, mesh.NoFastPathOutboundPort, WeftMesh.PlainService, () => mesh.Unavailable ?? mesh.NoFastPathUnavailable, () => Pids(mesh.NoFastPathSidecar));
 
     /// <summary>Client → client sidecar outbound → backend's sidecar inbound → nginx.</summary>
     public static WeftTarget TwoHops(WeftMesh mesh) =>

@@ -28,6 +28,7 @@ internal static partial class ProxyCommand
         var checkTcp = new Option<bool>("--check-tcp") { Description = "Check the app with a TCP connect" };
         var checkInterval = new Option<string>("--check-interval") { Description = "How often to check the app", DefaultValueFactory = _ => "10s" };
         var drain = new Option<string>("--drain-time") { Description = "How long in-flight requests may finish on shutdown", DefaultValueFactory = _ => "5s" };
+        var fastPathSwitch = new Option<string>("--fast-path") { Description = "on: plain HTTP/1.1 to instances without a sidecar skips Kestrel and YARP (see README); off: every request takes the layered path", DefaultValueFactory = _ => "on" };
         var metricsSwitch = new Option<string>("--metrics") { Description = "on: count requests for /metrics and /stats; off: skip counting", DefaultValueFactory = _ => "on" };
         var otlpEndpoint = new Option<string>("--otlp-endpoint") { Description = "Export a span per request over OTLP/HTTP (protobuf) to this collector, e.g. http://127.0.0.1:4318 (off by default)" };
         var traceSampling = new Option<string>("--trace-sampling") { Description = "Share of new traces recorded, 0 to 1; a caller's sampled flag is kept (parent-based)", DefaultValueFactory = _ => "1" };
@@ -42,7 +43,7 @@ internal static partial class ProxyCommand
         var logLevel = new Option<string>("--log-level") { Description = "trace, debug, info, warn or error", DefaultValueFactory = _ => "info" };
 
         var command = new Command("proxy", "Run the sidecar beside one service instance");
-        foreach (var option in new Option[] { server, token, service, id, appAddr, inbound, advertise, outbound, upstreams, admin, checkHttp, checkTcp, checkInterval, drain, metricsSwitch, otlpEndpoint, traceSampling, accessLog, accessLogSampling, insecurePlaintextMesh, logLevel })
+        foreach (var option in new Option[] { server, token, service, id, appAddr, inbound, advertise, outbound, upstreams, admin, checkHttp, checkTcp, checkInterval, drain, metricsSwitch, fastPathSwitch, otlpEndpoint, traceSampling, accessLog, accessLogSampling, insecurePlaintextMesh, logLevel })
             command.Options.Add(option);
 
         command.SetAction(async (parse, ct) =>
@@ -107,6 +108,12 @@ internal static partial class ProxyCommand
                 "off" => false,
                 var other => Bad($"--metrics: \"{other}\" is neither on nor off"),
             };
+            var fastPathOn = parse.GetValue(fastPathSwitch) switch
+            {
+                "on" => true,
+                "off" => false,
+                var other => Bad($"--fast-path: \"{other}\" is neither on nor off"),
+            };
             bool Bad(string message)
             {
                 errors.Add(message);
@@ -148,6 +155,7 @@ internal static partial class ProxyCommand
                     Upstreams = upstreamMap.ToImmutable(),
                     DrainTime = drainTime,
                     Metrics = metricsOn,
+                    FastPath = fastPathOn,
                     OtlpEndpoint = otlp,
                     TraceSampling = traceRatio,
                     AccessLogPath = accessLogPath,

@@ -9,10 +9,7 @@ internal sealed class BalanceLayer(ProxyLayer next) : ProxyLayer
         var endpoint = binding.Cluster.Pick(call.Http, call.Tried);
         if (endpoint is null)
         {
-            var subset = binding.Subset is null ? "" : $" subset \"{binding.Subset}\"";
-            call.Fail(ProxyErrorKind.NoHealthyEndpoint, binding.Subset is null
-                ? $"no healthy endpoint for service \"{binding.Service}\" (0 passing or warning in mesh config version {call.Table.Version})"
-                : $"no healthy endpoint for service \"{binding.Service}\"{subset} ({binding.ServiceEndpointCount} passing or warning, {binding.Endpoints.Length} in the subset)");
+            call.Fail(ProxyErrorKind.NoHealthyEndpoint, ProxyMessages.NoHealthyEndpoint(binding, call.Table.Version));
             return;
         }
 

@@ -10,7 +10,7 @@ internal sealed class LimitLayer(ProxyLayer next) : ProxyLayer
         if (!limiter.TryEnter())
         {
             call.Route!.Stats.Overflow();
-            call.Fail(ProxyErrorKind.Overflow, $"circuit breaker open for \"{binding.Name}\": {limiter.Limit} requests already in flight (service-defaults UpstreamConfig Limits)");
+            call.Fail(ProxyErrorKind.Overflow, ProxyMessages.Overflow(binding));
             return;
         }
 

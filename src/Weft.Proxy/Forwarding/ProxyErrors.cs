@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
 
 namespace Weft.Proxy.Forwarding;
 
@@ -103,5 +105,22 @@ internal static class ProxyErrors
         var body = Encoding.UTF8.GetBytes("weft: " + message + "\n");
         response.ContentLength = body.Length;
         return response.Body.WriteAsync(body, 0, body.Length, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// The same answer as <see cref="WriteAsync"/> for a plain HTTP/1.1 request, written as raw bytes by the fast path
+    /// (which has no HttpContext): status, <c>x-weft-error</c>, a one-line text body.
+    /// </summary>
+    public static void WriteHttp1(IBufferWriter<byte> output, ProxyErrorKind kind, string message, bool close, DateTimeOffset now)
+    {
+        var status = Status(kind);
+        var body = "weft: " + message + "\n";
+        var bodyLength = Encoding.UTF8.GetByteCount(body);
+        var head = $"HTTP/1.1 {status} {ReasonPhrases.GetReasonPhrase(status)}\r\nContent-Type: text/plain; charset=utf-8\r\n{Header}: {Code(kind)}\r\n" +
+            $"Content-Length: {bodyLength}\r\n{(close ? "Connection: close\r\n" : "")}Date: {now:R}\r\n\r\n";
+        var span = output.GetSpan(head.Length + bodyLength);
+        var n = Encoding.ASCII.GetBytes(head, span);
+        n += Encoding.UTF8.GetBytes(body, span[n..]);
+        output.Advance(n);
     }
 }

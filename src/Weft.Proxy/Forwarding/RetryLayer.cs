@@ -73,7 +73,7 @@ internal sealed class RetryLayer(ProxyLayer next) : ProxyLayer
             if (!binding.Budget.TryRetry())
             {
                 route.Stats.BudgetExhaustion();
-                call.Fail(ProxyErrorKind.RetryBudgetExhausted, $"retry budget of \"{binding.Name}\" exhausted (retries may add 20% + 10/s); not retrying after: {Describe(call, binding.Name)}");
+                call.Fail(ProxyErrorKind.RetryBudgetExhausted, ProxyMessages.BudgetExhausted(binding.Name, Describe(call, binding.Name)));
                 return;
             }
 
@@ -127,33 +127,20 @@ internal sealed class RetryLayer(ProxyLayer next) : ProxyLayer
     {
         call.Route!.Stats.Timeout();
         var binding = call.Target!.Binding;
-        call.Fail(ProxyErrorKind.Timeout, $"no response from \"{binding.Name}\" within the request timeout of {limit.TotalMilliseconds:0} ms ({call.Attempts} attempt{(call.Attempts == 1 ? "" : "s")})");
+        call.Fail(ProxyErrorKind.Timeout, ProxyMessages.RequestTimeout(binding.Name, limit, call.Attempts));
     }
 
     private static void FailFromAttempt(ProxyCall call, string cluster)
     {
-        var kind = call.Outcome switch
-        {
-            AttemptOutcome.ConnectFailure => ProxyErrorKind.ConnectFailure,
-            AttemptOutcome.Timeout => ProxyErrorKind.PerTryTimeout,
-            _ => ProxyErrorKind.UpstreamReset,
-        };
+        var kind = ProxyMessages.KindOf(call.Outcome);
         if (kind == ProxyErrorKind.PerTryTimeout)
             call.Route!.Stats.Timeout();
-        call.Fail(kind, Describe(call, cluster) + $" ({call.Attempts} attempt{(call.Attempts == 1 ? "" : "s")})");
+        call.Fail(kind, Describe(call, cluster) + ProxyMessages.Attempts(call.Attempts));
     }
 
     private static string Describe(ProxyCall call, string cluster)
     {
-        var at = call.Endpoint?.Endpoint.HostPort ?? "?";
-        if (call.Declined)
-            return $"\"{cluster}\" at {at} answered {call.Status}";
         var reason = call.Exception?.InnerException?.Message ?? call.Exception?.Message ?? call.ForwarderError.ToString();
-        return call.Outcome switch
-        {
-            AttemptOutcome.ConnectFailure => $"could not connect to \"{cluster}\" at {at}: {reason}",
-            AttemptOutcome.Timeout => $"no response from \"{cluster}\" at {at} within the per-try timeout of {call.Route!.Action.PerTryTimeout?.TotalMilliseconds:0} ms",
-            _ => $"\"{cluster}\" at {at} reset the exchange: {reason}",
-        };
+        return ProxyMessages.Attempt(cluster, call.Endpoint?.Endpoint.HostPort ?? "?", call.Declined, call.Status, call.Outcome, reason, call.Route!.Action.PerTryTimeout);
     }
 }

@@ -19,6 +19,9 @@ internal static partial class ProxyLog
     [LoggerMessage(3004, LogLevel.Debug, "Attempt to {Cluster} at {Endpoint} failed: {Error}")]
     public static partial void AttemptFailed(this ILogger log, string cluster, string endpoint, ForwarderError error, Exception? exception);
 
+    [LoggerMessage(3007, LogLevel.Debug, "Fast-path attempt to {Cluster} at {Endpoint} failed: {Outcome}")]
+    public static partial void FastAttemptFailed(this ILogger log, string cluster, string endpoint, Weft.Proxy.LoadBalancing.AttemptOutcome outcome, Exception? exception);
+
     [LoggerMessage(3005, LogLevel.Debug, "TCP connection to {Upstream} at {Endpoint} failed")]
     public static partial void TcpConnectFailed(this ILogger log, string upstream, string endpoint, Exception exception);
 

@@ -36,6 +36,12 @@ internal sealed record ProxyOptions
     /// <summary>Count requests for <c>/metrics</c> and <c>/stats</c>; off only to measure what counting costs.</summary>
     public bool Metrics { get; init; } = true;
 
+    /// <summary>
+    /// Serve plain HTTP/1.1 to instances without a sidecar on the fast path (<see cref="FastPath.Http1FastPath"/>);
+    /// off only to compare with the layered path. Without effect while an access log is written.
+    /// </summary>
+    public bool FastPath { get; init; } = true;
+
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     /// <summary>

@@ -16,11 +16,13 @@ namespace Weft.Proxy.Listeners;
 /// HTTP/2 when the client opens with the HTTP/2 preface. Kestrel (as of .NET 10) always picks HTTP/1.1 on a cleartext
 /// endpoint that allows both, because there is no ALPN (dotnet/aspnetcore#56984). Its protocol choice reads two
 /// connection features, so for a connection that starts with the preface we present a TLS connection feature with no
-/// certificate and "h2" as the negotiated protocol: sidecars get h2c and apps HTTP/1.1 on the same port. Nothing else
+/// certificate and "h2" as the negotiated protocol: sidecars get h2c and apps HTTP/1.1 on the same port. Cleartext
+/// HTTP/1.1 on the outbound and upstream listeners goes to the <see cref="FastPath.Http1FastPath"/> first. Nothing else
 /// is affected: the request scheme comes from <c>:scheme</c> (<c>AllowAlternateSchemes</c>), and HTTP/2's TLS checks
 /// read the handshake feature, which stays absent. When Kestrel ships preface detection, this goes.
 /// </summary>
-internal sealed class ListenerConnections(Listener listener, MeshConfig config, TcpProxy tcp, ListenerStats stats, TimeProvider time)
+internal sealed class ListenerConnections(Listener listener, MeshConfig config, TcpProxy tcp, ListenerStats stats, TimeProvider time,
+    FastPath.Http1FastPath? fastPath = null)
 {
     /// <summary>How long a new connection may stay silent before Kestrel's own timeouts take over.</summary>
     public static readonly TimeSpan FirstBytesTimeout = TimeSpan.FromSeconds(15);
@@ -56,6 +58,12 @@ internal sealed class ListenerConnections(Listener listener, MeshConfig config, 
             {
                 connection.Features.Set<ITlsApplicationProtocolFeature>(Http2Selected.Instance);
                 connection.Features.Set<ITlsConnectionFeature>(Http2Selected.Instance);
+            }
+            else if (fastPath is not null && listener.Kind is ListenerKind.Outbound or ListenerKind.Upstream)
+            {
+                // Plain HTTP/1.1 from the app: the fast path serves what it can and hands Kestrel the rest.
+                await fastPath.ServeAsync(connection, listener, next);
+                return;
             }
 
             await next(connection);

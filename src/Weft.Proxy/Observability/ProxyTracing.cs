@@ -46,47 +46,69 @@ internal sealed class ProxyTracing : IDisposable
 
     public void Start(ProxyCall call)
     {
-        var http = call.Http;
-        var request = http.Request;
+        var request = call.Http.Request;
         var headers = request.Headers;
-        ActivityContext parent = default;
-        if (headers.TryGetValue(TraceParent, out var traceParent))
-            ActivityContext.TryParse(traceParent.ToString(), headers.TryGetValue(TraceState, out var state) ? state.ToString() : null, isRemote: true, out parent);
-        var kind = call.Listener.Kind == ListenerKind.Inbound ? ActivityKind.Server : ActivityKind.Client;
-        var span = _source.StartActivity(request.Method, kind, parent);
+        string? traceParent = null, traceState = null;
+        if (headers.TryGetValue(TraceParent, out var parentValue))
+        {
+            traceParent = parentValue.ToString();
+            traceState = headers.TryGetValue(TraceState, out var state) ? state.ToString() : null;
+        }
+
+        var inbound = call.Listener.Kind == ListenerKind.Inbound;
+        var span = StartSpan(request.Method, inbound, traceParent, traceState);
         if (span is null)
             return;
         call.Span = span;
         if (span.IsAllDataRequested)
-        {
-            span.SetTag("http.request.method", request.Method);
-            span.SetTag("url.path", request.Path.Value);
-            span.SetTag("server.address", request.Host.Host);
-            span.SetTag("weft.direction", kind == ActivityKind.Server ? "inbound" : "outbound");
-        }
+            TagRequest(span, request.Method, request.Path.Value, request.Host.Host, inbound);
+    }
+
+    /// <summary>This hop's span, a child of the caller's <c>traceparent</c> when it sent a valid one; null when not sampled.</summary>
+    public Activity? StartSpan(string method, bool inbound, string? traceParent, string? traceState)
+    {
+        ActivityContext parent = default;
+        if (traceParent is not null)
+            ActivityContext.TryParse(traceParent, traceState, isRemote: true, out parent);
+        return _source.StartActivity(method, inbound ? ActivityKind.Server : ActivityKind.Client, parent);
+    }
+
+    public static void TagRequest(Activity span, string method, string? path, string host, bool inbound)
+    {
+        span.SetTag("http.request.method", method);
+        span.SetTag("url.path", path);
+        span.SetTag("server.address", host);
+        span.SetTag("weft.direction", inbound ? "inbound" : "outbound");
     }
 
     public static void Stop(ProxyCall call, int status)
     {
         if (call.Span is not { } span)
             return;
+        Finish(span, status, call.Upstream?.Service, call.Route?.Name, call.Endpoint?.Endpoint.HostPort, call.Attempts,
+            span.IsAllDataRequested ? ErrorCause(call.Http) : null);
+    }
+
+    /// <summary>Tags the outcome (when recorded) and ends the span.</summary>
+    public static void Finish(Activity span, int status, string? upstream, string? route, string? peer, int attempts, string? cause)
+    {
         if (span.IsAllDataRequested)
         {
             span.SetTag("http.response.status_code", status);
-            if (call.Upstream is { } upstream)
-                span.SetTag("weft.upstream.service", upstream.Service);
-            if (call.Route is { } route)
-                span.SetTag("weft.route", route.Name);
-            if (call.Endpoint is { } endpoint)
-                span.SetTag("network.peer.address", endpoint.Endpoint.HostPort);
-            span.SetTag("weft.retries", Math.Max(0, call.Attempts - 1));
-            if (ErrorCause(call.Http) is { } cause)
+            if (upstream is not null)
+                span.SetTag("weft.upstream.service", upstream);
+            if (route is not null)
+                span.SetTag("weft.route", route);
+            if (peer is not null)
+                span.SetTag("network.peer.address", peer);
+            span.SetTag("weft.retries", Math.Max(0, attempts - 1));
+            if (cause is not null)
             {
                 span.SetTag("error.type", cause);
                 span.SetTag("weft.error", cause);
             }
             if (status >= 500 || status == 0)
-                span.SetStatus(ActivityStatusCode.Error, ErrorCause(call.Http));
+                span.SetStatus(ActivityStatusCode.Error, cause);
         }
         span.Dispose();
     }

@@ -275,6 +275,9 @@ internal sealed class RouteCompiler(ProxyOptions options, IUpstreamTransport tra
                 DirectInvoker = owner.Transport.Invoker(PeerKind.Direct, service, connectTimeout, maxConnections),
                 SidecarInvoker = owner.Transport.Invoker(PeerKind.Sidecar, service, connectTimeout, maxConnections),
                 Endpoints = endpoints,
+                Http1Direct = ProtocolOf(service) == Protocols.Http && maxConnections == int.MaxValue
+                    && settings.Policy is not (LoadBalancingPolicies.RingHash or LoadBalancingPolicies.Maglev)
+                    && endpoints.All(static e => !e.Sidecar),
                 ServiceEndpointCount = all.Length,
                 Prefixes = prefixes.ToFrozenDictionary(StringComparer.Ordinal),
             };

@@ -19,6 +19,13 @@ internal sealed class RouteMatch
     public QueryMatcher[] Query { get; private init; } = [];
     public string[] Methods { get; private init; } = [];
 
+    /// <summary>
+    /// True when every request matches without looking at it: no condition, or only the prefix <c>/</c> (which every
+    /// origin-form path has). The HTTP/1.1 fast path takes only such routes.
+    /// </summary>
+    public bool MatchesEverything => PathExact is null && PathRegex is null && Headers.Length == 0 && Query.Length == 0 && Methods.Length == 0
+        && PathPrefix is null or "/";
+
     /// <summary>A short description for <c>/config</c>.</summary>
     public string Describe { get; private init; } = "*";
 

@@ -117,6 +117,12 @@ internal sealed record ClusterBinding
     public required HttpMessageInvoker SidecarInvoker { get; init; }
     public required ImmutableArray<MeshEndpoint> Endpoints { get; init; }
 
+    /// <summary>
+    /// Plain HTTP/1.1 to instances registered without a sidecar, balanced without reading the request (no hash policy)
+    /// and with no connection limit: what the HTTP/1.1 fast path may carry. Sidecar hops stay on h2 (mTLS).
+    /// </summary>
+    public bool Http1Direct { get; init; }
+
     /// <summary>Endpoints of the service before the subset filter, for error messages.</summary>
     public required int ServiceEndpointCount { get; init; }
 

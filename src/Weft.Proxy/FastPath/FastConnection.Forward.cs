@@ -1,0 +1,461 @@
+using System.Buffers;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Microsoft.AspNetCore.Connections;
+using Weft.Proxy.Forwarding;
+using Weft.Proxy.Hosting;
+using Weft.Proxy.LoadBalancing;
+using Weft.Proxy.Resilience;
+
+namespace Weft.Proxy.FastPath;
+
+internal sealed partial class FastConnection
+{
+    /// <summary>Response heads larger than this are an upstream error.</summary>
+    private const int MaxResponseHead = 64 * 1024;
+
+    /// <summary>
+    /// <see cref="RetryLayer"/>'s loop, on the fast path's own attempts: per-try and request timeouts, retries on the
+    /// route's conditions within the cluster's budget, backoff on the injected clock, another endpoint when there is one.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask AttemptsAsync()
+    {
+        var route = _route;
+        var binding = _binding;
+        var action = route.Action;
+        var policy = action.Retry;
+        binding.Budget.RecordRequest();
+        // A streamed body is read once: only what never reached the upstream (connect failures) can be tried again.
+        var retriesLeft = policy.NumRetries > 0 && (policy.OnlyUnsentRequests || _buffered) ? policy.NumRetries : 0;
+        var requestTimeout = action.RequestTimeout;
+        List<EndpointState>? tried = null;
+        var retry = 0;
+        var started = _time.GetTimestamp();
+        while (true)
+        {
+            var remaining = requestTimeout is { } total ? total - _time.GetElapsedTime(started) : (TimeSpan?)null;
+            if (remaining <= TimeSpan.Zero)
+            {
+                TimedOut(requestTimeout!.Value);
+                return;
+            }
+
+            var perTry = action.PerTryTimeout;
+            var overallBound = remaining is not null && (perTry is null || remaining <= perTry);
+            var attemptTimeout = overallBound ? remaining : perTry;
+            var endpoint = binding.Cluster.Pick(null, tried);
+            if (endpoint is null)
+            {
+                Fail(ProxyErrorKind.NoHealthyEndpoint, ProxyMessages.NoHealthyEndpoint(binding, _owner.Config.Table.Version));
+                return;
+            }
+
+            _endpoint = endpoint;
+            _attempts++;
+            _declined = false;
+            _failed = false;
+            _status = 0;
+            _outcome = AttemptOutcome.Success;
+            _exception = null;
+            _headersAt = 0;
+            var attemptStarted = _time.GetTimestamp();
+            using (var timer = attemptTimeout is { } t ? new CancellationTokenSource(t, _time) : null)
+            {
+                try
+                {
+                    await AttemptAsync(endpoint, retriesLeft > 0, timer?.Token ?? CancellationToken.None);
+                }
+                catch
+                {
+                    _outcome = AttemptOutcome.Reset;
+                    throw;
+                }
+                finally
+                {
+                    var end = _headersAt != 0 ? _headersAt : _time.GetTimestamp();
+                    binding.Cluster.Report(endpoint, _outcome, _time.GetElapsedTime(attemptStarted, end));
+                }
+            }
+
+            if (_outcome == AttemptOutcome.Cancelled || !(_declined || _failed) || _responseStarted)
+                return;
+            if (_outcome == AttemptOutcome.Timeout && overallBound)
+            {
+                TimedOut(requestTimeout!.Value);
+                return;
+            }
+
+            if (!(_declined || policy.RetriesFailure(_outcome)) || retriesLeft == 0)
+            {
+                var kind = ProxyMessages.KindOf(_outcome);
+                if (kind == ProxyErrorKind.PerTryTimeout)
+                    route.Stats.Timeout();
+                Fail(_declined ? ProxyErrorKind.UpstreamReset : kind, Describe() + ProxyMessages.Attempts(_attempts));
+                return;
+            }
+
+            if (!binding.Budget.TryRetry())
+            {
+                route.Stats.BudgetExhaustion();
+                Fail(ProxyErrorKind.RetryBudgetExhausted, ProxyMessages.BudgetExhausted(binding.Name, Describe()));
+                return;
+            }
+
+            retriesLeft--;
+            retry++;
+            route.Stats.Retry();
+            (tried ??= new List<EndpointState>(2)).Add(endpoint);
+            var delay = Backoff.Delay(retry);
+            if (requestTimeout is { } limit && _time.GetElapsedTime(started) + delay >= limit)
+            {
+                TimedOut(limit);
+                return;
+            }
+
+            try
+            {
+                await Task.Delay(delay, _time, _connection.ConnectionClosed);
+            }
+            catch (OperationCanceledException)
+            {
+                _clientGone = true;
+                return;
+            }
+        }
+    }
+
+    private void TimedOut(TimeSpan limit)
+    {
+        _route.Stats.Timeout();
+        Fail(ProxyErrorKind.Timeout, ProxyMessages.RequestTimeout(_binding.Name, limit, _attempts));
+    }
+
+    private string Describe()
+    {
+        var reason = _exception?.InnerException?.Message ?? _exception?.Message ?? _outcome.ToString();
+        return ProxyMessages.Attempt(_binding.Name, _endpoint?.Endpoint.HostPort ?? "?", _declined, _status, _outcome, reason, _route.Action.PerTryTimeout);
+    }
+
+    /// <summary>
+    /// One attempt at one endpoint: a pooled connection (or a new one), the request, the response head; then either
+    /// declined (a status the route retries: nothing reaches the client) or copied to the client.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask AttemptAsync(EndpointState endpoint, bool mayDecline, CancellationToken token)
+    {
+        var pool = _owner.Pools.For(endpoint.Endpoint);
+        UpstreamConnection? connection = null;
+        for (var fresh = false; ; fresh = true)
+        {
+            connection = fresh ? null : pool.TryRent();
+            var reused = connection is not null;
+            if (connection is null)
+            {
+                try
+                {
+                    connection = await pool.ConnectAsync(_binding.ConnectTimeout, token);
+                }
+                catch (Exception e)
+                {
+                    Failed(token, e, AttemptOutcome.ConnectFailure);
+                    return;
+                }
+            }
+
+            _active = connection;
+            if (_clientGone)
+                connection.Dispose();
+            try
+            {
+                await SendAsync(connection, token);
+                if (await ReceiveHeadAsync(connection, token))
+                    break;
+                connection.Dispose();
+                // A kept-alive connection the upstream had closed: nothing was processed, send it once more on a new one.
+                if (reused && _buffered && !_clientGone && !token.IsCancellationRequested)
+                    continue;
+                Failed(token, new IOException("the upstream closed the connection without responding"), AttemptOutcome.Reset);
+                return;
+            }
+            catch (Exception e)
+            {
+                connection.Dispose();
+                if (reused && _buffered && _recvCount == 0 && !_clientGone && !token.IsCancellationRequested && e is SocketException or IOException)
+                    continue;
+                Failed(token, e, AttemptOutcome.Reset);
+                return;
+            }
+        }
+
+        _headersAt = _time.GetTimestamp();
+        _status = _response.Status;
+        _outcome = _status >= 500 ? AttemptOutcome.ServerError : AttemptOutcome.Success;
+        if (mayDecline && _route.Action.Retry.RetriesStatus(_status))
+        {
+            // The body is not read: the connection goes rather than being drained.
+            _declined = true;
+            connection.Dispose();
+            _active = null;
+            return;
+        }
+
+        _responseStarted = true;
+        if (_owner.Tracing is not null && _response.WeftError >= 0)
+            _upstreamError = Encoding.ASCII.GetString(_recv, _response.WeftError, _response.WeftErrorLength);
+        bool reusable;
+        try
+        {
+            reusable = await CopyResponseAsync(connection);
+        }
+        catch (Exception e)
+        {
+            // The response has begun: the client can only learn of the failure by the connection closing.
+            connection.Dispose();
+            _active = null;
+            _closeAfter = true;
+            _exception = e;
+            _outcome = _clientGone || e is ConnectionAbortedException ? AttemptOutcome.Cancelled : AttemptOutcome.Reset;
+            if (_outcome == AttemptOutcome.Reset)
+                _owner.Log.FastAttemptFailed(_binding.Name, endpoint.Endpoint.HostPort, _outcome, e);
+            _connection.Abort(new ConnectionAbortedException("the upstream response failed midway"));
+            return;
+        }
+
+        _active = null;
+        if (reusable && !_clientGone)
+            pool.Return(connection);
+        else
+            connection.Dispose();
+    }
+
+    private void Failed(CancellationToken token, Exception e, AttemptOutcome outcome)
+    {
+        _active = null;
+        _failed = true;
+        _exception = e;
+        _outcome = _clientGone ? AttemptOutcome.Cancelled : token.IsCancellationRequested ? AttemptOutcome.Timeout : outcome;
+        if (_outcome == AttemptOutcome.Cancelled)
+            _exception = null;
+        _owner.Log.FastAttemptFailed(_binding.Name, _endpoint!.Endpoint.HostPort, _outcome, e);
+    }
+
+    /// <summary>Sends the request: all of it when buffered; else the head, then the body from the client as it comes.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendAsync(UpstreamConnection connection, CancellationToken token)
+    {
+        _recvCount = 0;
+        var socket = connection.Socket;
+        await SendAllAsync(socket, _send.AsMemory(0, _sendLength), token);
+        if (_buffered)
+            return;
+
+        // From here on the request is consumed as it is sent: no attempt after this one can replay it.
+        _advanced = true;
+        var remaining = _head.ContentLength;
+        var buffer = _request.Slice(_head.Length);
+        while (true)
+        {
+            var part = buffer.Slice(0, Math.Min(buffer.Length, remaining));
+            foreach (var segment in part)
+                await SendAllAsync(socket, segment, token);
+            remaining -= part.Length;
+            _input.AdvanceTo(part.End);
+            if (remaining == 0)
+                return;
+            var result = await _input.ReadAsync(token);
+            buffer = result.Buffer;
+            if (buffer.IsEmpty && result.IsCompleted)
+            {
+                _input.AdvanceTo(buffer.End);
+                _clientGone = true;
+                throw new ConnectionAbortedException("the client closed the connection before sending the whole body");
+            }
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken token)
+    {
+        while (!data.IsEmpty)
+        {
+            var n = await socket.SendAsync(data, SocketFlags.None, token);
+            data = data[n..];
+        }
+    }
+
+    /// <summary>Reads the final response head into the receive buffer (interim 1xx heads are dropped, as the layered path does); false when the upstream closed without a byte.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ReceiveHeadAsync(UpstreamConnection connection, CancellationToken token)
+    {
+        _recvCount = 0;
+        var any = false;
+        while (true)
+        {
+            if (_recvCount == _recv.Length)
+            {
+                if (_recv.Length >= MaxResponseHead)
+                    throw new InvalidDataException($"response head larger than {MaxResponseHead} bytes");
+                var bigger = ArrayPool<byte>.Shared.Rent(_recv.Length * 2);
+                _recv.AsSpan(0, _recvCount).CopyTo(bigger);
+                ArrayPool<byte>.Shared.Return(_recv);
+                _recv = bigger;
+            }
+
+            var n = await connection.Socket.ReceiveAsync(_recv.AsMemory(_recvCount), SocketFlags.None, token);
+            if (n == 0)
+            {
+                if (!any)
+                    return false;
+                throw new IOException("the upstream closed the connection in the middle of the response head");
+            }
+
+            any = true;
+            _recvCount += n;
+            while (true)
+            {
+                var parsed = ResponseHead.Parse(_recv.AsSpan(0, _recvCount), out _response);
+                if (parsed == HeadStatus.Incomplete)
+                    break;
+                if (parsed == HeadStatus.Declined || _response.Status == 101)
+                    throw new InvalidDataException("the upstream sent an invalid response head");
+                if (_response.Status >= 200)
+                    return true;
+                // An interim response (100 Continue, 103 Early Hints): not passed on; the final one follows.
+                _recv.AsSpan(_response.Length, _recvCount - _response.Length).CopyTo(_recv);
+                _recvCount -= _response.Length;
+                if (_recvCount == 0)
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Writes the response head and body to the client with the upstream's framing; true when the upstream connection can be reused.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> CopyResponseAsync(UpstreamConnection connection)
+    {
+        var framing = _response.Framing(_head.IsHead);
+        var reusable = !_response.Close;
+        var close = framing == BodyFraming.Close || _closeRequested;
+        if (close)
+            _closeAfter = true;
+        WriteResponseHead(close);
+        var leftover = _recv.AsSpan(_response.Length, _recvCount - _response.Length);
+        var socket = connection.Socket;
+        switch (framing)
+        {
+            case BodyFraming.None:
+                reusable &= leftover.IsEmpty;
+                await FlushAsync();
+                return reusable;
+
+            case BodyFraming.ContentLength:
+            {
+                var take = (int)Math.Min(leftover.Length, _response.ContentLength);
+                reusable &= leftover.Length == take;
+                _output.Write(leftover[..take]);
+                var remaining = _response.ContentLength - take;
+                await FlushAsync();
+                while (remaining > 0)
+                {
+                    var memory = _output.GetMemory();
+                    var n = await socket.ReceiveAsync(memory[..(int)Math.Min(memory.Length, remaining)], SocketFlags.None);
+                    if (n == 0)
+                        throw new IOException("the upstream closed the connection before the end of the body");
+                    _output.Advance(n);
+                    remaining -= n;
+                    await FlushAsync();
+                }
+
+                return reusable;
+            }
+
+            case BodyFraming.Chunked:
+            {
+                var scanner = new ChunkedScanner();
+                var used = scanner.Scan(leftover);
+                reusable &= used == leftover.Length;
+                _output.Write(leftover[..used]);
+                await FlushAsync();
+                while (!scanner.Done)
+                {
+                    var memory = _output.GetMemory();
+                    var n = await socket.ReceiveAsync(memory, SocketFlags.None);
+                    if (n == 0)
+                        throw new IOException("the upstream closed the connection before the last chunk");
+                    used = scanner.Scan(memory.Span[..n]);
+                    reusable &= used == n;
+                    _output.Advance(used);
+                    await FlushAsync();
+                }
+
+                return reusable;
+            }
+
+            default:
+            {
+                _output.Write(leftover);
+                await FlushAsync();
+                while (true)
+                {
+                    var memory = _output.GetMemory();
+                    var n = await socket.ReceiveAsync(memory, SocketFlags.None);
+                    if (n == 0)
+                        return false;
+                    _output.Advance(n);
+                    await FlushAsync();
+                }
+            }
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask FlushAsync()
+    {
+        var result = await _output.FlushAsync();
+        if (result.IsCompleted || result.IsCanceled || _clientGone)
+        {
+            _clientGone = true;
+            throw new ConnectionAbortedException("the client went away");
+        }
+    }
+
+    /// <summary>
+    /// The upstream's head as the client gets it: <c>HTTP/1.1</c>, the status line, every header but the hop-by-hop
+    /// ones, and <c>Connection: close</c> when this connection ends after the response.
+    /// </summary>
+    private void WriteResponseHead(bool close)
+    {
+        var head = _recv.AsSpan(0, _response.Length);
+        var to = _output.GetSpan(head.Length + 32);
+        "HTTP/1.1 "u8.CopyTo(to);
+        var n = 9;
+        var lineEnd = head.IndexOf("\r\n"u8) + 2;
+        head[_response.StatusStart..lineEnd].CopyTo(to[n..]);
+        n += lineEnd - _response.StatusStart;
+        var pos = lineEnd;
+        var chunked = _response.Framing(_head.IsHead) == BodyFraming.Chunked || _response.Chunked;
+        while (pos < head.Length - 2)
+        {
+            var length = head[pos..].IndexOf("\r\n"u8) + 2;
+            var line = head.Slice(pos, length);
+            if (!ResponseHead.IsHopByHop(line[..line.IndexOf((byte)':')], chunked))
+            {
+                line.CopyTo(to[n..]);
+                n += length;
+            }
+
+            pos += length;
+        }
+
+        if (close)
+        {
+            "Connection: close\r\n"u8.CopyTo(to[n..]);
+            n += 19;
+        }
+
+        "\r\n"u8.CopyTo(to[n..]);
+        _output.Advance(n + 2);
+    }
+}

@@ -1,0 +1,85 @@
+using System.Text;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+using Weft.Proxy.Listeners;
+using Weft.Proxy.Metrics;
+using Weft.Proxy.Observability;
+using Weft.Proxy.Routing;
+
+namespace Weft.Proxy.FastPath;
+
+/// <summary>
+/// The HTTP/1.1 fast path of the outbound and per-upstream listeners: connection middleware that forwards plain
+/// HTTP/1.1 requests to instances registered without a sidecar byte for byte, before Kestrel's HTTP parser, over its
+/// own pooled upstream connections. It takes a request only when nothing of the layered path
+/// (<see cref="Forwarding.RequestPipeline"/>) would read more than the request line and Host: one catch-all route, no
+/// rewrite, plain <c>http</c>, direct instances, no hash balancer (<see cref="ClusterBinding.Http1Direct"/>). Anything
+/// else hands the connection to Kestrel at that request's first byte, and the layered path serves it and every later
+/// request of the connection, as before.
+/// </summary>
+internal sealed class Http1FastPath(MeshConfig config, TimeProvider time, ProxyMetrics metrics, ProxyTracing? tracing, ILogger log) : IDisposable
+{
+    /// <summary>Kestrel's defaults: how long a keep-alive connection may idle, and a started head may take to arrive.</summary>
+    public static readonly TimeSpan KeepAliveTimeout = TimeSpan.FromSeconds(130);
+    public static readonly TimeSpan HeadersTimeout = TimeSpan.FromSeconds(30);
+
+    public MeshConfig Config => config;
+    public TimeProvider Time => time;
+    public bool Count { get; } = metrics.Enabled;
+    public ProxyTracing? Tracing => tracing;
+    public ILogger Log => log;
+    public UpstreamPools Pools { get; } = new(time);
+
+    private long _connections;
+    private long _fallBacks;
+
+    /// <summary>Client connections the fast path has read, and those of them it handed to Kestrel at some request.</summary>
+    public long Connections => Interlocked.Read(ref _connections);
+
+    public long FallBacks => Interlocked.Read(ref _fallBacks);
+
+    public Task ServeAsync(ConnectionContext connection, Listener listener, ConnectionDelegate next)
+    {
+        Interlocked.Increment(ref _connections);
+        return new FastConnection(this, connection, listener).RunAsync(next);
+    }
+
+    public void FellBack() => Interlocked.Increment(ref _fallBacks);
+
+    /// <summary>The route and cluster of a request the fast path may carry; false when the layered path must decide.</summary>
+    public static bool TryResolve(RouteTable table, Listener listener, ReadOnlySpan<byte> host, out Route route, out ClusterBinding binding)
+    {
+        route = null!;
+        binding = null!;
+        UpstreamRoutes? upstream;
+        if (listener.Kind == ListenerKind.Upstream)
+        {
+            if (!table.TryGetUpstream(listener.Name, out upstream))
+                return false;
+        }
+        else
+        {
+            if (host.Length > 256)
+                return false;
+            Span<char> chars = stackalloc char[host.Length];
+            if (Encoding.ASCII.GetChars(host, chars) != host.Length)
+                return false;
+            ReadOnlySpan<char> name = chars;
+            var colon = name.LastIndexOf(':');
+            if (colon >= 0 && name.IndexOf(']') < colon)
+                name = name[..colon];
+            if (!table.TryGetUpstream(name, out upstream))
+                return false;
+        }
+
+        if (upstream.Protocol != Protocols.Http)
+            return false;
+        route = upstream.Routes[0];
+        if (!route.Match.MatchesEverything || route.Action.PrefixRewrite is not null)
+            return false;
+        binding = route.Action.Pick().Binding;
+        return binding.Http1Direct && !binding.Endpoints.IsEmpty;
+    }
+
+    public void Dispose() => Pools.Dispose();
+}

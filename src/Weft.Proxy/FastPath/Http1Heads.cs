@@ -1,0 +1,431 @@
+using System.Text;
+
+namespace Weft.Proxy.FastPath;
+
+/// <summary>What parsing a head found.</summary>
+internal enum HeadStatus
+{
+    /// <summary>The head has not fully arrived.</summary>
+    Incomplete,
+
+    Parsed,
+
+    /// <summary>Something the fast path does not take (or does not understand): the layered path decides.</summary>
+    Declined,
+}
+
+/// <summary>
+/// A request head as offsets into its bytes, parsed without consuming or copying them. Strict on purpose: anything
+/// unusual (another version, a folded line, a bare LF, a body that is not Content-Length, an upgrade) is
+/// <see cref="HeadStatus.Declined"/>, and Kestrel, which knows every rule, takes the request instead.
+/// </summary>
+internal struct RequestHead
+{
+    public const int MaxLength = 16 * 1024;
+
+    /// <summary>Bytes of the head, its final empty line included.</summary>
+    public int Length;
+    public int MethodLength;
+    public int TargetStart;
+    public int TargetLength;
+    public int HostStart;
+    public int HostLength;
+    public long ContentLength;
+    public bool IsHead;
+
+    /// <summary>Whole lines (CRLF included) of the caller's trace headers, replaced when this hop records a span; -1 when absent.</summary>
+    public int TraceParentLine;
+    public int TraceParentLineLength;
+    public int TraceParentValue;
+    public int TraceParentValueLength;
+    public int TraceStateLine;
+    public int TraceStateLineLength;
+    public int TraceStateValue;
+    public int TraceStateValueLength;
+
+    public static HeadStatus Parse(ReadOnlySpan<byte> data, out RequestHead head)
+    {
+        head = default;
+        head.TraceParentLine = head.TraceStateLine = -1;
+        var end = data.IndexOf("\r\n\r\n"u8);
+        if (end < 0)
+            return data.Length >= MaxLength || HasBareLf(data) ? HeadStatus.Declined : HeadStatus.Incomplete;
+        head.Length = end + 4;
+
+        var lineEnd = data.IndexOf("\r\n"u8);
+        var line = data[..lineEnd];
+        var sp1 = line.IndexOf((byte)' ');
+        if (sp1 <= 0)
+            return HeadStatus.Declined;
+        foreach (var b in line[..sp1])
+        {
+            if (b is < (byte)'A' or > (byte)'Z')
+                return HeadStatus.Declined;
+        }
+
+        var rest = line[(sp1 + 1)..];
+        var sp2 = rest.IndexOf((byte)' ');
+        if (sp2 <= 0 || !rest[(sp2 + 1)..].SequenceEqual("HTTP/1.1"u8) || rest[0] != (byte)'/')
+            return HeadStatus.Declined;
+        foreach (var b in rest[..sp2])
+        {
+            if (b is <= 0x20 or >= 0x7F)
+                return HeadStatus.Declined;
+        }
+
+        head.MethodLength = sp1;
+        head.IsHead = line[..sp1].SequenceEqual("HEAD"u8);
+        head.TargetStart = sp1 + 1;
+        head.TargetLength = sp2;
+        head.HostStart = -1;
+        head.ContentLength = -1;
+
+        var pos = lineEnd + 2;
+        while (pos < end + 2)
+        {
+            var length = data[pos..].IndexOf("\r\n"u8);
+            line = data.Slice(pos, length);
+            var colon = line.IndexOf((byte)':');
+            if (colon <= 0 || !IsToken(line[..colon]))
+                return HeadStatus.Declined;
+            var name = line[..colon];
+            var valueStart = colon + 1;
+            while (valueStart < line.Length && line[valueStart] is (byte)' ' or (byte)'\t')
+                valueStart++;
+            var valueEnd = line.Length;
+            while (valueEnd > valueStart && line[valueEnd - 1] is (byte)' ' or (byte)'\t')
+                valueEnd--;
+            var value = line[valueStart..valueEnd];
+            foreach (var b in value)
+            {
+                if (b is < 0x20 and not (byte)'\t' or 0x7F)
+                    return HeadStatus.Declined;
+            }
+
+            switch (name.Length)
+            {
+                case 4 when Ascii.EqualsIgnoreCase(name, "host"u8):
+                    if (head.HostStart >= 0 || value.IsEmpty)
+                        return HeadStatus.Declined;
+                    head.HostStart = pos + valueStart;
+                    head.HostLength = value.Length;
+                    break;
+                case 14 when Ascii.EqualsIgnoreCase(name, "content-length"u8):
+                    if (head.ContentLength >= 0 || value.IsEmpty || value.Length > 15)
+                        return HeadStatus.Declined;
+                    long n = 0;
+                    foreach (var b in value)
+                    {
+                        if (b is < (byte)'0' or > (byte)'9')
+                            return HeadStatus.Declined;
+                        n = n * 10 + (b - '0');
+                    }
+
+                    head.ContentLength = n;
+                    break;
+                case 17 when Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8):
+                case 7 when Ascii.EqualsIgnoreCase(name, "upgrade"u8):
+                case 6 when Ascii.EqualsIgnoreCase(name, "expect"u8):
+                    return HeadStatus.Declined;
+                case 10 when Ascii.EqualsIgnoreCase(name, "connection"u8):
+                    if (!Ascii.EqualsIgnoreCase(value, "keep-alive"u8))
+                        return HeadStatus.Declined;
+                    break;
+                case 11 when Ascii.EqualsIgnoreCase(name, "traceparent"u8):
+                    if (head.TraceParentLine >= 0)
+                        return HeadStatus.Declined;
+                    (head.TraceParentLine, head.TraceParentLineLength) = (pos, length + 2);
+                    (head.TraceParentValue, head.TraceParentValueLength) = (pos + valueStart, value.Length);
+                    break;
+                case 10 when Ascii.EqualsIgnoreCase(name, "tracestate"u8):
+                    if (head.TraceStateLine >= 0)
+                        return HeadStatus.Declined;
+                    (head.TraceStateLine, head.TraceStateLineLength) = (pos, length + 2);
+                    (head.TraceStateValue, head.TraceStateValueLength) = (pos + valueStart, value.Length);
+                    break;
+            }
+
+            pos += length + 2;
+        }
+
+        if (head.HostStart < 0)
+            return HeadStatus.Declined;
+        if (head.ContentLength < 0)
+            head.ContentLength = 0;
+        return HeadStatus.Parsed;
+    }
+
+    /// <summary>Kestrel rejects a LF without CR; a head that has one will never end in CRLF CRLF, so do not wait for it.</summary>
+    private static bool HasBareLf(ReadOnlySpan<byte> data)
+    {
+        for (var i = data.IndexOf((byte)'\n'); i >= 0; i = data[(i + 1)..].IndexOf((byte)'\n') is var next and >= 0 ? i + 1 + next : -1)
+        {
+            if (i == 0 || data[i - 1] != (byte)'\r')
+                return true;
+        }
+
+        return false;
+    }
+
+    private static readonly bool[] TokenChars = BuildTokenChars();
+
+    private static bool[] BuildTokenChars()
+    {
+        var table = new bool[128];
+        for (var c = 0x21; c < 0x7F; c++)
+            table[c] = "\"(),/:;<=>?@[\\]{}".IndexOf((char)c) < 0;
+        return table;
+    }
+
+    internal static bool IsToken(ReadOnlySpan<byte> name)
+    {
+        foreach (var b in name)
+        {
+            if (b >= 128 || !TokenChars[b])
+                return false;
+        }
+
+        return true;
+    }
+}
+
+/// <summary>How an upstream's response body ends.</summary>
+internal enum BodyFraming
+{
+    None,
+    ContentLength,
+    Chunked,
+
+    /// <summary>No length, not chunked: the body runs until the upstream closes (the client connection closes too).</summary>
+    Close,
+}
+
+/// <summary>A response head from an upstream, as offsets into its bytes.</summary>
+internal struct ResponseHead
+{
+    public int Length;
+    public int Status;
+
+    /// <summary>Where the status code starts: the client gets <c>HTTP/1.1 </c> and the rest of the status line from here.</summary>
+    public int StatusStart;
+    public long ContentLength;
+    public bool Chunked;
+    public bool OtherTransferEncoding;
+
+    /// <summary>The upstream will close this connection after the response (<c>Connection: close</c>, or HTTP/1.0).</summary>
+    public bool Close;
+    public int WeftError;
+    public int WeftErrorLength;
+
+    public static HeadStatus Parse(ReadOnlySpan<byte> data, out ResponseHead head)
+    {
+        head = default;
+        head.ContentLength = -1;
+        head.WeftError = -1;
+        var end = data.IndexOf("\r\n\r\n"u8);
+        if (end < 0)
+            return HeadStatus.Incomplete;
+        head.Length = end + 4;
+        var lineEnd = data.IndexOf("\r\n"u8);
+        var line = data[..lineEnd];
+        if (line.Length < 12 || !line.StartsWith("HTTP/1."u8) || line[7] is not ((byte)'0' or (byte)'1') || line[8] != (byte)' '
+            || !char.IsAsciiDigit((char)line[9]) || !char.IsAsciiDigit((char)line[10]) || !char.IsAsciiDigit((char)line[11]) || line.Length > 12 && line[12] != (byte)' ')
+            return HeadStatus.Declined;
+        head.Status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+        head.StatusStart = 9;
+        head.Close = line[7] == (byte)'0';
+
+        var pos = lineEnd + 2;
+        while (pos < end + 2)
+        {
+            var length = data[pos..].IndexOf("\r\n"u8);
+            line = data.Slice(pos, length);
+            var colon = line.IndexOf((byte)':');
+            if (colon <= 0)
+                return HeadStatus.Declined;
+            var name = line[..colon];
+            var valueStart = colon + 1;
+            while (valueStart < line.Length && line[valueStart] is (byte)' ' or (byte)'\t')
+                valueStart++;
+            var value = line[valueStart..].TrimEnd(" \t"u8);
+            switch (name.Length)
+            {
+                case 14 when Ascii.EqualsIgnoreCase(name, "content-length"u8):
+                    if (!TryParseLength(value, out var n) || head.ContentLength >= 0 && head.ContentLength != n)
+                        return HeadStatus.Declined;
+                    head.ContentLength = n;
+                    break;
+                case 17 when Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8):
+                    // Chunked must be the last coding; any other coding means the body ends when the connection does.
+                    if (value.Length >= 7 && Ascii.EqualsIgnoreCase(value[^7..], "chunked"u8))
+                        head.Chunked = true;
+                    else
+                        head.OtherTransferEncoding = true;
+                    break;
+                case 10 when Ascii.EqualsIgnoreCase(name, "connection"u8):
+                    if (ContainsToken(value, "close"u8))
+                        head.Close = true;
+                    break;
+                case 12 when Ascii.EqualsIgnoreCase(name, "x-weft-error"u8):
+                    head.WeftError = pos + valueStart;
+                    head.WeftErrorLength = value.Length;
+                    break;
+            }
+
+            pos += length + 2;
+        }
+
+        return HeadStatus.Parsed;
+    }
+
+    /// <summary>How the body of this response to a request (HEAD or not) ends.</summary>
+    public readonly BodyFraming Framing(bool headRequest)
+    {
+        if (headRequest || Status is 204 or 304 || Status < 200)
+            return BodyFraming.None;
+        if (OtherTransferEncoding)
+            return BodyFraming.Close;
+        if (Chunked)
+            return BodyFraming.Chunked;
+        return ContentLength >= 0 ? BodyFraming.ContentLength : BodyFraming.Close;
+    }
+
+    /// <summary>Hop-by-hop headers this proxy does not pass on; Content-Length is dropped beside chunked (RFC 9112 6.3).</summary>
+    public static bool IsHopByHop(ReadOnlySpan<byte> name, bool chunked) => name.Length switch
+    {
+        10 => Ascii.EqualsIgnoreCase(name, "connection"u8) || Ascii.EqualsIgnoreCase(name, "keep-alive"u8),
+        16 => Ascii.EqualsIgnoreCase(name, "proxy-connection"u8),
+        7 => Ascii.EqualsIgnoreCase(name, "upgrade"u8),
+        14 => chunked && Ascii.EqualsIgnoreCase(name, "content-length"u8),
+        _ => false,
+    };
+
+    private static bool TryParseLength(ReadOnlySpan<byte> value, out long n)
+    {
+        n = 0;
+        if (value.IsEmpty || value.Length > 18)
+            return false;
+        foreach (var b in value)
+        {
+            if (b is < (byte)'0' or > (byte)'9')
+                return false;
+            n = n * 10 + (b - '0');
+        }
+
+        return true;
+    }
+
+    private static bool ContainsToken(ReadOnlySpan<byte> value, ReadOnlySpan<byte> token)
+    {
+        foreach (var range in value.Split((byte)','))
+        {
+            if (Ascii.EqualsIgnoreCase(value[range].Trim(" \t"u8), token))
+                return true;
+        }
+
+        return false;
+    }
+}
+
+/// <summary>
+/// Finds where a chunked body ends (last chunk, trailers, final CRLF) in bytes that arrive in pieces; the bytes pass
+/// through unchanged. Malformed framing is an error: the exchange is reset rather than guessed at.
+/// </summary>
+internal struct ChunkedScanner
+{
+    private enum State { Size, Extension, SizeLf, Data, DataCr, DataLf, TrailerStart, TrailerLine, FinalLf, Done }
+
+    private State _state;
+    private long _size;
+    private int _digits;
+
+    public readonly bool Done => _state == State.Done;
+
+    /// <summary>Scans <paramref name="data"/>; returns how many bytes belong to the body (all of them unless it ended inside).</summary>
+    /// <exception cref="InvalidDataException">The chunk framing is broken.</exception>
+    public int Scan(ReadOnlySpan<byte> data)
+    {
+        var i = 0;
+        while (i < data.Length && _state != State.Done)
+        {
+            var b = data[i];
+            switch (_state)
+            {
+                case State.Size:
+                    if (char.IsAsciiHexDigit((char)b))
+                    {
+                        if (++_digits > 15)
+                            throw new InvalidDataException("chunk size too large");
+                        _size = _size * 16 + HexValue(b);
+                    }
+                    else if (_digits > 0 && b is (byte)';' or (byte)' ' or (byte)'\t')
+                    {
+                        _state = State.Extension;
+                    }
+                    else if (_digits > 0 && b == (byte)'\r')
+                    {
+                        _state = State.SizeLf;
+                    }
+                    else
+                    {
+                        throw new InvalidDataException("invalid chunk size");
+                    }
+
+                    i++;
+                    break;
+                case State.Extension:
+                    if (b == (byte)'\r')
+                        _state = State.SizeLf;
+                    i++;
+                    break;
+                case State.SizeLf:
+                    Expect(b, (byte)'\n');
+                    _state = _size == 0 ? State.TrailerStart : State.Data;
+                    i++;
+                    break;
+                case State.Data:
+                    var take = (int)Math.Min(_size, data.Length - i);
+                    _size -= take;
+                    i += take;
+                    if (_size == 0)
+                        _state = State.DataCr;
+                    break;
+                case State.DataCr:
+                    Expect(b, (byte)'\r');
+                    _state = State.DataLf;
+                    i++;
+                    break;
+                case State.DataLf:
+                    Expect(b, (byte)'\n');
+                    _state = State.Size;
+                    _digits = 0;
+                    i++;
+                    break;
+                case State.TrailerStart:
+                    _state = b == (byte)'\r' ? State.FinalLf : State.TrailerLine;
+                    i++;
+                    break;
+                case State.TrailerLine:
+                    if (b == (byte)'\n')
+                        _state = State.TrailerStart;
+                    i++;
+                    break;
+                case State.FinalLf:
+                    Expect(b, (byte)'\n');
+                    _state = State.Done;
+                    i++;
+                    break;
+            }
+        }
+
+        return i;
+    }
+
+    private static int HexValue(byte b) => b <= '9' ? b - '0' : (b | 0x20) - 'a' + 10;
+
+    private static void Expect(byte b, byte expected)
+    {
+        if (b != expected)
+            throw new InvalidDataException("invalid chunk framing");
+    }
+}

@@ -1,0 +1,388 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Weft.Core.Config;
+using Weft.Proxy.Hosting;
+using Weft.Proxy.Tests.Support;
+
+namespace Weft.Proxy.Tests.FastPath;
+
+/// <summary>
+/// The HTTP/1.1 fast path, end to end over loopback: what it takes must come out as the layered path would answer,
+/// and what it does not take must reach the layered path on the same connection.
+/// </summary>
+public sealed class FastPathTests
+{
+    private static readonly byte[] Hello = "hello"u8.ToArray();
+
+    private static async Task<ProxyHost> ProxyToAsync(string service, params IPEndPoint[] endpoints) =>
+        await ProxyToAsync(service, endpoints, []);
+
+    private static async Task<ProxyHost> ProxyToAsync(string service, IPEndPoint[] endpoints, ConfigEntry[] entries)
+    {
+        var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
+        Assert.True(proxy.ConfigSink.Apply(Mesh.Snapshot(1, [(service, endpoints.Select((e, i) => Mesh.Endpoint($"{service}-{i}", e)).ToArray())], entries)).Applied);
+        return proxy;
+    }
+
+    private static ServiceRouterEntry Router(string service, ServiceRouteDestination destination) => new()
+    {
+        Kind = ConfigKinds.ServiceRouter,
+        Name = service,
+        Routes = [new ServiceRoute { Match = new ServiceRouteMatch { Http = new ServiceRouteHttpMatch { PathPrefix = "/" } }, Destination = destination }],
+    };
+
+    [Fact]
+    public async Task KeepAlive_ManySequentialAndConcurrentRequests_AllAnsweredOnTheFastPath()
+    {
+        await using var backend = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync($"{c.Request.Path} {c.Request.Headers.Host}")));
+        await using var proxy = await ProxyToAsync("pay", backend.Address);
+        using var client = Mesh.Client(proxy.OutboundAddress, "pay");
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(async worker =>
+        {
+            var wrong = 0;
+            for (var i = 0; i < 50; i++)
+            {
+                if (await client.GetStringAsync($"/w{worker}/{i}") != $"/w{worker}/{i} pay")
+                    wrong++;
+            }
+
+            return wrong;
+        }));
+
+        Assert.All(answers, wrong => Assert.Equal(0, wrong));
+        Assert.InRange(proxy.FastPath!.Connections, 1, 8);
+        Assert.Equal(0, proxy.FastPath.FallBacks);
+    }
+
+    [Theory]
+    [InlineData(11)]
+    [InlineData(1024 * 1024)]
+    public async Task Post_ContentLengthBody_ArrivesByteExact(int size)
+    {
+        await using var backend = await Backend.StartAsync(a => a.Run(async c =>
+        {
+            var body = new MemoryStream();
+            await c.Request.Body.CopyToAsync(body);
+            await c.Response.WriteAsync($"{body.Length} {Convert.ToHexString(SHA256.HashData(body.ToArray()))}");
+        }));
+        await using var proxy = await ProxyToAsync("pay", backend.Address);
+        using var client = Mesh.Client(proxy.OutboundAddress, "pay");
+        var payload = RandomNumberGenerator.GetBytes(size);
+
+        for (var i = 0; i < 3; i++)
+        {
+            var response = await client.PostAsync("/upload", new ByteArrayContent(payload));
+
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal($"{size} {Convert.ToHexString(SHA256.HashData(payload))}", await response.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(0, proxy.FastPath!.FallBacks);
+    }
+
+    [Fact]
+    public async Task Responses_ChunkedHeadNoContentNotModifiedAndLarge_KeepTheirFramingOnOneConnection()
+    {
+        var big = RandomNumberGenerator.GetBytes(300_000);
+        await using var backend = await Backend.StartAsync(a =>
+        {
+            a.MapGet("/chunked", async c =>
+            {
+                for (var i = 0; i < 5; i++)
+                {
+                    await c.Response.WriteAsync($"part{i};");
+                    await c.Response.Body.FlushAsync();
+                }
+            });
+            a.MapGet("/big", c => c.Response.Body.WriteAsync(big).AsTask());
+            a.MapMethods("/head", ["HEAD"], c =>
+            {
+                c.Response.ContentLength = 1234;
+                return Task.CompletedTask;
+            });
+            a.MapGet("/nocontent", c =>
+            {
+                c.Response.StatusCode = 204;
+                return Task.CompletedTask;
+            });
+            a.MapGet("/notmodified", c =>
+            {
+                c.Response.StatusCode = 304;
+                c.Response.Headers.ETag = "\"v1\"";
+                return Task.CompletedTask;
+            });
+        });
+        await using var proxy = await ProxyToAsync("pay", backend.Address);
+        using var raw = await RawClient.ConnectAsync(proxy.OutboundAddress);
+
+        for (var round = 0; round < 2; round++)
+        {
+            await raw.SendAsync("GET /chunked HTTP/1.1\r\nHost: pay\r\n\r\n");
+            var chunked = await raw.ReadResponseAsync();
+            Assert.Equal("chunked", chunked.Header("Transfer-Encoding"));
+            Assert.Equal("part0;part1;part2;part3;part4;", chunked.Text);
+
+            await raw.SendAsync("HEAD /head HTTP/1.1\r\nHost: pay\r\n\r\n");
+            var head = await raw.ReadResponseAsync(headRequest: true);
+            Assert.Equal(200, head.Status);
+            Assert.Equal("1234", head.Header("Content-Length"));
+
+            await raw.SendAsync("GET /nocontent HTTP/1.1\r\nHost: pay\r\n\r\n");
+            Assert.Equal(204, (await raw.ReadResponseAsync()).Status);
+
+            await raw.SendAsync("GET /notmodified HTTP/1.1\r\nHost: pay\r\n\r\n");
+            var notModified = await raw.ReadResponseAsync();
+            Assert.Equal(304, notModified.Status);
+            Assert.Equal("\"v1\"", notModified.Header("ETag"));
+
+            await raw.SendAsync("GET /big HTTP/1.1\r\nHost: pay\r\n\r\n");
+            Assert.Equal(big, (await raw.ReadResponseAsync()).Body);
+        }
+
+        Assert.Equal(0, proxy.FastPath!.FallBacks);
+    }
+
+    [Fact]
+    public async Task CloseDelimitedResponse_ReachesTheClientWhole_AndThenTheConnectionCloses()
+    {
+        await using var upstream = new RawUpstream(_ => (Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end"), true));
+        await using var proxy = await ProxyToAsync("legacy", upstream.Address);
+        using var raw = await RawClient.ConnectAsync(proxy.OutboundAddress);
+
+        await raw.SendAsync("GET / HTTP/1.1\r\nHost: legacy\r\n\r\n");
+        var response = await raw.ReadResponseAsync();
+
+        Assert.Equal("until the end", response.Text);
+        Assert.Equal("close", response.Header("Connection"));
+    }
+
+    [Fact]
+    public async Task PipelinedRequests_OnOneConnection_AreAnsweredInOrder()
+    {
+        await using var backend = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("path " + c.Request.Path)));
+        await using var proxy = await ProxyToAsync("pay", backend.Address);
+        using var raw = await RawClient.ConnectAsync(proxy.OutboundAddress);
+
+        await raw.SendAsync(string.Concat(Enumerable.Range(0, 5).Select(i => $"GET /{i} HTTP/1.1\r\nHost: pay\r\n\r\n")) +
+            "POST /body HTTP/1.1\r\nHost: pay\r\nContent-Length: 3\r\n\r\nabcGET /last HTTP/1.1\r\nHost: pay\r\n\r\n");
+
+        for (var i = 0; i < 5; i++)
+            Assert.Equal($"path /{i}", (await raw.ReadResponseAsync()).Text);
+        Assert.Equal("path /body", (await raw.ReadResponseAsync()).Text);
+        Assert.Equal("path /last", (await raw.ReadResponseAsync()).Text);
+    }
+
+    [Fact]
+    public async Task RequestsTheFastPathDoesNotTake_AfterOnesItDid_AreServedByTheLayeredPathOnTheSameConnection()
+    {
+        await using var backend = await Backend.StartAsync(a => a.Run(async c =>
+        {
+            using var reader = new StreamReader(c.Request.Body);
+            await c.Response.WriteAsync($"{c.Request.Method} {c.Request.Path} '{await reader.ReadToEndAsync()}'");
+        }));
+        await using var proxy = await ProxyToAsync("pay", backend.Address);
+        using var raw = await RawClient.ConnectAsync(proxy.OutboundAddress);
+
+        await raw.SendAsync("GET /fast HTTP/1.1\r\nHost: pay\r\n\r\n");
+        Assert.Equal("GET /fast ''", (await raw.ReadResponseAsync()).Text);
+        await raw.SendAsync("POST /chunked HTTP/1.1\r\nHost: pay\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+        Assert.Equal("POST /chunked 'hello'", (await raw.ReadResponseAsync()).Text);
+        await raw.SendAsync("GET / HTTP/1.1\r\nHost: nowhere\r\n\r\n");
+        var unknown = await raw.ReadResponseAsync();
+        Assert.Equal(404, unknown.Status);
+        Assert.Equal("unknown-upstream", unknown.Header("x-weft-error"));
+        await raw.SendAsync("GET /again HTTP/1.1\r\nHost: pay\r\n\r\n");
+        Assert.Equal("GET /again ''", (await raw.ReadResponseAsync()).Text);
+
+        Assert.Equal(1, proxy.FastPath!.FallBacks);
+    }
+
+    [Fact]
+    public async Task UpgradeRequest_GoesToTheLayeredPath()
+    {
+        await using var backend = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("upgradable " + c.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature>()?.IsUpgradableRequest)));
+        await using var proxy = await ProxyToAsync("pay", backend.Address);
+        using var raw = await RawClient.ConnectAsync(proxy.OutboundAddress);
+
+        await raw.SendAsync("GET /ws HTTP/1.1\r\nHost: pay\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+        var response = await raw.ReadResponseAsync();
+
+        Assert.Equal("upgradable True", response.Text);
+        Assert.Equal(1, proxy.FastPath!.FallBacks);
+    }
+
+    [Fact]
+    public async Task UpstreamClosesAnIdlePooledConnection_NextRequestStillSucceeds()
+    {
+        // Answers with keep-alive framing, then closes anyway: the pooled connection is dead when next used.
+        await using var upstream = new RawUpstream(_ => (Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"), true));
+        await using var proxy = await ProxyToAsync("legacy", upstream.Address);
+        using var client = Mesh.Client(proxy.OutboundAddress, "legacy");
+
+        for (var i = 0; i < 5; i++)
+        {
+            var response = await client.GetAsync("/");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(Hello, await response.Content.ReadAsByteArrayAsync());
+        }
+
+        Assert.True(upstream.Connections >= 5);
+    }
+
+    [Fact]
+    public async Task Status503_IsRetriedOnAnotherEndpoint_PerTheRouter()
+    {
+        var bad = 0;
+        await using var failing = await Backend.StartAsync(a => a.Run(c =>
+        {
+            Interlocked.Increment(ref bad);
+            c.Response.StatusCode = 503;
+            return Task.CompletedTask;
+        }));
+        await using var good = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("good")));
+        await using var proxy = await ProxyToAsync("pay", [failing.Address, good.Address],
+            [Router("pay", new ServiceRouteDestination { NumRetries = 2, RetryOnStatusCodes = [503] }),
+             new ServiceResolverEntry { Kind = ConfigKinds.ServiceResolver, Name = "pay", LoadBalancer = new LoadBalancerConfig { Policy = "round_robin" } }]);
+        using var client = Mesh.Client(proxy.OutboundAddress, "pay");
+
+        for (var i = 0; i < 20; i++)
+            Assert.Equal("good", await client.GetStringAsync("/"));
+
+        Assert.True(bad > 0);
+        Assert.Equal(0, proxy.FastPath!.FallBacks);
+    }
+
+    [Fact]
+    public async Task ConnectionRefused_IsRetriedOnAnotherEndpoint_AndAloneGives502ConnectFailure()
+    {
+        await using var good = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("good")));
+        var dead = new IPEndPoint(IPAddress.Loopback, FreePort());
+        await using var proxy = await ProxyToAsync("pay", [dead, good.Address],
+            [new ServiceResolverEntry { Kind = ConfigKinds.ServiceResolver, Name = "pay", LoadBalancer = new LoadBalancerConfig { Policy = "round_robin" } }]);
+        using var client = Mesh.Client(proxy.OutboundAddress, "pay");
+
+        for (var i = 0; i < 6; i++)
+            Assert.Equal("good", await client.GetStringAsync("/"));
+
+        proxy.ConfigSink.Apply(Mesh.Snapshot(2, [("pay", [Mesh.Endpoint("dead", dead)])]));
+        var response = await client.GetAsync("/");
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal("connect-failure", response.Headers.GetValues("x-weft-error").Single());
+        Assert.Contains("could not connect to \"pay\"", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task PerTryTimeout_Returns504WithTheCause_AndTheConnectionServesOn()
+    {
+        await using var slow = await Backend.StartAsync(a => a.Run(async c =>
+        {
+            if (c.Request.Path == "/slow")
+                await Task.Delay(Timeout.Infinite, c.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+            await c.Response.WriteAsync("quick");
+        }));
+        await using var proxy = await ProxyToAsync("slow", [slow.Address],
+            [Router("slow", new ServiceRouteDestination { PerTryTimeout = TimeSpan.FromMilliseconds(150) })]);
+        using var raw = await RawClient.ConnectAsync(proxy.OutboundAddress);
+
+        await raw.SendAsync("GET /slow HTTP/1.1\r\nHost: slow\r\n\r\n");
+        var timedOut = await raw.ReadResponseAsync();
+        await raw.SendAsync("GET /quick HTTP/1.1\r\nHost: slow\r\n\r\n");
+        var next = await raw.ReadResponseAsync();
+
+        Assert.Equal(504, timedOut.Status);
+        Assert.Equal("per-try-timeout", timedOut.Header("x-weft-error"));
+        Assert.Contains("per-try timeout of 150 ms", timedOut.Text);
+        Assert.Equal("quick", next.Text);
+        Assert.Equal(0, proxy.FastPath!.FallBacks);
+    }
+
+    [Fact]
+    public async Task ClientDisconnectsMidResponse_UpstreamExchangeIsCancelled_AndTheProxyServesOn()
+    {
+        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var backend = await Backend.StartAsync(a => a.Run(async c =>
+        {
+            if (c.Request.Path != "/stream")
+            {
+                await c.Response.WriteAsync("fine");
+                return;
+            }
+
+            c.RequestAborted.Register(() => aborted.TrySetResult());
+            var chunk = new byte[16 * 1024];
+            try
+            {
+                for (var i = 0; i < 10_000 && !c.RequestAborted.IsCancellationRequested; i++)
+                {
+                    await c.Response.Body.WriteAsync(chunk, c.RequestAborted);
+                    await Task.Delay(5, c.RequestAborted);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }));
+        await using var proxy = await ProxyToAsync("pay", backend.Address);
+        using (var raw = await RawClient.ConnectAsync(proxy.OutboundAddress))
+        {
+            await raw.SendAsync("GET /stream HTTP/1.1\r\nHost: pay\r\n\r\n");
+            // The response has begun; then the client goes away.
+            Assert.True(await raw.ReadSomeAsync() > 0);
+            raw.Close();
+        }
+
+        await aborted.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        using var client = Mesh.Client(proxy.OutboundAddress, "pay");
+        Assert.Equal("fine", await client.GetStringAsync("/"));
+    }
+
+    [Fact]
+    public async Task Drain_LetsAnInFlightFastPathRequestFinish()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var slow = await Backend.StartAsync(a => a.Run(async c =>
+        {
+            entered.TrySetResult();
+            await release.Task;
+            await c.Response.WriteAsync("finished");
+        }));
+        var proxy = await ProxyToAsync("slow", slow.Address);
+        using var raw = await RawClient.ConnectAsync(proxy.OutboundAddress);
+
+        await raw.SendAsync("GET / HTTP/1.1\r\nHost: slow\r\n\r\n");
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var stopping = proxy.StopAsync(TimeSpan.FromSeconds(30));
+        release.SetResult();
+        var response = await raw.ReadResponseAsync();
+        await stopping.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal("finished", response.Text);
+        Assert.Equal("close", response.Header("Connection"));
+        Assert.True(await raw.ClosedByPeerAsync());
+        Assert.Equal(0, proxy.FastPath!.FallBacks);
+    }
+
+    [Fact]
+    public async Task FastPathOff_EveryRequestTakesTheLayeredPath()
+    {
+        await using var backend = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("layered")));
+        await using var proxy = await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with { FastPath = false });
+        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("pay", [Mesh.Endpoint("p", backend.Address)])]));
+        using var client = Mesh.Client(proxy.OutboundAddress, "pay");
+
+        Assert.Equal("layered", await client.GetStringAsync("/"));
+        Assert.Null(proxy.FastPath);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
