@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
@@ -16,9 +17,13 @@ internal sealed partial class WorkloadTls
 
     private readonly TimeProvider _time;
     private readonly ILogger _log;
+    // Bounded: every peer of a mesh presents the same few (an operator's intermediate, cross-signed roots).
+    private const int MaxLearnedIntermediates = 16;
+
     private WorkloadCertificate _certificate;
     private TrustBundle _bundle;
     private long _handshakeFailures;
+    private X509Certificate2[] _learnedIntermediates = [];
 
     public WorkloadTls(WorkloadCertificate certificate, TrustBundle bundle, TimeProvider time, ILogger log)
     {
@@ -62,11 +67,16 @@ internal sealed partial class WorkloadTls
         RemoteCertificateValidationCallback = (_, certificate, chain, _) => Accept(certificate, chain, expectedService: null, "inbound"),
     };
 
-    /// <summary>For one outbound handshake to a sidecar of <paramref name="service"/>: its certificate must say it is that service.</summary>
-    public SslClientAuthenticationOptions ClientOptions(string service) => new()
+    /// <summary>
+    /// For one outbound handshake to a sidecar of <paramref name="service"/> at <paramref name="endpoint"/>: its
+    /// certificate must say it is that service.
+    /// </summary>
+    public SslClientAuthenticationOptions ClientOptions(string service, DnsEndPoint? endpoint = null) => new()
     {
-        // Also the session cache's key: connections to the same service may resume.
-        TargetHost = service,
+        // Also the key of .NET's client session cache, which keeps one TLS session per name (and per client
+        // certificate): one name per instance, so a new connection to an instance resumes that instance's session
+        // instead of offering another instance's ticket, which its server cannot decrypt. Nothing reads it as SNI.
+        TargetHost = endpoint is null ? service : SessionName(service, endpoint),
         ClientCertificateContext = Certificate.Context,
         EnabledSslProtocols = SslProtocols.Tls13,
         ApplicationProtocols = H2,
@@ -83,10 +93,48 @@ internal sealed partial class WorkloadTls
         }
 
         var leaf = certificate as X509Certificate2 ?? new X509Certificate2(certificate);
-        var id = Bundle.Validate(leaf, chain?.ChainPolicy.ExtraStore, _time.GetUtcNow(), expectedService, out var error);
+        var presented = chain?.ChainPolicy.ExtraStore;
+        var learned = Volatile.Read(ref _learnedIntermediates);
+        X509Certificate2Collection? helpers = presented;
+        if (learned.Length > 0)
+        {
+            helpers = [.. learned];
+            if (presented is not null) helpers.AddRange(presented);
+        }
+
+        var id = Bundle.Validate(leaf, helpers, _time.GetUtcNow(), expectedService, out var error);
         if (id is null)
             LogRejected(_log, direction, error!);
+        else if (presented is { Count: > 0 })
+            Learn(presented);
         return id is not null;
+    }
+
+    /// <summary>
+    /// A resumed TLS 1.3 session carries the peer's leaf but not the intermediates it presented in the full handshake,
+    /// so its leaf is checked again with the intermediates earlier peers presented in handshakes that validated. They
+    /// only help build a chain: it must still end at a root of the bundle.
+    /// </summary>
+    private void Learn(X509Certificate2Collection presented)
+    {
+        var learned = Volatile.Read(ref _learnedIntermediates);
+        var added = learned;
+        foreach (var cert in presented)
+        {
+            if (added.Length >= MaxLearnedIntermediates) break;
+            if (cert.Extensions.OfType<X509BasicConstraintsExtension>().FirstOrDefault() is not { CertificateAuthority: true }) continue;
+            if (added.Any(known => known.RawDataMemory.Span.SequenceEqual(cert.RawDataMemory.Span))) continue;
+            added = [.. added, X509CertificateLoader.LoadCertificate(cert.RawData)];
+        }
+
+        if (!ReferenceEquals(added, learned))
+            Interlocked.CompareExchange(ref _learnedIntermediates, added, learned);
+    }
+
+    private static string SessionName(string service, DnsEndPoint endpoint)
+    {
+        var where = $"{endpoint.Host}-{endpoint.Port}".Select(c => char.IsAsciiLetterOrDigit(c) ? char.ToLowerInvariant(c) : '-').ToArray();
+        return $"{service}.{new string(where)}";
     }
 
     [LoggerMessage(EventId = 520, Level = LogLevel.Warning, Message = "mTLS {Direction}: peer rejected: {Reason}")]

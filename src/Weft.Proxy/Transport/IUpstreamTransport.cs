@@ -90,7 +90,7 @@ internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnec
         var ssl = new SslStream(network, leaveInnerStreamOpen: false);
         try
         {
-            await ssl.AuthenticateAsClientAsync(tls.ClientOptions(service), cancellationToken);
+            await ssl.AuthenticateAsClientAsync(tls.ClientOptions(service, endpoint), cancellationToken);
             return ssl;
         }
         catch (Exception e)

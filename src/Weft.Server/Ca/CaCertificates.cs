@@ -5,8 +5,8 @@ using System.Security.Cryptography.X509Certificates;
 namespace Weft.Server.Ca;
 
 /// <summary>
-/// The X.509 work of the certificate authority: roots, cross-signed roots and leaves, built with
-/// <see cref="CertificateRequest"/> only. Times are whole seconds, as X.509 keeps them.
+/// The X.509 work of the certificate authority: roots and cross-signed roots, built with <see cref="CertificateRequest"/>
+/// (leaves, on the hot path, with <see cref="LeafSigner"/>). Times are whole seconds, as X.509 keeps them.
 /// </summary>
 internal static class CaCertificates
 {
@@ -46,26 +46,6 @@ internal static class CaCertificates
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(oldSigner, includeKeyIdentifier: true, includeIssuerAndSerial: false));
         var notAfter = Min(newRoot.NotAfter, oldSigner.NotAfter);
         return request.Create(oldSigner.SubjectName, Generator(oldKey), Seconds(now - Backdate), notAfter, RandomSerial());
-    }
-
-    /// <summary>A workload certificate for <paramref name="uri"/> on <paramref name="publicKey"/>, signed by the CA.</summary>
-    public static X509Certificate2 SignLeaf(PublicKey publicKey, Uri uri, string service, X509Certificate2 signer, AsymmetricAlgorithm signerKey, DateTimeOffset notBefore, DateTimeOffset notAfter)
-    {
-        // CN=<service> as Consul's leaves; X.520 caps a common name at 64 characters, so a longer name goes without
-        // one, and an empty subject makes the SAN critical (RFC 5280).
-        var subject = new X500DistinguishedNameBuilder();
-        if (service.Length <= 64) subject.AddCommonName(service);
-        var request = new CertificateRequest(subject.Build(), publicKey, HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyAgreement, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(
-            [new Oid("1.3.6.1.5.5.7.3.1", "serverAuth"), new Oid("1.3.6.1.5.5.7.3.2", "clientAuth")], false));
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddUri(uri);
-        request.CertificateExtensions.Add(san.Build(critical: service.Length > 64));
-        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(publicKey, false));
-        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(signer, includeKeyIdentifier: true, includeIssuerAndSerial: false));
-        return request.Create(signer.SubjectName, Generator(signerKey), Seconds(notBefore), Seconds(notAfter), RandomSerial());
     }
 
     public static X509SignatureGenerator Generator(AsymmetricAlgorithm key) => key switch

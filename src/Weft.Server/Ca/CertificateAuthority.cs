@@ -107,7 +107,10 @@ internal sealed partial class CertificateAuthority : IAsyncDisposable
         return root;
     }
 
-    /// <summary>Signs a leaf for the checked request with the active root. Writes nothing.</summary>
+    /// <summary>
+    /// Signs a leaf for the checked request with the active root. Writes nothing and waits on nothing but a free key
+    /// handle: the signer for the active root (parsed certificate, key handles) is built once and reused.
+    /// </summary>
     public IssuedCertificate Sign(SigningRequest request)
     {
         var now = _time.GetUtcNow();
@@ -120,20 +123,15 @@ internal sealed partial class CertificateAuthority : IAsyncDisposable
         if (notAfter <= now)
             throw new CaUnavailableException($"the CA certificate {signer.Cert.Subject} expired at {signer.NotAfter:u}; rotate the CA");
 
-        X509Certificate2 leaf;
-        lock (signer.Gate)
-            leaf = CaCertificates.SignLeaf(request.PublicKey, request.Identity.ToUri(), request.Identity.Service, signer.Cert, signer.Key, notBefore, notAfter);
-        using (leaf)
-        {
-            return new IssuedCertificate(
-                CaCertificates.ColonHex(leaf.SerialNumberBytes.Span),
-                CaCertificates.Pem(leaf) + signer.ChainPem,
-                request.Identity.Service,
-                request.Identity.ToString(),
-                leaf.NotBefore.ToUniversalTime(),
-                leaf.NotAfter.ToUniversalTime(),
-                state.TopicIndex(Topics.CaRoots));
-        }
+        var (der, serial) = signer.Leaves.Sign(request.PublicKey, request.Identity.ToUri(), request.Identity.Service, notBefore, notAfter);
+        return new IssuedCertificate(
+            CaCertificates.ColonHex(serial),
+            PemEncoding.WriteString("CERTIFICATE", der) + "\n" + signer.ChainPem,
+            request.Identity.Service,
+            request.Identity.ToString(),
+            notBefore.UtcDateTime,
+            notAfter.UtcDateTime,
+            state.TopicIndex(Topics.CaRoots));
     }
 
     private CaRootRecord Generate(DateTimeOffset now)
@@ -325,7 +323,9 @@ internal sealed partial class CertificateAuthority : IAsyncDisposable
             return current;
 
         var cert = CaCertificates.FromPem(active.SigningCert);
-        var signer = new Signer(active.Id, active.ModifyIndex, cert, LoadKey(active.SigningKey),
+        // One key handle per core: more could not sign at once anyway.
+        var keys = Enumerable.Range(0, Math.Clamp(Environment.ProcessorCount, 1, 16)).Select(_ => LoadKey(active.SigningKey)).ToList();
+        var signer = new Signer(active.Id, active.ModifyIndex, cert, new LeafSigner(cert, keys),
             new DateTimeOffset(cert.NotAfter.ToUniversalTime()), string.Concat(active.IntermediateCerts));
         // The replaced signer may still be in use by a request that read it a moment ago: it is left to the GC.
         Volatile.Write(ref _signer, signer);
@@ -363,11 +363,7 @@ internal sealed partial class CertificateAuthority : IAsyncDisposable
         return _pruneTimer.DisposeAsync();
     }
 
-    private sealed record Signer(string RootId, ulong ModifyIndex, X509Certificate2 Cert, AsymmetricAlgorithm Key, DateTimeOffset NotAfter, string ChainPem)
-    {
-        // One signature at a time per key: .NET does not promise that a key object is safe to share across threads.
-        public Lock Gate { get; } = new();
-    }
+    private sealed record Signer(string RootId, ulong ModifyIndex, X509Certificate2 Cert, LeafSigner Leaves, DateTimeOffset NotAfter, string ChainPem);
 
     [LoggerMessage(EventId = 600, Level = LogLevel.Information, Message = "Certificate authority: {Outcome}")]
     private partial void LogStarted(string outcome);

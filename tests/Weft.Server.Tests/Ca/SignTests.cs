@@ -41,4 +41,57 @@ public sealed class SignTests
         Assert.NotNull(leaf.Extensions.OfType<X509SubjectKeyIdentifierExtension>().SingleOrDefault());
         Assert.NotNull(leaf.Extensions.OfType<X509AuthorityKeyIdentifierExtension>().SingleOrDefault());
     }
+
+    [Fact]
+    public async Task ConcurrentSigns_EachLeafValidatesAgainstTheRoot_OnItsOwnKey_ForItsOwnService()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var roots = CaTestKit.RootsOf(await server.GetJsonAsync("/v1/connect/ca/roots"));
+        const int workers = 16, each = 8;
+
+        var issued = await Task.WhenAll(Enumerable.Range(0, workers).Select(w => Task.Run(async () =>
+        {
+            var mine = new List<(string Service, ECDsa Key, string CertPem, string Serial)>();
+            for (var i = 0; i < each; i++)
+            {
+                var service = $"svc-{w}-{i}";
+                var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+                var body = await CaTestKit.SignAsync(server, service, key);
+                mine.Add((service, key, body.GetProperty("CertPEM").GetString()!, body.GetProperty("SerialNumber").GetString()!));
+            }
+
+            return mine;
+        })));
+
+        var all = issued.SelectMany(x => x).ToList();
+        Assert.Equal(workers * each, all.Count);
+        Assert.Equal(all.Count, all.Select(x => x.Serial).Distinct().Count());
+        foreach (var (service, key, certPem, serial) in all)
+        {
+            var (ok, why) = CaTestKit.Validate(certPem, roots);
+            Assert.True(ok, $"{service}: {why}");
+            var (leaf, _) = CaTestKit.Split(certPem);
+            Assert.Equal([$"spiffe://weft.local/ns/default/svc/{service}"], CaTestKit.Uris(leaf));
+            Assert.Equal(key.ExportSubjectPublicKeyInfo(), leaf.PublicKey.ExportSubjectPublicKeyInfo());
+            Assert.Equal($"CN={service}", leaf.Subject);
+            Assert.Equal(serial, string.Join(':', leaf.SerialNumberBytes.ToArray().Select(b => b.ToString("x2"))));
+        }
+    }
+
+    [Fact]
+    public async Task ServiceNameLongerThanACommonName_LeafHasNoSubject_AndACriticalSan()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var service = new string('s', 70);
+
+        var issued = await CaTestKit.SignAsync(server, service);
+
+        var certPem = issued.GetProperty("CertPEM").GetString()!;
+        var (ok, why) = CaTestKit.Validate(certPem, CaTestKit.RootsOf(await server.GetJsonAsync("/v1/connect/ca/roots")));
+        Assert.True(ok, why);
+        var (leaf, _) = CaTestKit.Split(certPem);
+        Assert.Equal("", leaf.Subject);
+        Assert.True(leaf.Extensions["2.5.29.17"]!.Critical);
+        Assert.Equal([$"spiffe://weft.local/ns/default/svc/{service}"], CaTestKit.Uris(leaf));
+    }
 }
