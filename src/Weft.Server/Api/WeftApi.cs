@@ -105,26 +105,15 @@ internal static class WeftApi
 
     private static ServiceStatsWire Service(CatalogState state, StatsView view, string name, bool history = true)
     {
-        int passing = 0, warning = 0, critical = 0, instances = 0;
-        foreach (var instance in state.InstancesOf(name))
-        {
-            instances++;
-            var health = HealthStatus.Passing;
-            foreach (var check in state.ChecksFor(instance))
-                health = HealthStatus.Worst(health, check.Status);
-            if (health is HealthStatus.Critical or HealthStatus.Maintenance) critical++;
-            else if (health == HealthStatus.Warning) warning++;
-            else passing++;
-        }
-
+        var health = state.HealthCountsOf(name);
         var signals = view.Window(name);
         return new ServiceStatsWire
         {
             Name = name,
-            Instances = instances,
-            Passing = passing,
-            Warning = warning,
-            Critical = critical,
+            Instances = health.Instances,
+            Passing = health.Passing,
+            Warning = health.Warning,
+            Critical = health.Critical,
             RequestsPerSecond = signals.RequestsPerSecond,
             SuccessRate = signals.SuccessRate,
             P50Seconds = signals.P50Seconds,
