@@ -58,7 +58,7 @@ internal static class WeftApi
     {
         var view = stats.View(Window(http));
         var state = catalog.Current;
-        // ?history=false leaves each History empty: a page listing hundreds of services charts only the one it shows.
+        // ?history=false leaves each History out: a page listing hundreds of services charts only the one it shows.
         var history = !string.Equals(http.Request.Query["history"], "false", StringComparison.OrdinalIgnoreCase);
         var body = new StatsWire
         {
@@ -118,7 +118,7 @@ internal static class WeftApi
             SuccessRate = signals.SuccessRate,
             P50Seconds = signals.P50Seconds,
             P99Seconds = signals.P99Seconds,
-            History = !history ? [] : [.. view.History(name).Select(p => new StatsPointWire
+            History = !history ? null : [.. view.History(name).Select(p => new StatsPointWire
             {
                 Time = p.Time,
                 RequestsPerSecond = p.Signals.RequestsPerSecond,
