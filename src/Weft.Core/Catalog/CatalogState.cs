@@ -7,7 +7,7 @@ namespace Weft.Core.Catalog;
 /// An immutable, versioned view of the whole catalog. Readers take the current instance and never lock;
 /// a commit builds the next one by structural sharing and swaps it in.
 /// </summary>
-public sealed record CatalogState
+public sealed partial record CatalogState
 {
     public static readonly CatalogState Empty = new();
 
@@ -83,7 +83,7 @@ public sealed record CatalogState
         return state with { Index = index };
     }
 
-    public CatalogState Apply(CatalogChange change, ulong index) => change switch
+    private CatalogState ApplyOne(CatalogChange change, ulong index) => change switch
     {
         CatalogChange.NodeUpsert c => PutNode(c.Node, index),
         CatalogChange.NodeDelete c => this with { Nodes = Nodes.Remove(c.Name) },

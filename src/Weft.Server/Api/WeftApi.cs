@@ -58,7 +58,7 @@ internal static class WeftApi
     {
         var view = stats.View(Window(http));
         var state = catalog.Current;
-        // ?history=false leaves each History empty: a page listing hundreds of services charts only the one it shows.
+        // ?history=false leaves each History out: a page listing hundreds of services charts only the one it shows.
         var history = !string.Equals(http.Request.Query["history"], "false", StringComparison.OrdinalIgnoreCase);
         var body = new StatsWire
         {
@@ -105,31 +105,20 @@ internal static class WeftApi
 
     private static ServiceStatsWire Service(CatalogState state, StatsView view, string name, bool history = true)
     {
-        int passing = 0, warning = 0, critical = 0, instances = 0;
-        foreach (var instance in state.InstancesOf(name))
-        {
-            instances++;
-            var health = HealthStatus.Passing;
-            foreach (var check in state.ChecksFor(instance))
-                health = HealthStatus.Worst(health, check.Status);
-            if (health is HealthStatus.Critical or HealthStatus.Maintenance) critical++;
-            else if (health == HealthStatus.Warning) warning++;
-            else passing++;
-        }
-
+        var health = state.HealthCountsOf(name);
         var signals = view.Window(name);
         return new ServiceStatsWire
         {
             Name = name,
-            Instances = instances,
-            Passing = passing,
-            Warning = warning,
-            Critical = critical,
+            Instances = health.Instances,
+            Passing = health.Passing,
+            Warning = health.Warning,
+            Critical = health.Critical,
             RequestsPerSecond = signals.RequestsPerSecond,
             SuccessRate = signals.SuccessRate,
             P50Seconds = signals.P50Seconds,
             P99Seconds = signals.P99Seconds,
-            History = !history ? [] : [.. view.History(name).Select(p => new StatsPointWire
+            History = !history ? null : [.. view.History(name).Select(p => new StatsPointWire
             {
                 Time = p.Time,
                 RequestsPerSecond = p.Signals.RequestsPerSecond,

@@ -58,6 +58,23 @@ public sealed class StatsApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task StatsList_FollowsCheckTransitionsAndDeregistration_AndLeavesHistoryOutWhenAskedTo()
+    {
+        static (int, int, int, int) Orders(System.Text.Json.JsonElement body)
+        {
+            var orders = body.GetProperty("Services").EnumerateArray().Single(s => s.GetProperty("Name").GetString() == "orders");
+            Assert.False(orders.TryGetProperty("History", out _));
+            return (orders.GetProperty("Instances").GetInt32(), orders.GetProperty("Passing").GetInt32(),
+                orders.GetProperty("Warning").GetInt32(), orders.GetProperty("Critical").GetInt32());
+        }
+
+        await _server.PutOkAsync("/v1/agent/check/warn/service:orders-2", "");
+        Assert.Equal((2, 1, 1, 0), Orders(await _server.GetJsonAsync("/v1/weft/stats?history=false")));
+        await _server.PutOkAsync("/v1/agent/service/deregister/orders-1", "");
+        Assert.Equal((1, 0, 1, 0), Orders(await _server.GetJsonAsync("/v1/weft/stats?history=false")));
+    }
+
+    [Fact]
     public async Task Stats_BadWindowOrUnknownService_AreRefusedWithAReason()
     {
         var bad = await _server.Http.GetAsync("/v1/weft/stats?window=soon");

@@ -22,7 +22,9 @@ internal sealed class ServiceStatsWire
     public required double? SuccessRate { get; init; }
     public required double? P50Seconds { get; init; }
     public required double? P99Seconds { get; init; }
-    public required List<StatsPointWire> History { get; init; }
+
+    // Null (left out) in the list asked with ?history=false: the page lists hundreds of rows and charts none of them.
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public required List<StatsPointWire>? History { get; init; }
 
     // Only in GET /v1/weft/stats/{service}.
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<RouteSignalsWire>? Routes { get; set; }
