@@ -32,11 +32,19 @@ public sealed class AllocationTests
         var tried = new List<EndpointState>(4);
         Run(cluster, request, tried, 100);
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        Run(cluster, request, tried, 1000);
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // A window may catch the runtime's own one-off work (a method's tier-up lands mid-window); code that allocates
+        // per pick or report allocates in every window, so one clean window out of three is the proof.
+        var allocated = new long[3];
+        for (var window = 0; window < allocated.Length; window++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            Run(cluster, request, tried, 1000);
+            allocated[window] = GC.GetAllocatedBytesForCurrentThread() - before;
+            if (allocated[window] == 0)
+                return;
+        }
 
-        Assert.Equal(0, allocated);
+        Assert.Fail($"2,000 picks and reports allocated in every window: {string.Join(", ", allocated)} bytes");
     }
 
     private static void Run(Cluster cluster, HttpContext request, List<EndpointState> tried, int times)
