@@ -35,7 +35,7 @@ void Row(string what, List<double> ms, string extra = "")
     results[what] = new JsonObject { ["count"] = ms.Count, ["p50_ms"] = Math.Round(Stats.Median(ms), 3), ["p99_ms"] = Math.Round(Stats.Percentile(ms, 99), 3), ["max_ms"] = Math.Round(Stats.Max(ms), 3), ["note"] = extra };
 }
 
-await using var server = await WeftServer.StartAsync(weftDll, workDir);
+await using var server = await WeftServer.StartAsync(weftDll, workDir, "ca", devOpen: true);
 Progress($"weft server on {server.Api} (stream {server.Grpc}), trust domain {server.TrustDomain}; making CSRs");
 var csrs = Csrs.Make(server.TrustDomain, renewals);
 using var local = new Csrs.LocalCa();

@@ -46,7 +46,7 @@ foreach (var (scaleName, services, instances) in scales)
     {
         foreach (var (label, dll) in builds)
         {
-            var server = await WeftServer.StartAsync(dll, workDir, $"{scaleName}-{targets.Count}");
+            var server = await WeftServer.StartAsync(dll, workDir, $"{scaleName}-{targets.Count}", devOpen: false);
             var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = 32 }) { Timeout = TimeSpan.FromSeconds(60) };
             client.DefaultRequestHeaders.Add("X-Consul-Token", server.Token);
             Progress($"{scaleName} ({label}): weft server on {server.Api}; registering {services} x {instances} instances");
