@@ -62,13 +62,11 @@ internal sealed class ProxyTracing : IDisposable
     public static Uri TracesUri(Uri endpoint) =>
         endpoint.AbsolutePath is "" or "/" ? new Uri(endpoint, "/v1/traces") : endpoint;
 
-    /// <summary>OpenTelemetry's TraceIdRatioBasedSampler on a trace id's first 8 bytes (big-endian).</summary>
-    public bool SamplesNewTrace(ulong traceHigh)
-    {
-        var id = (long)traceHigh;
-        // Math.Abs throws on long.MinValue; OpenTelemetry's Java origin takes it as itself (sampled unless ratio 0).
-        return (id == long.MinValue ? long.MinValue : Math.Abs(id)) < _idUpperBound;
-    }
+    /// <summary>
+    /// OpenTelemetry .NET's TraceIdRatioBasedSampler (1.20): the trace id's first 8 bytes, big-endian, without the sign
+    /// bit, below ratio × long.MaxValue (checked against it on random ids in SamplingDecisionTests).
+    /// </summary>
+    public bool SamplesNewTrace(ulong traceHigh) => ((long)traceHigh & long.MaxValue) < _idUpperBound;
 
     /// <summary>This hop's decision from the caller's <c>traceparent</c> bytes (empty when none came). Allocates nothing.</summary>
     public TraceHop Decide(ReadOnlySpan<byte> traceParent) =>
