@@ -85,8 +85,9 @@ internal sealed class ProxyTracing : IDisposable
         }
 
         // An unsampled hop still propagates (W3C: a proxy that does not record passes the trace on): same trace id, a
-        // new span id so the next hop's parent is not the caller's span, flag 00 so the decision holds downstream.
-        var forward = parent.Sampled ? default : parent with { SpanId = W3CTraceParent.RandomId() };
+        // new span id so the next hop's parent is not the caller's span, flag 00 so the decision holds downstream. A
+        // sampled hop forwards its span's instead; this one only if the span could not be started (tracer shut down).
+        var forward = parent with { SpanId = W3CTraceParent.RandomId() };
         return new TraceHop(parent, hasParent, forward);
     }
 

@@ -143,8 +143,9 @@ internal readonly record struct W3CTraceParent(ulong TraceHigh, ulong TraceLow, 
 
 /// <summary>
 /// One hop's tracing decision, taken before any Activity exists: the trace it is part of (the caller's
-/// <c>traceparent</c> when <see cref="HasParent"/>, else a new trace id), whether it is recorded, and — when it is not —
-/// the <c>traceparent</c> it forwards. The default value means tracing is off (headers pass through as received).
+/// <c>traceparent</c> when <see cref="HasParent"/>, else a new trace id), whether it is recorded, and the
+/// <c>traceparent</c> it forwards when no span is recorded (the same trace and flag, a new span id). The default value
+/// means tracing is off (headers pass through as received).
 /// </summary>
 internal readonly record struct TraceHop(W3CTraceParent Trace, bool HasParent, W3CTraceParent Forward)
 {
