@@ -30,7 +30,8 @@ internal static partial class ProxyCommand
         var drain = new Option<string>("--drain-time") { Description = "How long in-flight requests may finish on shutdown", DefaultValueFactory = _ => "5s" };
         var fastPathSwitch = new Option<string>("--fast-path") { Description = "on: plain HTTP/1.1 to instances without a sidecar skips Kestrel and YARP (see README); off: every request takes the layered path", DefaultValueFactory = _ => "on" };
         var metricsSwitch = new Option<string>("--metrics") { Description = "on: count requests for /metrics and /stats; off: skip counting", DefaultValueFactory = _ => "on" };
-        var otlpEndpoint = new Option<string>("--otlp-endpoint") { Description = "Export a span per request over OTLP/HTTP (protobuf) to this collector, e.g. http://127.0.0.1:4318 (off by default)" };
+        var otlpEndpoint = new Option<string>("--otlp-endpoint") { Description = "Export a span per sampled request over OTLP to this collector, e.g. http://127.0.0.1:4318 (off by default)" };
+        var otlpProtocol = new Option<string>("--otlp-protocol") { Description = "http/protobuf (a URL without a path gets /v1/traces) or grpc (the URL as given, e.g. http://127.0.0.1:4317) (default: $OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf)" };
         var traceSampling = new Option<string>("--trace-sampling") { Description = "Share of new traces recorded, 0 to 1; a caller's sampled flag is kept (parent-based)", DefaultValueFactory = _ => "1" };
         var accessLog = new Option<string>("--access-log") { Description = "Write one JSON line per request to this file, or - for stdout (off by default)" };
         var accessLogSampling = new Option<string>("--access-log-sampling") { Description = "Share of requests the access log records, 0 to 1", DefaultValueFactory = _ => "1" };
@@ -43,7 +44,7 @@ internal static partial class ProxyCommand
         var logLevel = new Option<string>("--log-level") { Description = "trace, debug, info, warn or error", DefaultValueFactory = _ => "info" };
 
         var command = new Command("proxy", "Run the sidecar beside one service instance");
-        foreach (var option in new Option[] { server, token, service, id, appAddr, inbound, advertise, outbound, upstreams, admin, checkHttp, checkTcp, checkInterval, drain, metricsSwitch, fastPathSwitch, otlpEndpoint, traceSampling, accessLog, accessLogSampling, insecurePlaintextMesh, logLevel })
+        foreach (var option in new Option[] { server, token, service, id, appAddr, inbound, advertise, outbound, upstreams, admin, checkHttp, checkTcp, checkInterval, drain, metricsSwitch, fastPathSwitch, otlpEndpoint, otlpProtocol, traceSampling, accessLog, accessLogSampling, insecurePlaintextMesh, logLevel })
             command.Options.Add(option);
 
         command.SetAction(async (parse, ct) =>
@@ -95,6 +96,9 @@ internal static partial class ProxyCommand
             if (parse.GetValue(otlpEndpoint) is { } otlpText
                 && (!Uri.TryCreate(otlpText, UriKind.Absolute, out otlp) || otlp.Scheme is not ("http" or "https")))
                 errors.Add($"--otlp-endpoint: \"{otlpText}\" is not an http:// or https:// URL (e.g. http://127.0.0.1:4318)");
+            var protocol = OtlpProtocols.Parse(parse.GetValue(otlpProtocol), Environment.GetEnvironmentVariable(OtlpProtocols.EnvironmentVariable), out var protocolError);
+            if (protocolError is not null)
+                errors.Add(protocolError);
             var accessLogPath = parse.GetValue(accessLog);
             if (accessLogPath is { Length: 0 })
                 errors.Add("--access-log: give a file path, or - for stdout");
@@ -157,6 +161,7 @@ internal static partial class ProxyCommand
                     Metrics = metricsOn,
                     FastPath = fastPathOn,
                     OtlpEndpoint = otlp,
+                    OtlpProtocol = protocol,
                     TraceSampling = traceRatio,
                     AccessLogPath = accessLogPath,
                     AccessLogSampling = accessRatio,

@@ -54,6 +54,7 @@ internal sealed partial class FastConnection
     private Route _route = null!;
     private ClusterBinding _binding = null!;
     private Activity? _span;
+    private TraceHop _trace;
     private ProxyErrorKind _error;
     private string? _errorMessage;
 
@@ -317,19 +318,21 @@ internal sealed partial class FastConnection
     private void StartSpan()
     {
         _span = null;
+        _trace = default;
         if (_owner.Tracing is not { } tracing)
             return;
         var head = _headBytes.Span;
-        string? parent = null, state = null;
-        if (_head.TraceParentLine >= 0)
-        {
-            parent = Encoding.ASCII.GetString(head.Slice(_head.TraceParentValue, _head.TraceParentValueLength));
-            if (_head.TraceStateLine >= 0)
-                state = Encoding.ASCII.GetString(head.Slice(_head.TraceStateValue, _head.TraceStateValueLength));
-        }
+        var parent = _head.TraceParentLine >= 0 ? head.Slice(_head.TraceParentValue, _head.TraceParentValueLength) : default;
+        // Decided on the head's bytes: an unsampled request allocates nothing for tracing.
+        _trace = tracing.Decide(parent);
+        if (!_trace.Sampled)
+            return;
 
+        var state = _trace.HasParent && _head.TraceStateLine >= 0
+            ? Encoding.ASCII.GetString(head.Slice(_head.TraceStateValue, _head.TraceStateValueLength))
+            : null;
         var method = Method(head[.._head.MethodLength]);
-        _span = tracing.StartSpan(method, inbound: false, parent, state);
+        _span = tracing.StartSpan(method, inbound: false, _trace, state);
         if (_span is { IsAllDataRequested: true } span)
         {
             var target = head.Slice(_head.TargetStart, _head.TargetLength);
@@ -355,15 +358,15 @@ internal sealed partial class FastConnection
     }
 
     /// <summary>
-    /// The bytes sent to the upstream: the head as the caller wrote it (Host included), its trace headers replaced by
-    /// this hop's span when there is one, then the body when it is buffered.
+    /// The bytes sent to the upstream: the head as the caller wrote it (Host included), with this hop's
+    /// <c>traceparent</c> in place of the caller's when tracing is on (and the caller's <c>tracestate</c> only beside
+    /// a valid caller's <c>traceparent</c>), then the body when it is buffered.
     /// </summary>
     private void BuildRequest()
     {
         var head = _headBytes.Span[.._head.Length];
-        var span = _span;
-        var state = span?.TraceStateString;
-        var size = head.Length + (span is null ? 0 : 100 + (state?.Length ?? 0)) + (_buffered ? (int)_head.ContentLength : 0);
+        var traced = _trace.Decided;
+        var size = head.Length + (traced ? TraceHeaders.MaxLineLength : 0) + (_buffered ? (int)_head.ContentLength : 0);
         if (_send.Length < size)
         {
             ArrayPool<byte>.Shared.Return(_send);
@@ -372,32 +375,18 @@ internal sealed partial class FastConnection
 
         var to = _send.AsSpan();
         int n;
-        if (span is null)
+        if (!traced)
         {
             head.CopyTo(to);
             n = head.Length;
         }
         else
         {
-            n = 0;
-            var pos = 0;
-            while (pos < head.Length - 2)
-            {
-                var length = head[pos..].IndexOf("\r\n"u8) + 2;
-                if (pos != _head.TraceParentLine && pos != _head.TraceStateLine)
-                {
-                    head.Slice(pos, length).CopyTo(to[n..]);
-                    n += length;
-                }
-
-                pos += length;
-            }
-
-            n += Encoding.ASCII.GetBytes($"{ProxyTracing.TraceParent}: {span.Id}\r\n", to[n..]);
-            if (state is { Length: > 0 })
-                n += Encoding.ASCII.GetBytes($"{ProxyTracing.TraceState}: {state}\r\n", to[n..]);
-            "\r\n"u8.CopyTo(to[n..]);
-            n += 2;
+            var dropState = !_trace.HasParent && _head.TraceStateLine >= 0;
+            n = TraceHeaders.CopyHead(head, to,
+                _head.TraceParentLine, _head.TraceParentLineLength,
+                dropState ? _head.TraceStateLine : -1, _head.TraceStateLineLength,
+                _span is { } span ? TraceHeaders.Of(span) : _trace.Forward);
         }
 
         if (_buffered && _head.ContentLength > 0)

@@ -32,6 +32,9 @@ internal sealed class ProxyCall : HttpTransformer
     /// <summary>This hop's span when tracing records the request; its <c>traceparent</c> goes to the next hop.</summary>
     public System.Diagnostics.Activity? Span { get; set; }
 
+    /// <summary>This hop's tracing decision (default when tracing is off: the trace headers pass through as received).</summary>
+    public Observability.TraceHop Trace { get; set; }
+
     // Decided by the layers, in order.
     public UpstreamRoutes? Upstream { get; set; }
     public Route? Route { get; set; }
@@ -79,13 +82,14 @@ internal sealed class ProxyCall : HttpTransformer
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
         // The upstream sees the Host the caller used (Envoy keeps it too), not the endpoint's address.
         proxyRequest.Headers.Host = httpContext.Request.Host.Value;
-        if (Span is { } span)
+        if (Trace.Decided)
         {
+            // This hop's span, or the trace passed on unsampled; the caller's tracestate (as YARP copied it) goes with
+            // its traceparent, and is dropped when the caller sent no valid one (a new trace).
             proxyRequest.Headers.Remove(Observability.ProxyTracing.TraceParent);
-            proxyRequest.Headers.TryAddWithoutValidation(Observability.ProxyTracing.TraceParent, span.Id);
-            proxyRequest.Headers.Remove(Observability.ProxyTracing.TraceState);
-            if (span.TraceStateString is { Length: > 0 } state)
-                proxyRequest.Headers.TryAddWithoutValidation(Observability.ProxyTracing.TraceState, state);
+            proxyRequest.Headers.TryAddWithoutValidation(Observability.ProxyTracing.TraceParent, Span?.Id ?? Trace.Forward.ToString());
+            if (!Trace.HasParent)
+                proxyRequest.Headers.Remove(Observability.ProxyTracing.TraceState);
         }
         var action = Route?.Action;
         if (action?.PrefixRewrite is { } rewrite)

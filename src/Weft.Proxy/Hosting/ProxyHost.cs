@@ -95,7 +95,7 @@ internal sealed class ProxyHost : IAsyncDisposable
         var admin = new AdminEndpoints(config, metrics, options.Time);
         var tcp = new TcpProxy(transport, metrics, options.Time, log);
         var tracing = options.OtlpEndpoint is { } otlp
-            ? new ProxyTracing(otlp, options.TraceSampling, options.ServiceName, options.InstanceId, options.TraceSourceName)
+            ? new ProxyTracing(otlp, options.TraceSampling, options.ServiceName, options.InstanceId, options.TraceSourceName, options.OtlpProtocol)
             : null;
         var accessLog = options.AccessLogPath is { } logPath ? new AccessLog(logPath, options.AccessLogSampling) : null;
         metrics.AccessLog = accessLog;

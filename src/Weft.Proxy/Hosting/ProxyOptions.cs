@@ -65,8 +65,14 @@ internal sealed record ProxyOptions
 
     public static readonly TimeSpan DefaultSidecarConnectionLifetime = TimeSpan.FromMinutes(5);
 
-    /// <summary>OTLP/HTTP collector spans are exported to (<c>http://host:4318</c>); no tracing, only pass-through of the headers, when null.</summary>
+    /// <summary>
+    /// The OTLP collector spans are exported to (<c>http://host:4318</c> for http/protobuf, <c>http://host:4317</c> for
+    /// grpc); no tracing, only pass-through of the headers, when null.
+    /// </summary>
     public Uri? OtlpEndpoint { get; init; }
+
+    /// <summary>How spans reach <see cref="OtlpEndpoint"/>: OTLP/HTTP with protobuf (a base URL gets <c>/v1/traces</c>), or OTLP/gRPC (the URL as given).</summary>
+    public OpenTelemetry.Exporter.OtlpExportProtocol OtlpProtocol { get; init; } = OpenTelemetry.Exporter.OtlpExportProtocol.HttpProtobuf;
 
     /// <summary>The share of new traces recorded (parent-based: a caller's sampled flag wins).</summary>
     public double TraceSampling { get; init; } = 1.0;

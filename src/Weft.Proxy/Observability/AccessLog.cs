@@ -88,6 +88,8 @@ internal sealed class AccessLog : IAsyncDisposable
     {
         if (call.Span is { } span)
             return span.TraceId.ToHexString();
+        if (call.Trace.Decided)
+            return call.Trace.Trace.TraceIdHex();
         // Not traced here: the caller's trace id, as received (version-traceid-spanid-flags).
         var header = call.Http.Request.Headers[ProxyTracing.TraceParent].ToString();
         return header.Length >= 55 && header[2] == '-' && header[35] == '-' ? header.Substring(3, 32) : null;

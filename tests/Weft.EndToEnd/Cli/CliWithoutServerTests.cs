@@ -43,13 +43,24 @@ public sealed class CliWithoutServerTests
     public async Task Proxy_MalformedTracingAndAccessLogFlags_ExitsTwoAndSaysWhatIsWrongWithEach()
     {
         var result = await CliInvocation.RunAsync("proxy", "--service", "web", "--app-addr", "127.0.0.1:8080",
-            "--otlp-endpoint", "ftp://collector", "--trace-sampling", "2", "--access-log", "/no/such/dir/access.log", "--access-log-sampling", "half");
+            "--otlp-endpoint", "ftp://collector", "--otlp-protocol", "http/json", "--trace-sampling", "2", "--access-log", "/no/such/dir/access.log", "--access-log-sampling", "half");
 
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.Contains("weft proxy: --otlp-endpoint: \"ftp://collector\" is not an http:// or https:// URL", result.Stderr);
+        Assert.Contains("weft proxy: --otlp-protocol: \"http/json\" is not one of http/protobuf, grpc", result.Stderr);
         Assert.Contains("weft proxy: --trace-sampling: \"2\" is not a ratio from 0 to 1", result.Stderr);
         Assert.Contains("weft proxy: --access-log: directory \"/no/such/dir\" does not exist", result.Stderr);
         Assert.Contains("weft proxy: --access-log-sampling: \"half\" is not a ratio from 0 to 1", result.Stderr);
+    }
+
+    [Fact]
+    public async Task Proxy_UnsupportedOtlpProtocolInTheEnvironment_ExitsTwoAndNamesTheVariable()
+    {
+        var result = await CliInvocation.RunProcessAsync(null, new Dictionary<string, string> { ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/json" },
+            "proxy", "--service", "web", "--app-addr", "127.0.0.1:8080", "--otlp-endpoint", "http://127.0.0.1:4317");
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("weft proxy: OTEL_EXPORTER_OTLP_PROTOCOL: \"http/json\" is not one of http/protobuf, grpc", result.Stderr);
     }
 
     [Fact]

@@ -70,6 +70,38 @@ public sealed class AccessLogTests : IDisposable
     }
 
     [Fact]
+    public async Task TracingOnButNotSampled_TraceIdIsTheOneForwarded()
+    {
+        var path = Path.Combine(_dir, "traced.log");
+        await using var receiver = await OtlpReceiver.StartAsync();
+        string? forwarded = null;
+        await using var backend = await Backend.StartAsync(a => a.Run(c =>
+        {
+            forwarded = c.Request.Headers["traceparent"].ToString();
+            return c.Response.WriteAsync("ok");
+        }));
+        var proxy = await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with
+        {
+            AccessLogPath = path, OtlpEndpoint = receiver.Endpoint, TraceSampling = 0, TraceSourceName = "Weft.Proxy.access-log-traced",
+        });
+        try
+        {
+            proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("payments", [Mesh.Endpoint("p1", backend.Address)])]));
+            using var payments = Mesh.Client(proxy.OutboundAddress, "payments");
+            Assert.Equal(HttpStatusCode.OK, (await payments.GetAsync("/pay")).StatusCode);
+        }
+        finally
+        {
+            await proxy.DisposeAsync();
+        }
+
+        var line = Assert.Single(Lines(path));
+        Assert.Matches("^00-[0-9a-f]{32}-[0-9a-f]{16}-00$", forwarded);
+        Assert.Equal(forwarded![3..35], line.GetProperty("trace_id").GetString());
+        Assert.Empty(receiver.Spans);
+    }
+
+    [Fact]
     public async Task Sampling_TenPercent_WritesAboutATenthOfTheRequests()
     {
         var path = Path.Combine(_dir, "sampled.log");
