@@ -87,6 +87,9 @@ internal sealed partial class FastConnection
             ? lifetime.ConnectionClosedRequested.UnsafeRegister(static s => ((FastConnection)s!).OnCloseRequested(), this)
             : default;
         _connection.Features.Get<IConnectionHeartbeatFeature>()?.OnHeartbeat(static s => ((FastConnection)s).OnHeartbeat(), this);
+        var socket = _connection.Features.Get<IConnectionSocketFeature>()?.Socket;
+        if (socket is not null)
+            InlineCompletions.Set(socket, true);
         bool fallBack;
         try
         {
@@ -112,6 +115,9 @@ internal sealed partial class FastConnection
 
         if (fallBack)
         {
+            // Kestrel's HTTP path and the layered pipeline may block: back to the thread pool for the rest.
+            if (socket is not null)
+                InlineCompletions.Set(socket, false);
             _owner.FellBack();
             await next(_connection);
         }
