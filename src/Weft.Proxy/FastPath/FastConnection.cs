@@ -115,10 +115,11 @@ internal sealed partial class FastConnection
 
         if (fallBack)
         {
-            // Kestrel's HTTP path and the layered pipeline may block: back to the thread pool for the rest.
-            if (socket is not null)
-                InlineCompletions.Set(socket, false);
+            // Kestrel's HTTP path and the layered pipeline may block: back to the thread pool for the rest, this
+            // request included (we may be on the epoll thread now, and Kestrel would start on it).
             _owner.FellBack();
+            if (socket is not null && InlineCompletions.Set(socket, false))
+                await Task.Yield();
             await next(_connection);
         }
     }
