@@ -285,7 +285,7 @@ internal sealed partial class FastConnection
         }
     }
 
-    /// <summary>Reads the final response head into the receive buffer (interim 1xx heads are dropped, as the layered path does); false when the upstream closed without a byte.</summary>
+    /// <summary>Reads the final response head into the receive buffer (interim 1xx heads are passed to the client on the way); false when the upstream closed without a byte.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReceiveHeadAsync(UpstreamConnection connection, CancellationToken token)
     {
@@ -322,7 +322,11 @@ internal sealed partial class FastConnection
                     throw new InvalidDataException("the upstream sent an invalid response head");
                 if (_response.Status >= 200)
                     return true;
-                // An interim response (100 Continue, 103 Early Hints): not passed on; the final one follows.
+                // An interim response (103 Early Hints, or a 100 Continue the request did not ask for): passed on as it
+                // came, minus hop-by-hop headers; every HTTP/1.1 client must accept 1xx before the final response
+                // (RFC 9110 15.2). The final one follows; a retry after it still answers the same request.
+                WriteResponseHead(close: false);
+                await FlushAsync();
                 _recv.AsSpan(_response.Length, _recvCount - _response.Length).CopyTo(_recv);
                 _recvCount -= _response.Length;
                 if (_recvCount == 0)
@@ -423,7 +427,8 @@ internal sealed partial class FastConnection
 
     /// <summary>
     /// The upstream's head as the client gets it: <c>HTTP/1.1</c>, the status line, every header but the hop-by-hop
-    /// ones, and <c>Connection: close</c> when this connection ends after the response.
+    /// ones (the fixed list and any the upstream's <c>Connection</c> names), and <c>Connection: close</c> when this
+    /// connection ends after the response.
     /// </summary>
     private void WriteResponseHead(bool close)
     {
@@ -440,7 +445,8 @@ internal sealed partial class FastConnection
         {
             var length = head[pos..].IndexOf("\r\n"u8) + 2;
             var line = head.Slice(pos, length);
-            if (!ResponseHead.IsHopByHop(line[..line.IndexOf((byte)':')], chunked))
+            var name = line[..line.IndexOf((byte)':')];
+            if (!ResponseHead.IsHopByHop(name, chunked) && !(_response.ConnectionOptions && ResponseHead.NamedInConnection(head, name)))
             {
                 line.CopyTo(to[n..]);
                 n += length;

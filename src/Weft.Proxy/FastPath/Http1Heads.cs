@@ -214,6 +214,9 @@ internal struct ResponseHead
 
     /// <summary>The upstream will close this connection after the response (<c>Connection: close</c>, or HTTP/1.0).</summary>
     public bool Close;
+
+    /// <summary>A <c>Connection</c> header names other headers (RFC 9110 7.6.1): those are hop-by-hop and not passed on.</summary>
+    public bool ConnectionOptions;
     public int WeftError;
     public int WeftErrorLength;
 
@@ -263,8 +266,15 @@ internal struct ResponseHead
                         head.OtherTransferEncoding = true;
                     break;
                 case 10 when Ascii.EqualsIgnoreCase(name, "connection"u8):
-                    if (ContainsToken(value, "close"u8))
-                        head.Close = true;
+                    foreach (var range in value.Split((byte)','))
+                    {
+                        var token = value[range].Trim(" \t"u8);
+                        if (Ascii.EqualsIgnoreCase(token, "close"u8))
+                            head.Close = true;
+                        else if (!token.IsEmpty && !Ascii.EqualsIgnoreCase(token, "keep-alive"u8))
+                            head.ConnectionOptions = true;
+                    }
+
                     break;
                 case 12 when Ascii.EqualsIgnoreCase(name, "x-weft-error"u8):
                     head.WeftError = pos + valueStart;
@@ -299,6 +309,25 @@ internal struct ResponseHead
         14 => chunked && Ascii.EqualsIgnoreCase(name, "content-length"u8),
         _ => false,
     };
+
+    /// <summary>Whether a <c>Connection</c> header of <paramref name="head"/> lists <paramref name="name"/> (only asked when <see cref="ConnectionOptions"/>).</summary>
+    public static bool NamedInConnection(ReadOnlySpan<byte> head, ReadOnlySpan<byte> name)
+    {
+        var pos = head.IndexOf("\r\n"u8) + 2;
+        while (pos < head.Length - 2)
+        {
+            var length = head[pos..].IndexOf("\r\n"u8);
+            var line = head.Slice(pos, length);
+            pos += length + 2;
+            var colon = line.IndexOf((byte)':');
+            if (colon != 10 || !Ascii.EqualsIgnoreCase(line[..colon], "connection"u8))
+                continue;
+            if (ContainsToken(line[(colon + 1)..], name))
+                return true;
+        }
+
+        return false;
+    }
 
     private static bool TryParseLength(ReadOnlySpan<byte> value, out long n)
     {

@@ -72,6 +72,8 @@ internal sealed class EndpointPool(EndPoint address, TimeProvider time)
             ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
             : new Socket(SocketType.Stream, ProtocolType.Tcp);
         socket.NoDelay = true;
+        // Only the fast path uses these sockets, and its continuations never block (see InlineCompletions).
+        InlineCompletions.Set(socket, true);
         try
         {
             using var timer = new CancellationTokenSource(timeout, time);

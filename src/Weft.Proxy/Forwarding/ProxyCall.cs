@@ -115,6 +115,16 @@ internal sealed class ProxyCall : HttpTransformer
             return new ValueTask<bool>(false);
         }
 
-        return base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        var copied = base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        if (!proxyResponse.Headers.NonValidated.Contains("Connection"))
+            return copied;
+        return RemoveConnectionOptionsAsync(copied, httpContext, proxyResponse);
+    }
+
+    private static async ValueTask<bool> RemoveConnectionOptionsAsync(ValueTask<bool> copied, HttpContext httpContext, HttpResponseMessage proxyResponse)
+    {
+        var result = await copied;
+        ConnectionOptions.Remove(proxyResponse.Headers, httpContext.Response.Headers);
+        return result;
     }
 }

@@ -20,9 +20,9 @@ public sealed class FastPathTests
     private static async Task<ProxyHost> ProxyToAsync(string service, params IPEndPoint[] endpoints) =>
         await ProxyToAsync(service, endpoints, []);
 
-    private static async Task<ProxyHost> ProxyToAsync(string service, IPEndPoint[] endpoints, ConfigEntry[] entries)
+    private static async Task<ProxyHost> ProxyToAsync(string service, IPEndPoint[] endpoints, ConfigEntry[] entries, bool fastPath = true)
     {
-        var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
+        var proxy = fastPath ? await Mesh.ProxyAsync("frontend", Mesh.NoApp) : await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with { FastPath = false });
         Assert.True(proxy.ConfigSink.Apply(Mesh.Snapshot(1, [(service, endpoints.Select((e, i) => Mesh.Endpoint($"{service}-{i}", e)).ToArray())], entries)).Applied);
         return proxy;
     }
@@ -158,6 +158,76 @@ public sealed class FastPathTests
 
         Assert.Equal("until the end", response.Text);
         Assert.Equal("close", response.Header("Connection"));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ResponseHeadersNamedInConnection_AreHopByHop_AndNotPassedOn(bool fastPath)
+    {
+        await using var upstream = new RawUpstream(_ => (Encoding.ASCII.GetBytes(
+            "HTTP/1.1 200 OK\r\nConnection: X-Hop, keep-alive\r\nX-Hop: internal\r\nX-End: kept\r\nConnection: x-other\r\nX-Other: 1\r\nContent-Length: 2\r\n\r\nok"), false));
+        await using var proxy = await ProxyToAsync("legacy", [upstream.Address], [], fastPath);
+        using var raw = await RawClient.ConnectAsync(proxy.OutboundAddress);
+
+        for (var i = 0; i < 2; i++)
+        {
+            await raw.SendAsync("GET / HTTP/1.1\r\nHost: legacy\r\n\r\n");
+            var response = await raw.ReadResponseAsync();
+
+            Assert.Equal("ok", response.Text);
+            Assert.Equal("kept", response.Header("X-End"));
+            Assert.Null(response.Header("X-Hop"));
+            Assert.Null(response.Header("X-Other"));
+            Assert.Null(response.Header("Connection"));
+        }
+
+        Assert.Equal(1, upstream.Connections);
+        Assert.Equal(0, proxy.FastPath?.FallBacks ?? 0);
+    }
+
+    [Fact]
+    public async Task EarlyHints_ReachTheClientBeforeTheFinalResponse()
+    {
+        await using var upstream = new RawUpstream(_ => (Encoding.ASCII.GetBytes(
+            "HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload\r\n\r\n" +
+            "HTTP/1.1 103 Early Hints\r\nLink: </app.js>; rel=preload\r\n\r\n" +
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"), false));
+        await using var proxy = await ProxyToAsync("legacy", upstream.Address);
+        using var raw = await RawClient.ConnectAsync(proxy.OutboundAddress);
+
+        await raw.SendAsync("GET / HTTP/1.1\r\nHost: legacy\r\n\r\n");
+        var css = await raw.ReadResponseAsync();
+        var js = await raw.ReadResponseAsync();
+        var final = await raw.ReadResponseAsync();
+        await raw.SendAsync("GET /again HTTP/1.1\r\nHost: legacy\r\n\r\n");
+        await raw.ReadResponseAsync();
+        await raw.ReadResponseAsync();
+        var again = await raw.ReadResponseAsync();
+
+        Assert.Equal((103, "</app.css>; rel=preload"), (css.Status, css.Header("Link")));
+        Assert.Equal((103, "</app.js>; rel=preload"), (js.Status, js.Header("Link")));
+        Assert.Equal((200, "hello"), (final.Status, final.Text));
+        Assert.Equal((200, "hello"), (again.Status, again.Text));
+        Assert.Equal(0, proxy.FastPath!.FallBacks);
+    }
+
+    [Fact]
+    public async Task RequestWithConnectionClose_IsAnswered_AndThenTheConnectionCloses()
+    {
+        await using var backend = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("path " + c.Request.Path)));
+        await using var proxy = await ProxyToAsync("pay", backend.Address);
+        using var raw = await RawClient.ConnectAsync(proxy.OutboundAddress);
+
+        await raw.SendAsync("GET /first HTTP/1.1\r\nHost: pay\r\n\r\n");
+        var first = await raw.ReadResponseAsync();
+        await raw.SendAsync("GET /last HTTP/1.1\r\nHost: pay\r\nConnection: close\r\n\r\n");
+        var last = await raw.ReadResponseAsync();
+
+        Assert.Equal("path /first", first.Text);
+        Assert.Equal("path /last", last.Text);
+        Assert.Equal("close", last.Header("Connection"));
+        Assert.True(await raw.ClosedByPeerAsync());
     }
 
     [Fact]

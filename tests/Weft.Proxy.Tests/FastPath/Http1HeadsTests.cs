@@ -44,6 +44,21 @@ public sealed class Http1HeadsTests
         Assert.Equal(HeadStatus.Incomplete, Request("GET / HTTP/1.1\r\nHost: pa", out _));
 
     [Fact]
+    public void ResponseHead_ConnectionNamingHeaders_MarksThemHopByHop()
+    {
+        var text = "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nX-End: 2\r\n\r\n"u8;
+
+        Assert.Equal(HeadStatus.Parsed, ResponseHead.Parse(text, out var head));
+        Assert.True(head.ConnectionOptions);
+        Assert.False(head.Close);
+        Assert.True(ResponseHead.NamedInConnection(text, "x-hop"u8));
+        Assert.False(ResponseHead.NamedInConnection(text, "X-End"u8));
+
+        ResponseHead.Parse("HTTP/1.1 200 OK\r\nConnection: Keep-Alive\r\n\r\n"u8, out var plain);
+        Assert.False(plain.ConnectionOptions);
+    }
+
+    [Fact]
     public void ResponseHead_FramingFollowsStatusMethodAndHeaders()
     {
         Assert.Equal(HeadStatus.Parsed, ResponseHead.Parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n"u8, out var cl));
