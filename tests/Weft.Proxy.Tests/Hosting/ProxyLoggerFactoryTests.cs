@@ -1,5 +1,9 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Weft.Proxy.Hosting;
+using Weft.Proxy.Tests.Support;
 
 namespace Weft.Proxy.Tests.Hosting;
 
@@ -42,6 +46,40 @@ public sealed class ProxyLoggerFactoryTests
         factory.CreateLogger("Weft.Proxy").LogInformation("proxy line");
         factory.CreateLogger("Microsoft.AspNetCore.Server.Kestrel").LogWarning("kestrel warning");
         Assert.Equal(["proxy line", "kestrel warning"], captured.Lines);
+    }
+
+    [Fact]
+    public async Task TwoSidecars_LoggingAsWeftProxyConfiguresIt_RequestWithoutTraceparentIsStillTraced()
+    {
+        // With hosting's per-request Activity current, the sidecars' spans were its children: unsampled, so a request
+        // without traceparent was never exported by `weft proxy` however high --trace-sampling was.
+        var captured = new CapturingProvider();
+        using var loggers = LoggerFactory.Create(b => b.AddProvider(captured).SetMinimumLevel(LogLevel.Information).AddFilter("Microsoft", LogLevel.Warning));
+        await using var receiver = await OtlpReceiver.StartAsync();
+        await using var app = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("ok")));
+        var server = await ProxyHost.StartAsync(Mesh.Options("orders", app.Address) with
+            { LoggerFactory = loggers, OtlpEndpoint = receiver.Endpoint, TraceSourceName = "Weft.Proxy.orders.logging", TraceSampling = 1.0 });
+        var client = await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with
+            { LoggerFactory = loggers, OtlpEndpoint = receiver.Endpoint, TraceSourceName = "Weft.Proxy.frontend.logging", TraceSampling = 1.0 });
+        try
+        {
+            server.ConfigSink.Apply(Mesh.Snapshot(1, []));
+            client.ConfigSink.Apply(Mesh.Snapshot(1, [("orders", [Mesh.Endpoint("o1", server.InboundAddress, sidecar: true)])]));
+            using var http = Mesh.Client(client.OutboundAddress, "orders");
+            using var response = await http.GetAsync("/orders/7");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        finally
+        {
+            await client.DisposeAsync();
+            await server.DisposeAsync();
+        }
+
+        var spans = await receiver.WaitForAsync(2, TimeSpan.FromSeconds(15));
+        var clientSpan = Assert.Single(spans, s => s.Service == "frontend");
+        var serverSpan = Assert.Single(spans, s => s.Service == "orders");
+        Assert.Equal("", clientSpan.ParentSpanId);
+        Assert.Equal(clientSpan.SpanId, serverSpan.ParentSpanId);
     }
 
     private sealed class CapturingProvider : ILoggerProvider
