@@ -1,11 +1,10 @@
 using System.Collections.Immutable;
 using System.Net;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Weft.Core.Mesh;
@@ -29,17 +28,19 @@ namespace Weft.Proxy.Hosting;
 /// </summary>
 internal sealed class ProxyHost : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private readonly IServer _server;
+    private readonly ServiceProvider _services;
     private readonly UpstreamTransport _transport;
     private readonly AdminEndpoints _admin;
     private readonly ILogger _log;
     private int _stopped;
 
-    private ProxyHost(ProxyOptions options, WebApplication app, UpstreamTransport transport, MeshConfig config, AdminEndpoints admin,
+    private ProxyHost(ProxyOptions options, IServer server, ServiceProvider services, UpstreamTransport transport, MeshConfig config, AdminEndpoints admin,
         ProxyMetrics metrics, ImmutableArray<Listener> listeners, ILogger log)
     {
         Options = options;
-        _app = app;
+        _server = server;
+        _services = services;
         _transport = transport;
         Config = config;
         _admin = admin;
@@ -110,18 +111,22 @@ internal sealed class ProxyHost : IAsyncDisposable
         listeners.Add(new Listener(ListenerKind.Admin, "admin", options.AdminAddress));
         var all = listeners.ToImmutable();
 
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.Services.AddSingleton<ILoggerFactory>(new ProxyLoggerFactory(loggerFactory));
-        builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
-        builder.Services.AddSingleton(options.Time);
-        builder.Services.AddHttpForwarder();
-        builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.DrainTime);
+        // No WebApplication: a host would add configuration, an environment with file providers, a lifetime, a DI scope
+        // and a logging scope per request, none of which the sidecar uses; Kestrel and YARP's forwarder need only this.
+        var services = new ServiceCollection();
+        services.AddSingleton<ILoggerFactory>(new ProxyLoggerFactory(loggerFactory));
+        services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
+        services.AddSingleton(options.Time);
+        services.AddMetrics(); // Kestrel's own meters (its KestrelMetrics needs an IMeterFactory)
+        // Kestrel's server takes the hosting's DiagnosticSource; with no subscriber it reports nothing, as before.
+        services.AddSingleton<System.Diagnostics.DiagnosticSource>(_ => new System.Diagnostics.DiagnosticListener("Microsoft.AspNetCore"));
+        services.AddHttpForwarder();
         var bound = new List<(Listener, ListenOptions)>();
         // Continuations of the listeners' pipes run on the socket thread that completed them instead of hopping to the
         // thread pool: every handler on these connections is asynchronous and short, and the hops were the largest
         // part of a forwarded request's CPU after the fast path removed Kestrel's and YARP's work.
-        builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>(o => o.UnsafePreferInlineScheduling = true);
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
+        services.Configure<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>(o => o.UnsafePreferInlineScheduling = true);
+        new KestrelServices(services).UseKestrelCore().ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
             // h2c connections are presented to Kestrel as TLS (see ListenerConnections); their :scheme stays http.
@@ -141,9 +146,10 @@ internal sealed class ProxyHost : IAsyncDisposable
             }
         });
 
-        var app = builder.Build();
-        var pipeline = new RequestPipeline(config, app.Services.GetRequiredService<IHttpForwarder>(), options.Time, metrics, log, tracing, accessLog);
-        app.Run(http =>
+        var provider = services.BuildServiceProvider();
+        var pipeline = new RequestPipeline(config, provider.GetRequiredService<IHttpForwarder>(), options.Time, metrics, log, tracing, accessLog);
+        var server = provider.GetRequiredService<IServer>();
+        var application = new ProxyApplication(http =>
         {
             var listener = http.Features.Get<Listener>();
             return listener switch
@@ -154,10 +160,19 @@ internal sealed class ProxyHost : IAsyncDisposable
             };
         });
 
-        await app.StartAsync(cancellationToken);
+        try
+        {
+            await server.StartAsync(application, cancellationToken);
+        }
+        catch
+        {
+            await provider.DisposeAsync();
+            throw;
+        }
+
         foreach (var (listener, listen) in bound)
             listener.Bound = listen.IPEndPoint ?? listener.Configured;
-        var host = new ProxyHost(options, app, transport, config, admin, metrics, all, log) { Tracing = tracing, AccessLog = accessLog, FastPath = fastPath };
+        var host = new ProxyHost(options, server, provider, transport, config, admin, metrics, all, log) { Tracing = tracing, AccessLog = accessLog, FastPath = fastPath };
         log.Listening(options.ServiceName, host.InboundAddress, host.OutboundAddress, host.AdminAddress);
         return host;
     }
@@ -172,11 +187,12 @@ internal sealed class ProxyHost : IAsyncDisposable
         using var cts = new CancellationTokenSource(wait, Options.Time);
         try
         {
-            await _app.StopAsync(cts.Token);
+            // Kestrel stops accepting, lets open requests finish until the token fires, then aborts what is left.
+            await _server.StopAsync(cts.Token);
         }
         finally
         {
-            await _app.DisposeAsync();
+            await _services.DisposeAsync(); // disposes the server too
             _transport.Dispose();
             FastPath?.Dispose();
             // After the drain, so the last requests' spans and lines are flushed too.

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Weft.Proxy.Hosting;
 using Weft.Proxy.Tests.Support;
 
 namespace Weft.Proxy.Tests.Hosting;
@@ -47,6 +48,29 @@ public sealed class ProxyHostTests
         Assert.Equal(ports.Length, ports.Distinct().Count());
         using var admin = Mesh.Client(proxy.AdminAddress);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await admin.GetAsync("/ready")).StatusCode);
+    }
+
+    [Fact]
+    public async Task LayeredPath_RequestsOnOneKeepAliveConnection_EachSeeOnlyTheirOwnRequest()
+    {
+        // The sidecar's Kestrel reuses one HttpContext per connection (ProxyApplication): nothing of a request may leak into the next.
+        await using var echo = await Backend.StartAsync(a => a.Run(c =>
+            c.Response.WriteAsync($"{c.Request.Path} x-call={c.Request.Headers["x-call"]} items={c.Items.Count}")));
+        await using var proxy = await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with { FastPath = false });
+        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("echo", [Mesh.Endpoint("e", echo.Address)])]));
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = 1 })
+        {
+            BaseAddress = new Uri($"http://{proxy.OutboundAddress}"),
+        };
+        client.DefaultRequestHeaders.Host = "echo";
+
+        using var first = new HttpRequestMessage(HttpMethod.Get, "/one");
+        first.Headers.Add("x-call", "1");
+        var one = await (await client.SendAsync(first)).Content.ReadAsStringAsync();
+        var two = await client.GetStringAsync("/two");
+
+        Assert.Equal("/one x-call=1 items=0", one);
+        Assert.Equal("/two x-call= items=0", two);
     }
 
     /// <summary>Waits, with a deadline, until the listener stops accepting.</summary>
