@@ -31,6 +31,16 @@ internal sealed class WeftMesh : IAsyncDisposable
 
     public int ClientOutboundPort { get; private set; }
 
+    /// <summary>
+    /// The one-hop client sidecar: its own process, carrying only one-hop load like the metrics-off, traced and AOT
+    /// variants it is compared with. (It used to be <see cref="ClientSidecar"/>, which also carries the two-hop load
+    /// on its layered path; its thread pool grown by that load made its one-hop CPU 20-30% above the dedicated
+    /// variants' in the same run, so "metrics on vs off" measured the sharing, not the metrics.)
+    /// </summary>
+    public ChildProcess? OneHopSidecar { get; private set; }
+
+    public int OneHopOutboundPort { get; private set; }
+
     /// <summary>A second client sidecar, the same but run with <c>--metrics off</c>: what counting costs, in the same run.</summary>
     public ChildProcess? NoMetricsSidecar { get; private set; }
 
@@ -158,6 +168,9 @@ internal sealed class WeftMesh : IAsyncDisposable
             return;
         }
 
+        OneHopOutboundPort = ChildProcess.FreeLoopbackPort();
+        OneHopSidecar = Track(await StartSidecarAsync(ctx, http, api, "client-onehop", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
+            ChildProcess.FreeLoopbackPort(), OneHopOutboundPort, [(PlainService, backend.Port)]));
         if (NoMetricsUnavailable is null)
         {
             NoMetricsOutboundPort = ChildProcess.FreeLoopbackPort();
@@ -182,7 +195,7 @@ internal sealed class WeftMesh : IAsyncDisposable
         TracedClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client-traced", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
             ChildProcess.FreeLoopbackPort(), TracedClientOutboundPort, [(PlainService, backend.Port)],
             ["--otlp-endpoint", $"http://127.0.0.1:{backend.Port}/v1/traces", "--trace-sampling", "0.01"]));
-        progress($"weft: sidecars ready, client outbound on {ClientOutboundPort}, {MeshedService} sidecar inbound on {serverInbound}, traced client outbound on {TracedClientOutboundPort}");
+        progress($"weft: sidecars ready, one-hop client outbound on {OneHopOutboundPort}, two-hop client outbound on {ClientOutboundPort}, {MeshedService} sidecar inbound on {serverInbound}, traced client outbound on {TracedClientOutboundPort}");
     }
 
     /// <summary>Starts a sidecar and waits until /ready is 200 and /clusters lists each expected (service, port).</summary>
@@ -250,9 +263,9 @@ internal sealed class WeftTarget : Target
         Host = host;
     }
 
-    /// <summary>Client → client sidecar's outbound listener (Host: backend) → nginx registered without a sidecar.</summary>
+    /// <summary>Client → the one-hop client sidecar's outbound listener (Host: backend) → nginx registered without a sidecar.</summary>
     public static WeftTarget OneHop(WeftMesh mesh) =>
-        new(OneHopName, 1, mesh.ClientOutboundPort, WeftMesh.PlainService, () => mesh.Unavailable, () => Pids(mesh.ClientSidecar));
+        new(OneHopName, 1, mesh.OneHopOutboundPort, WeftMesh.PlainService, () => mesh.Unavailable, () => Pids(mesh.OneHopSidecar));
 
     /// <summary>As <see cref="OneHop"/>, through a sidecar started with <c>--metrics off</c>.</summary>
     public static WeftTarget OneHopNoMetrics(WeftMesh mesh) =>
