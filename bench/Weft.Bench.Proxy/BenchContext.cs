@@ -22,8 +22,11 @@ internal sealed record BenchContext(string WeftDll, string WorkDir, bool Quick)
 
     public int WrkConnections => 50;
 
-    /// <summary>Uncounted load before a target's first round (JIT, connection pools).</summary>
-    public int WarmUpSeconds => Quick ? 1 : 3;
+    /// <summary>
+    /// Uncounted load before a target's first round (JIT, tier-up, connection pools): 6 s, longer than OpenTelemetry's
+    /// 5 s export schedule, so the traced sidecar's first span export (and the JIT of its exporter) is not counted.
+    /// </summary>
+    public int WarmUpSeconds => Quick ? 1 : 6;
 
     /// <summary>HTTP/2: h2load with this many connections, each with this many concurrent streams.</summary>
     public int H2Connections => 10;

@@ -49,6 +49,9 @@ internal static class Goals
         // The same cost as CPU per request, which a loaded machine's swings in req/s hide less.
         Row("tracing 1% CPU/req, traced vs untraced <= 5% (HTTP/1.1)",
             Extra(Get("http1", "weft 1 hop traced 1%", "median_proxy_cpu_us_per_request"), Get("http1", "weft 1 hop", "median_proxy_cpu_us_per_request")), "%", v => v <= 5);
+        var tracingNs = results["tracing_cost"]?["ns_per_request"] is JsonValue t && double.TryParse(t.ToJsonString(), CultureInfo.InvariantCulture, out var tns) ? tns : (double?)null;
+        Row("tracing 1%, timed alone, / 1 hop CPU/req <= 5% (HTTP/1.1)",
+            tracingNs / (Get("http1", "weft 1 hop", "median_proxy_cpu_us_per_request") * 1000) * 100, "%", v => v <= 5);
         if (weftUnavailable is not null) table.Note($"weft: {weftUnavailable}");
         return table.ToString();
 

@@ -108,6 +108,8 @@ if (ctx.Knobs is { } knobs)
 // Before anything else runs: the per-request cost of counting, timed on its own (about 1 s).
 results["metrics_counting"] = CountingCost.Measure();
 Progress($"metrics counting: {results["metrics_counting"]!["ns_per_request"]} ns per request (RouteStats.Record)");
+results["tracing_cost"] = TracingCost.Measure();
+Progress($"tracing at 1%: {results["tracing_cost"]!["ns_per_request"]} ns per request (decision, head rewrite, 1% spans)");
 string? weftUnavailable;
 
 await using (var backend = await Backend.StartAsync(ctx))
