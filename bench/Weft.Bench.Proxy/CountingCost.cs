@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Weft.Proxy.Metrics;
 
@@ -18,21 +17,10 @@ internal static class CountingCost
         // 3 ms: a request on a loaded machine, eight bucket comparisons deep.
         var latency = TimeSpan.FromMilliseconds(3);
         const int n = 5_000_000;
-        var trials = new List<double>();
-        for (var trial = -1; trial < 5; trial++)
+        return TimedAlone.Trials(n, () =>
         {
-            var started = Stopwatch.GetTimestamp();
             for (var i = 0; i < n; i++)
                 stats.Record(200, latency);
-            var ns = Stopwatch.GetElapsedTime(started).TotalNanoseconds / n;
-            if (trial >= 0) trials.Add(ns); // the first is the JIT's warm-up
-        }
-
-        trials.Sort();
-        return new JsonObject
-        {
-            ["ns_per_request"] = LoadResult.Round(trials[trials.Count / 2]),
-            ["trials_ns"] = new JsonArray(trials.Select(t => LoadResult.Round(t)).ToArray()),
-        };
+        });
     }
 }

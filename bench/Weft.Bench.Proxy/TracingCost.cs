@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
 using Weft.Proxy.Observability;
@@ -21,11 +20,9 @@ internal static class TracingCost
         var head = Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: backend\r\nUser-Agent: wrk\r\n\r\n");
         var to = new byte[256];
         const int n = 500_000;
-        var trials = new List<double>();
         var sampled = 0;
-        for (var trial = -1; trial < 5; trial++)
+        var result = TimedAlone.Trials(n, () =>
         {
-            var started = Stopwatch.GetTimestamp();
             for (var i = 0; i < n; i++)
             {
                 var hop = tracing.Decide(ReadOnlySpan<byte>.Empty);
@@ -42,17 +39,8 @@ internal static class TracingCost
                     ProxyTracing.Finish(span, 200, "backend", "default", "127.0.0.1:8080", 1, null);
                 }
             }
-
-            var ns = Stopwatch.GetElapsedTime(started).TotalNanoseconds / n;
-            if (trial >= 0) trials.Add(ns); // the first is the JIT's warm-up
-        }
-
-        trials.Sort();
-        return new JsonObject
-        {
-            ["ns_per_request"] = LoadResult.Round(trials[trials.Count / 2]),
-            ["trials_ns"] = new JsonArray(trials.Select(t => LoadResult.Round(t)).ToArray()),
-            ["sampled_fraction"] = LoadResult.Round((double)sampled / (6.0 * n)),
-        };
+        });
+        result["sampled_fraction"] = LoadResult.Round((double)sampled / (TimedAlone.Runs * n));
+        return result;
     }
 }
