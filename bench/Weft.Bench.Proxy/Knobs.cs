@@ -12,6 +12,9 @@ namespace Weft.Bench.Proxy;
 /// </summary>
 internal sealed record SidecarLaunch(string Name, string Executable, IReadOnlyList<string> PrefixArgs, IReadOnlyDictionary<string, string> Variables)
 {
+    /// <summary><c>weft proxy</c> flags added after the bench's own (e.g. <c>--fast-path off</c>).</summary>
+    public IReadOnlyList<string> ProxyArgs { get; init; } = [];
+
     public const string BaselineName = "baseline";
 
     /// <summary>The knobs compared when <c>--knobs</c> is given without <c>--knob</c>: every one a single change from the baseline.</summary>
@@ -33,8 +36,9 @@ internal sealed record SidecarLaunch(string Name, string Executable, IReadOnlyLi
 
     /// <summary>
     /// <c>NAME|SETTING;SETTING...</c>, each setting <c>VAR=VALUE</c> (an environment variable),
-    /// <c>config:KEY=VALUE</c> (a runtimeconfig.json property, in a copy of the build) or <c>exe:PATH</c> (a native
-    /// <c>weft</c> executable run instead of <c>dotnet weft.dll</c>).
+    /// <c>config:KEY=VALUE</c> (a runtimeconfig.json property, in a copy of the build), <c>exe:PATH</c> (a native
+    /// <c>weft</c> executable run instead of <c>dotnet weft.dll</c>) or <c>arg:FLAG VALUE</c> (<c>weft proxy</c> flags,
+    /// split on spaces, e.g. <c>arg:--fast-path off</c>).
     /// </summary>
     public static SidecarLaunch Parse(string spec, BenchContext ctx, int index)
     {
@@ -43,11 +47,18 @@ internal sealed record SidecarLaunch(string Name, string Executable, IReadOnlyLi
         var environment = new Dictionary<string, string>(StringComparer.Ordinal);
         var config = new Dictionary<string, string>(StringComparer.Ordinal);
         string? exe = null;
+        var proxyArgs = new List<string>();
         foreach (var setting in bar < 0 ? [] : spec[(bar + 1)..].Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             if (setting.StartsWith("exe:", StringComparison.Ordinal))
             {
                 exe = Path.GetFullPath(setting["exe:".Length..]);
+                continue;
+            }
+
+            if (setting.StartsWith("arg:", StringComparison.Ordinal))
+            {
+                proxyArgs.AddRange(setting["arg:".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries));
                 continue;
             }
 
@@ -59,9 +70,9 @@ internal sealed record SidecarLaunch(string Name, string Executable, IReadOnlyLi
         }
 
         if (exe is not null)
-            return new SidecarLaunch(name, exe, [], environment);
+            return new SidecarLaunch(name, exe, [], environment) { ProxyArgs = proxyArgs };
         var dll = config.Count == 0 ? ctx.WeftDll : CopyWithConfig(ctx, index, config);
-        return new SidecarLaunch(name, "dotnet", [dll], environment);
+        return new SidecarLaunch(name, "dotnet", [dll], environment) { ProxyArgs = proxyArgs };
     }
 
     public static SidecarLaunch Baseline(BenchContext ctx) => new(BaselineName, "dotnet", [ctx.WeftDll], new Dictionary<string, string>());
@@ -95,7 +106,7 @@ internal sealed record SidecarLaunch(string Name, string Executable, IReadOnlyLi
     }
 
     public string Describe() =>
-        string.Join(" ", Variables.Select(kv => $"{kv.Key}={kv.Value}").Prepend(Executable == "dotnet" ? $"dotnet {Path.GetFileName(Path.GetDirectoryName(PrefixArgs[0]))}/weft.dll" : Executable));
+        string.Join(" ", Variables.Select(kv => $"{kv.Key}={kv.Value}").Prepend(Executable == "dotnet" ? $"dotnet {Path.GetFileName(Path.GetDirectoryName(PrefixArgs[0]))}/weft.dll" : Executable).Concat(ProxyArgs));
 }
 
 /// <summary>

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using Weft.Bench.Proxy;
 
 // Usage: weft-bench-proxy --weft-dll PATH --work-dir DIR --results FILE [--quick] [--only http1|http2|fixed] [--mtls]
-//        [--weft-aot PATH] [--knobs [--knob 'NAME|VAR=VALUE;config:KEY=VALUE;exe:PATH']... [--rounds N]]
+//        [--weft-aot PATH] [--knobs [--knob 'NAME|VAR=VALUE;config:KEY=VALUE;exe:PATH;arg:FLAGS']... [--rounds N]]
 // run.sh builds both, makes the work dir, and cleans it (and any PID left in <work-dir>/pids) afterwards.
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 var ctx = new BenchContext(

@@ -207,7 +207,7 @@ internal sealed class WeftMesh : IAsyncDisposable
         var process = ChildProcess.Start($"weft proxy ({service})", launch.Executable,
             [.. launch.PrefixArgs, "proxy", "--server", api.ToString().TrimEnd('/'), "--service", service, "--app-addr", appAddr,
              "--inbound-addr", $"127.0.0.1:{inbound}", "--outbound-addr", $"127.0.0.1:{outbound ?? ChildProcess.FreeLoopbackPort()}",
-             "--admin-addr", $"127.0.0.1:{admin.Port}", "--log-level", "warn", "--drain-time", "1s", .. extra ?? []],
+             "--admin-addr", $"127.0.0.1:{admin.Port}", "--log-level", "warn", "--drain-time", "1s", .. extra ?? [], .. launch.ProxyArgs],
             ctx.WorkDir, Path.Combine(ctx.WorkDir, $"weft-proxy-{service}.log"), launch.Variables);
         await process.WaitUntilAsync(async () =>
         {
