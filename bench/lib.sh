@@ -27,14 +27,17 @@ bench_run() {
   local project="Weft.Bench.${name^}"
   dotnet build src/Weft.Cli -c Release -o "$work/weft-bin" -v quiet -nologo >&2
   dotnet build "bench/$project" -c Release -o "$work/bench-bin" -v quiet -nologo >&2
-  if [[ -n "${BENCH_AOT:-}" ]]; then
-    # run.sh --aot: the sidecar-only Native AOT build, measured beside the JIT one.
-    echo "publishing the Native AOT sidecar (src/Weft.ProxyHost, several minutes)..." >&2
-    dotnet publish src/Weft.ProxyHost -c Release -r linux-x64 -p:PublishAot=true -o "$work/weft-aot" -v quiet -nologo >&2
-    set -- "$@" --weft-aot "$work/weft-aot/weft"
-  elif [[ $name == proxy && -x "$repo/.weft/aot/weft" ]]; then
-    # Built by src/Weft.ProxyHost/publish.sh: measured too, without publishing again (it may be older than the sources).
-    echo "measuring the Native AOT sidecar already in .weft/aot (src/Weft.ProxyHost/publish.sh rebuilds it)" >&2
+  # The Native AOT sidecar, as ./weft proxy runs it (.weft/aot/weft), measured beside the JIT one: with run.sh --aot,
+  # or whenever it was built; published again first when it is older than the sources, so its row is never stale.
+  local aot_state=missing
+  if [[ $name == proxy ]]; then aot_state=$("$repo/src/Weft.ProxyHost/publish.sh" --status); fi
+  if [[ $aot_state != current && ( -n "${BENCH_AOT:-}" || $aot_state == stale ) ]]; then
+    echo "the Native AOT sidecar is $aot_state: publishing it (src/Weft.ProxyHost/publish.sh, minutes)..." >&2
+    "$repo/src/Weft.ProxyHost/publish.sh" >&2
+    aot_state=current
+  fi
+  if [[ $aot_state == current ]]; then
+    echo "measuring the Native AOT sidecar .weft/aot/weft (built from $(cat "$repo/.weft/aot/.built"))" >&2
     set -- "$@" --weft-aot "$repo/.weft/aot/weft"
   fi
 

@@ -200,6 +200,7 @@ internal static partial class ProxyCommand
                   outbound    {host.OutboundAddress}  (HTTP, routed by Host)
                   admin       http://{host.AdminAddress}  (/ready /config /clusters /stats)
                   control     {options.Server}
+                  runtime     {RuntimeDescription()}
                 """);
             LogFootprint(options.Proxy.LoggerFactory);
             if (options.InsecurePlaintextMesh)
@@ -226,6 +227,15 @@ internal static partial class ProxyCommand
         Console.WriteLine("weft proxy: stopped");
         return ExitCodes.Success;
     }
+
+    /// <summary>
+    /// Which build runs (users checking memory want to know: README "Native AOT sidecar"), and whether the fast path's
+    /// inline completions are on (they are set by reflection, which a trimmed build could lose without an error).
+    /// </summary>
+    internal static string RuntimeDescription() =>
+        $"{(System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported ? "JIT" : "Native AOT")} "
+        + $"({System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}), "
+        + $"fast-path inline completions {(Weft.Proxy.FastPath.InlineCompletions.Available ? "on" : "off")}";
 
     /// <summary>
     /// What the sidecar holds once it listens (<c>--log-level debug</c>): how many assemblies it loaded and methods
