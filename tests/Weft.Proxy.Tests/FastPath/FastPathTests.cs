@@ -186,6 +186,64 @@ public sealed class FastPathTests
         Assert.Equal(0, proxy.FastPath?.FallBacks ?? 0);
     }
 
+    [Theory]
+    [InlineData(true, "X-Hop, keep-alive")]
+    [InlineData(true, "X-Hop")]
+    // Not with keep-alive beside the name on the layered path: Kestrel rewrites that value to "keep-alive" alone.
+    [InlineData(false, "X-Hop")]
+    public async Task RequestHeadersNamedInConnection_AreHopByHop_AndDoNotReachTheUpstream(bool fastPath, string connection)
+    {
+        // The upstream answers with the head it received, so the test sees what the proxy sent.
+        await using var upstream = new RawUpstream(head =>
+        {
+            var body = Encoding.ASCII.GetBytes(head);
+            return ([.. Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Length: {body.Length}\r\n\r\n"), .. body], false);
+        });
+        await using var proxy = await ProxyToAsync("legacy", [upstream.Address], [], fastPath);
+        using var raw = await RawClient.ConnectAsync(proxy.OutboundAddress);
+
+        for (var i = 0; i < 2; i++)
+        {
+            // (RawUpstream reads heads only, so no body here; the framing case is the test below.)
+            await raw.SendAsync($"GET /{i} HTTP/1.1\r\nHost: legacy\r\nConnection: {connection}\r\nX-Hop: secret\r\nX-End: kept\r\n" +
+                "Keep-Alive: timeout=5\r\nconnection: x-other\r\nX-Other: 1\r\n\r\n");
+            var response = await raw.ReadResponseAsync();
+            var received = response.Text.Split("\r\n").Skip(1).Select(line => line[..line.IndexOf(':', StringComparison.Ordinal)].ToLowerInvariant()).ToList();
+
+            Assert.Equal(200, response.Status);
+            Assert.StartsWith($"GET /{i} HTTP/1.1", response.Text, StringComparison.Ordinal);
+            Assert.Contains("x-end", received);
+            Assert.Contains("host", received);
+            Assert.DoesNotContain("x-hop", received);
+            Assert.DoesNotContain("x-other", received);
+            Assert.DoesNotContain("keep-alive", received);
+            Assert.DoesNotContain("connection", received);
+        }
+
+        Assert.Equal(1, upstream.Connections);
+        Assert.Equal(0, proxy.FastPath?.FallBacks ?? 0);
+    }
+
+    [Fact]
+    public async Task RequestConnectionNamingHostOrContentLength_IsLeftToTheLayeredPath_WhichKeepsTheFraming()
+    {
+        await using var upstream = new RawUpstream(head =>
+        {
+            var body = Encoding.ASCII.GetBytes(head);
+            return ([.. Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Length: {body.Length}\r\n\r\n"), .. body], false);
+        });
+        await using var proxy = await ProxyToAsync("legacy", upstream.Address);
+        using var raw = await RawClient.ConnectAsync(proxy.OutboundAddress);
+
+        await raw.SendAsync("POST / HTTP/1.1\r\nHost: legacy\r\nConnection: Content-Length, Host\r\nContent-Length: 2\r\n\r\nhi");
+        var response = await raw.ReadResponseAsync();
+
+        Assert.Equal(200, response.Status);
+        Assert.Contains("\r\nHost: legacy", response.Text, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("\r\nContent-Length: 2", response.Text, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(1, proxy.FastPath!.FallBacks);
+    }
+
     [Fact]
     public async Task EarlyHints_ReachTheClientBeforeTheFinalResponse()
     {
