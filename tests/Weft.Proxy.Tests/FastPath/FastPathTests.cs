@@ -413,7 +413,8 @@ public sealed class FastPathTests
             await c.Response.WriteAsync("quick");
         }));
         await using var proxy = await ProxyToAsync("slow", [slow.Address],
-            [Router("slow", new ServiceRouteDestination { PerTryTimeout = TimeSpan.FromMilliseconds(150) })]);
+            // /quick runs under the same per-try timeout, on a new upstream connection: 1 s leaves it room on a loaded machine.
+            [Router("slow", new ServiceRouteDestination { PerTryTimeout = TimeSpan.FromSeconds(1) })]);
         using var raw = await RawClient.ConnectAsync(proxy.OutboundAddress);
 
         await raw.SendAsync("GET /slow HTTP/1.1\r\nHost: slow\r\n\r\n");
@@ -423,7 +424,7 @@ public sealed class FastPathTests
 
         Assert.Equal(504, timedOut.Status);
         Assert.Equal("per-try-timeout", timedOut.Header("x-weft-error"));
-        Assert.Contains("per-try timeout of 150 ms", timedOut.Text);
+        Assert.Contains("per-try timeout of 1000 ms", timedOut.Text);
         Assert.Equal("quick", next.Text);
         Assert.Equal(0, proxy.FastPath!.FallBacks);
     }
