@@ -472,21 +472,14 @@ public sealed class FastPathTests
     [Fact]
     public async Task Drain_LetsAnInFlightFastPathRequestFinish()
     {
-        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var slow = await Backend.StartAsync(a => a.Run(async c =>
-        {
-            entered.TrySetResult();
-            await release.Task;
-            await c.Response.WriteAsync("finished");
-        }));
+        await using var slow = await Backend.StartGatedAsync();
         var proxy = await ProxyToAsync("slow", slow.Address);
         using var raw = await RawClient.ConnectAsync(proxy.OutboundAddress);
 
         await raw.SendAsync("GET / HTTP/1.1\r\nHost: slow\r\n\r\n");
-        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await slow.Entered;
         var stopping = proxy.StopAsync(TimeSpan.FromSeconds(30));
-        release.SetResult();
+        slow.Release();
         var response = await raw.ReadResponseAsync();
         await stopping.WaitAsync(TimeSpan.FromSeconds(10));
 

@@ -131,10 +131,7 @@ public sealed class ResilienceTests
     [Fact]
     public async Task RequestTimeout_SlowBackend_Returns504Timeout()
     {
-        await using var slow = await Backend.StartAsync(a => a.Run(async c =>
-        {
-            await Task.Delay(Timeout.Infinite, c.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
-        }));
+        await using var slow = await Backend.StartHangingAsync();
         await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
         proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])],
             Router("slow", new ServiceRouteDestination { RequestTimeout = TimeSpan.FromMilliseconds(300) })));
@@ -150,10 +147,7 @@ public sealed class ResilienceTests
     [Fact]
     public async Task PerTryTimeout_EveryTryTimesOut_Returns504PerTryTimeout()
     {
-        await using var slow = await Backend.StartAsync(a => a.Run(async c =>
-        {
-            await Task.Delay(Timeout.Infinite, c.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
-        }));
+        await using var slow = await Backend.StartHangingAsync();
         await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
         proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])],
             Router("slow", new ServiceRouteDestination { PerTryTimeout = TimeSpan.FromMilliseconds(100), NumRetries = 1, RetryOn = ["reset"] })));
@@ -169,23 +163,16 @@ public sealed class ResilienceTests
     [Fact]
     public async Task MaxConcurrentRequests1_SecondConcurrentRequest_Gets503Overflow()
     {
-        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var slow = await Backend.StartAsync(a => a.Run(async c =>
-        {
-            entered.TrySetResult();
-            await release.Task;
-            await c.Response.WriteAsync("done");
-        }));
+        await using var slow = await Backend.StartGatedAsync();
         await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
         var limits = new UpstreamConfig { Overrides = [new UpstreamSettings { Name = "slow", Limits = new UpstreamLimits { MaxConcurrentRequests = 1 } }] };
         proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])], Mesh.Defaults("frontend", upstreams: limits)));
         using var client = Mesh.Client(proxy.OutboundAddress, "slow");
 
         var first = client.GetAsync("/");
-        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await slow.Entered;
         var second = await client.GetAsync("/");
-        release.SetResult();
+        slow.Release();
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, second.StatusCode);
         Assert.Equal("overflow", second.Headers.GetValues("x-weft-error").Single());
