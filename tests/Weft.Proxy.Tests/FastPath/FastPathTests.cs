@@ -27,13 +27,6 @@ public sealed class FastPathTests
         return proxy;
     }
 
-    private static ServiceRouterEntry Router(string service, ServiceRouteDestination destination) => new()
-    {
-        Kind = ConfigKinds.ServiceRouter,
-        Name = service,
-        Routes = [new ServiceRoute { Match = new ServiceRouteMatch { Http = new ServiceRouteHttpMatch { PathPrefix = "/" } }, Destination = destination }],
-    };
-
     [Fact]
     public async Task KeepAlive_ManySequentialAndConcurrentRequests_AllAnsweredOnTheFastPath()
     {
@@ -373,7 +366,7 @@ public sealed class FastPathTests
         }));
         await using var good = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("good")));
         await using var proxy = await ProxyToAsync("pay", [failing.Address, good.Address],
-            [Router("pay", new ServiceRouteDestination { NumRetries = 2, RetryOnStatusCodes = [503] }),
+            [Mesh.Router("pay", new ServiceRouteDestination { NumRetries = 2, RetryOnStatusCodes = [503] }),
              new ServiceResolverEntry { Kind = ConfigKinds.ServiceResolver, Name = "pay", LoadBalancer = new LoadBalancerConfig { Policy = "round_robin" } }]);
         using var client = Mesh.Client(proxy.OutboundAddress, "pay");
 
@@ -414,7 +407,7 @@ public sealed class FastPathTests
         }));
         await using var proxy = await ProxyToAsync("slow", [slow.Address],
             // /quick runs under the same per-try timeout, on a new upstream connection: 1 s leaves it room on a loaded machine.
-            [Router("slow", new ServiceRouteDestination { PerTryTimeout = TimeSpan.FromSeconds(1) })]);
+            [Mesh.Router("slow", new ServiceRouteDestination { PerTryTimeout = TimeSpan.FromSeconds(1) })]);
         using var raw = await RawClient.ConnectAsync(proxy.OutboundAddress);
 
         await raw.SendAsync("GET /slow HTTP/1.1\r\nHost: slow\r\n\r\n");

@@ -8,13 +8,6 @@ namespace Weft.Proxy.Tests.Forwarding;
 
 public sealed class ResilienceTests
 {
-    private static ServiceRouterEntry Router(string service, ServiceRouteDestination destination) => new()
-    {
-        Kind = ConfigKinds.ServiceRouter,
-        Name = service,
-        Routes = [new ServiceRoute { Match = new ServiceRouteMatch { Http = new ServiceRouteHttpMatch { PathPrefix = "/" } }, Destination = destination }],
-    };
-
     [Fact]
     public async Task Retries_OneOfTwoEndpointsAnswers503_NoClientVisibleFailureOver200Requests()
     {
@@ -35,7 +28,7 @@ public sealed class ResilienceTests
         // retries (within their budget) must hide its failures.
         var outlier = new UpstreamConfig { Defaults = new UpstreamSettings { PassiveHealthCheck = new PassiveHealthCheck { MaxFailures = 3, MaxEjectionPercent = 50 } } };
         proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("pay", [Mesh.Endpoint("g", good.Address), Mesh.Endpoint("b", bad.Address)])],
-            Router("pay", new ServiceRouteDestination { NumRetries = 2, RetryOn = ["5xx"] }), Mesh.Defaults("frontend", upstreams: outlier),
+            Mesh.Router("pay", new ServiceRouteDestination { NumRetries = 2, RetryOn = ["5xx"] }), Mesh.Defaults("frontend", upstreams: outlier),
             // Round robin, so the failing endpoint is certainly picked: the latency-aware default may avoid it from the start.
             new ServiceResolverEntry { Kind = ConfigKinds.ServiceResolver, Name = "pay", LoadBalancer = new LoadBalancerConfig { Policy = "round_robin" } }));
         using var client = Mesh.Client(proxy.OutboundAddress, "pay");
@@ -85,7 +78,7 @@ public sealed class ResilienceTests
         }));
         await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
         proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("pay", [Mesh.Endpoint("b", bad.Address)])],
-            Router("pay", new ServiceRouteDestination { NumRetries = 1, RetryOn = ["5xx"] })));
+            Mesh.Router("pay", new ServiceRouteDestination { NumRetries = 1, RetryOn = ["5xx"] })));
         using var client = Mesh.Client(proxy.OutboundAddress, "pay");
 
         // Every request wants one retry; the budget allows 20% of requests plus 10/s over 10 s, so it runs out
@@ -134,7 +127,7 @@ public sealed class ResilienceTests
         await using var slow = await Backend.StartHangingAsync();
         await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
         proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])],
-            Router("slow", new ServiceRouteDestination { RequestTimeout = TimeSpan.FromMilliseconds(300) })));
+            Mesh.Router("slow", new ServiceRouteDestination { RequestTimeout = TimeSpan.FromMilliseconds(300) })));
         using var client = Mesh.Client(proxy.OutboundAddress, "slow");
 
         var response = await client.GetAsync("/");
@@ -150,7 +143,7 @@ public sealed class ResilienceTests
         await using var slow = await Backend.StartHangingAsync();
         await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
         proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])],
-            Router("slow", new ServiceRouteDestination { PerTryTimeout = TimeSpan.FromMilliseconds(100), NumRetries = 1, RetryOn = ["reset"] })));
+            Mesh.Router("slow", new ServiceRouteDestination { PerTryTimeout = TimeSpan.FromMilliseconds(100), NumRetries = 1, RetryOn = ["reset"] })));
         using var client = Mesh.Client(proxy.OutboundAddress, "slow");
 
         var response = await client.GetAsync("/");
