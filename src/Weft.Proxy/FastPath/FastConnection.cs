@@ -367,7 +367,8 @@ internal sealed partial class FastConnection
     /// <summary>
     /// The bytes sent to the upstream: the head as the caller wrote it (Host included), with this hop's
     /// <c>traceparent</c> in place of the caller's when tracing is on (and the caller's <c>tracestate</c> only beside
-    /// a valid caller's <c>traceparent</c>), then the body when it is buffered.
+    /// a valid caller's <c>traceparent</c>), without the headers its <c>Connection</c> names (hop-by-hop), then the
+    /// body when it is buffered.
     /// </summary>
     private void BuildRequest()
     {
@@ -395,6 +396,9 @@ internal sealed partial class FastConnection
                 dropState ? _head.TraceStateLine : -1, _head.TraceStateLineLength,
                 _span is { } span ? TraceHeaders.Of(span) : _trace.Forward);
         }
+
+        if (_head.ConnectionOptions)
+            n = RequestHead.RemoveHopByHop(head, to[..n]);
 
         if (_buffered && _head.ContentLength > 0)
         {

@@ -33,6 +33,9 @@ internal struct RequestHead
     public long ContentLength;
     public bool IsHead;
 
+    /// <summary>A <c>Connection</c> header names other headers (RFC 9110 7.6.1): they are removed before forwarding.</summary>
+    public bool ConnectionOptions;
+
     /// <summary>Whole lines (CRLF included) of the caller's trace headers, replaced when this hop records a span; -1 when absent.</summary>
     public int TraceParentLine;
     public int TraceParentLineLength;
@@ -128,8 +131,21 @@ internal struct RequestHead
                 case 6 when Ascii.EqualsIgnoreCase(name, "expect"u8):
                     return HeadStatus.Declined;
                 case 10 when Ascii.EqualsIgnoreCase(name, "connection"u8):
-                    if (!Ascii.EqualsIgnoreCase(value, "keep-alive"u8))
-                        return HeadStatus.Declined;
+                    foreach (var range in value.Split((byte)','))
+                    {
+                        var token = value[range].Trim(" \t"u8);
+                        if (token.IsEmpty || Ascii.EqualsIgnoreCase(token, "keep-alive"u8))
+                            continue;
+                        // close and upgrade are Kestrel's to honour; a named header the fast path reads (framing, Host,
+                        // trace) would change what it forwards, so the layered path, which re-frames, takes those.
+                        if (Ascii.EqualsIgnoreCase(token, "close"u8) || Ascii.EqualsIgnoreCase(token, "upgrade"u8)
+                            || Ascii.EqualsIgnoreCase(token, "host"u8) || Ascii.EqualsIgnoreCase(token, "content-length"u8)
+                            || Ascii.EqualsIgnoreCase(token, "transfer-encoding"u8) || Ascii.EqualsIgnoreCase(token, "traceparent"u8)
+                            || Ascii.EqualsIgnoreCase(token, "tracestate"u8))
+                            return HeadStatus.Declined;
+                        head.ConnectionOptions = true;
+                    }
+
                     break;
                 case 11 when Ascii.EqualsIgnoreCase(name, "traceparent"u8):
                     if (head.TraceParentLine >= 0)
@@ -153,6 +169,35 @@ internal struct RequestHead
         if (head.ContentLength < 0)
             head.ContentLength = 0;
         return HeadStatus.Parsed;
+    }
+
+    /// <summary>
+    /// Removes from <paramref name="head"/> (a whole request head, its empty line included) the <c>Connection</c>,
+    /// <c>Keep-Alive</c> and <c>Proxy-Connection</c> lines and every line a <c>Connection</c> header of
+    /// <paramref name="original"/> names, in place; returns the new length. Only called when
+    /// <see cref="ConnectionOptions"/> is set, so a request without them is copied as it came.
+    /// </summary>
+    public static int RemoveHopByHop(ReadOnlySpan<byte> original, Span<byte> head)
+    {
+        var pos = head.IndexOf("\r\n"u8) + 2;
+        var write = pos;
+        int length;
+        while ((length = head[pos..].IndexOf("\r\n"u8)) > 0)
+        {
+            var name = head.Slice(pos, length);
+            name = name[..name.IndexOf((byte)':')];
+            if (!ResponseHead.IsHopByHop(name, chunked: false) && !ResponseHead.NamedInConnection(original, name))
+            {
+                if (write != pos)
+                    head.Slice(pos, length + 2).CopyTo(head[write..]);
+                write += length + 2;
+            }
+
+            pos += length + 2;
+        }
+
+        "\r\n"u8.CopyTo(head[write..]);
+        return write + 2;
     }
 
     /// <summary>Kestrel rejects a LF without CR; a head that has one will never end in CRLF CRLF, so do not wait for it.</summary>

@@ -5,13 +5,35 @@ namespace Weft.Proxy.Forwarding;
 
 /// <summary>
 /// Headers a message's <c>Connection</c> header names are hop-by-hop (RFC 9110 7.6.1): a proxy removes them before
-/// forwarding. YARP removes only the fixed list (Connection, Keep-Alive, TE, Upgrade, ...) from a response, so the
-/// layered path removes the ones the upstream named here; the fast path does it while copying the head
-/// (<c>FastPath/Http1Heads.cs</c>). A request's are not removed: Kestrel keeps only <c>keep-alive</c>/<c>close</c> of
-/// the request's <c>Connection</c> value, so the names are gone before the layered path could read them.
+/// forwarding. YARP removes only the fixed list (Connection, Keep-Alive, TE, Upgrade, ...), so the layered path removes
+/// the ones the caller named from the request and the ones the upstream named from the response here; the fast path
+/// does both while copying the heads (<c>FastPath/Http1Heads.cs</c>). The same code runs on both hops (outbound and
+/// inbound listeners share the pipeline); between sidecars HTTP/2 carries no <c>Connection</c> at all.
 /// </summary>
 internal static class ConnectionOptions
 {
+    /// <summary>
+    /// Removes from the upstream request the headers the caller's <c>Connection</c> names. Content headers
+    /// (Content-Length, Content-Type, ...) and Host stay: Kestrel framed the body and the layered path sets Host itself,
+    /// so dropping them would only break the message. Known gap: when the value also holds exactly one of
+    /// <c>keep-alive</c>, <c>close</c> or <c>upgrade</c>, Kestrel (<c>HttpHeaders.ParseConnection</c>) replaces it by
+    /// that word alone before any middleware runs, so those names are not seen here (the fast path reads the raw head
+    /// and removes them for the requests it takes).
+    /// </summary>
+    public static void Remove(IHeaderDictionary request, HttpRequestHeaders upstream)
+    {
+        foreach (var value in request.Connection)
+        {
+            foreach (var name in Names(value))
+            {
+                // NonValidated.Contains is false for content headers and for names that are not header names, where
+                // Remove would throw.
+                if (upstream.NonValidated.Contains(name) && !name.Equals("Host", StringComparison.OrdinalIgnoreCase))
+                    upstream.Remove(name);
+            }
+        }
+    }
+
     /// <summary>Removes from the client's response the headers the upstream's <c>Connection</c> names.</summary>
     public static void Remove(HttpResponseHeaders upstream, IHeaderDictionary response)
     {

@@ -80,6 +80,8 @@ internal sealed class ProxyCall : HttpTransformer
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+        if (httpContext.Request.Headers.Connection.Count > 0)
+            ConnectionOptions.Remove(httpContext.Request.Headers, proxyRequest.Headers);
         // The upstream sees the Host the caller used (Envoy keeps it too), not the endpoint's address.
         proxyRequest.Headers.Host = httpContext.Request.Host.Value;
         if (Trace.Decided)

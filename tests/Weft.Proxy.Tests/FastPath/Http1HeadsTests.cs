@@ -39,6 +39,36 @@ public sealed class Http1HeadsTests
     public void RequestHead_AnythingUnusual_IsLeftToKestrel(string head) =>
         Assert.Equal(HeadStatus.Declined, Request(head, out _));
 
+    [Theory]
+    [InlineData("GET / HTTP/1.1\r\nHost: pay\r\nConnection: keep-alive, X-Hop\r\nConnection: close\r\n\r\n")]
+    [InlineData("GET / HTTP/1.1\r\nHost: pay\r\nConnection: host\r\n\r\n")]
+    [InlineData("POST / HTTP/1.1\r\nHost: pay\r\nConnection: X-Hop,Content-Length\r\nContent-Length: 1\r\n\r\n")]
+    [InlineData("GET / HTTP/1.1\r\nHost: pay\r\nConnection: traceparent\r\n\r\n")]
+    public void RequestHead_ConnectionNamingCloseOrAHeaderTheFastPathReads_IsLeftToKestrel(string head) =>
+        Assert.Equal(HeadStatus.Declined, Request(head, out _));
+
+    [Fact]
+    public void RequestHead_ConnectionNamingHeaders_IsTakenAndMarked()
+    {
+        Assert.Equal(HeadStatus.Parsed, Request("GET / HTTP/1.1\r\nHost: pay\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n\r\n", out var named));
+        Assert.True(named.ConnectionOptions);
+
+        Assert.Equal(HeadStatus.Parsed, Request("GET / HTTP/1.1\r\nHost: pay\r\nConnection: Keep-Alive\r\n\r\n", out var plain));
+        Assert.False(plain.ConnectionOptions);
+    }
+
+    [Fact]
+    public void RemoveHopByHop_DropsTheConnectionLinesAndEachLineTheyName_AndKeepsTheRest()
+    {
+        const string named = "GET / HTTP/1.1\r\nConnection: X-Hop\r\nHost: pay\r\nx-hop: 1\r\nKeep-Alive: 5\r\nX-Hop-Not: 2\r\nCONNECTION: keep-alive , x-b\r\nX-B: 3\r\n\r\n";
+        var original = Encoding.ASCII.GetBytes(named);
+        var head = original.ToArray();
+
+        var n = RequestHead.RemoveHopByHop(original, head);
+
+        Assert.Equal("GET / HTTP/1.1\r\nHost: pay\r\nX-Hop-Not: 2\r\n\r\n", Encoding.ASCII.GetString(head, 0, n));
+    }
+
     [Fact]
     public void RequestHead_NotYetComplete_WaitsForMore() =>
         Assert.Equal(HeadStatus.Incomplete, Request("GET / HTTP/1.1\r\nHost: pa", out _));

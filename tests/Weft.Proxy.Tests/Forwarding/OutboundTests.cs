@@ -57,6 +57,34 @@ public sealed class OutboundTests
     }
 
     [Fact]
+    public async Task Inbound_Http11_HeadersNamedInConnection_AreRemovedBothWays()
+    {
+        await using var app = await Backend.StartAsync(a => a.Run(c =>
+        {
+            c.Response.Headers.Connection = "X-Resp-Hop";
+            c.Response.Headers["X-Resp-Hop"] = "internal";
+            c.Response.Headers["X-Resp-End"] = "kept";
+            return c.Response.WriteAsync(string.Join(",", c.Request.Headers.Keys.Select(k => k.ToLowerInvariant()).Order()));
+        }));
+        await using var server = await Mesh.ProxyAsync("orders", app.Address);
+        server.ConfigSink.Apply(Mesh.Snapshot(1, []));
+        using var client = Mesh.Client(server.InboundAddress);
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        request.Headers.Connection.Add("X-Req-Hop");
+        request.Headers.Add("X-Req-Hop", "secret");
+        request.Headers.Add("X-Req-End", "kept");
+        using var response = await client.SendAsync(request);
+        var received = (await response.Content.ReadAsStringAsync()).Split(',');
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("x-req-end", received);
+        Assert.DoesNotContain("x-req-hop", received);
+        Assert.Equal("kept", response.Headers.GetValues("X-Resp-End").Single());
+        Assert.False(response.Headers.Contains("X-Resp-Hop"));
+    }
+
+    [Fact]
     public async Task Inbound_AcceptsHttp11AndH2cOnOnePort()
     {
         await using var app = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("ok")));

@@ -8,13 +8,6 @@ namespace Weft.Proxy.Tests.Forwarding;
 
 public sealed class ResilienceTests
 {
-    private static ServiceRouterEntry Router(string service, ServiceRouteDestination destination) => new()
-    {
-        Kind = ConfigKinds.ServiceRouter,
-        Name = service,
-        Routes = [new ServiceRoute { Match = new ServiceRouteMatch { Http = new ServiceRouteHttpMatch { PathPrefix = "/" } }, Destination = destination }],
-    };
-
     [Fact]
     public async Task Retries_OneOfTwoEndpointsAnswers503_NoClientVisibleFailureOver200Requests()
     {
@@ -35,7 +28,7 @@ public sealed class ResilienceTests
         // retries (within their budget) must hide its failures.
         var outlier = new UpstreamConfig { Defaults = new UpstreamSettings { PassiveHealthCheck = new PassiveHealthCheck { MaxFailures = 3, MaxEjectionPercent = 50 } } };
         proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("pay", [Mesh.Endpoint("g", good.Address), Mesh.Endpoint("b", bad.Address)])],
-            Router("pay", new ServiceRouteDestination { NumRetries = 2, RetryOn = ["5xx"] }), Mesh.Defaults("frontend", upstreams: outlier),
+            Mesh.Router("pay", new ServiceRouteDestination { NumRetries = 2, RetryOn = ["5xx"] }), Mesh.Defaults("frontend", upstreams: outlier),
             // Round robin, so the failing endpoint is certainly picked: the latency-aware default may avoid it from the start.
             new ServiceResolverEntry { Kind = ConfigKinds.ServiceResolver, Name = "pay", LoadBalancer = new LoadBalancerConfig { Policy = "round_robin" } }));
         using var client = Mesh.Client(proxy.OutboundAddress, "pay");
@@ -85,7 +78,7 @@ public sealed class ResilienceTests
         }));
         await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
         proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("pay", [Mesh.Endpoint("b", bad.Address)])],
-            Router("pay", new ServiceRouteDestination { NumRetries = 1, RetryOn = ["5xx"] })));
+            Mesh.Router("pay", new ServiceRouteDestination { NumRetries = 1, RetryOn = ["5xx"] })));
         using var client = Mesh.Client(proxy.OutboundAddress, "pay");
 
         // Every request wants one retry; the budget allows 20% of requests plus 10/s over 10 s, so it runs out
@@ -131,13 +124,10 @@ public sealed class ResilienceTests
     [Fact]
     public async Task RequestTimeout_SlowBackend_Returns504Timeout()
     {
-        await using var slow = await Backend.StartAsync(a => a.Run(async c =>
-        {
-            await Task.Delay(Timeout.Infinite, c.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
-        }));
+        await using var slow = await Backend.StartHangingAsync();
         await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
         proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])],
-            Router("slow", new ServiceRouteDestination { RequestTimeout = TimeSpan.FromMilliseconds(300) })));
+            Mesh.Router("slow", new ServiceRouteDestination { RequestTimeout = TimeSpan.FromMilliseconds(300) })));
         using var client = Mesh.Client(proxy.OutboundAddress, "slow");
 
         var response = await client.GetAsync("/");
@@ -150,13 +140,10 @@ public sealed class ResilienceTests
     [Fact]
     public async Task PerTryTimeout_EveryTryTimesOut_Returns504PerTryTimeout()
     {
-        await using var slow = await Backend.StartAsync(a => a.Run(async c =>
-        {
-            await Task.Delay(Timeout.Infinite, c.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
-        }));
+        await using var slow = await Backend.StartHangingAsync();
         await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
         proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])],
-            Router("slow", new ServiceRouteDestination { PerTryTimeout = TimeSpan.FromMilliseconds(100), NumRetries = 1, RetryOn = ["reset"] })));
+            Mesh.Router("slow", new ServiceRouteDestination { PerTryTimeout = TimeSpan.FromMilliseconds(100), NumRetries = 1, RetryOn = ["reset"] })));
         using var client = Mesh.Client(proxy.OutboundAddress, "slow");
 
         var response = await client.GetAsync("/");
@@ -169,23 +156,16 @@ public sealed class ResilienceTests
     [Fact]
     public async Task MaxConcurrentRequests1_SecondConcurrentRequest_Gets503Overflow()
     {
-        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var slow = await Backend.StartAsync(a => a.Run(async c =>
-        {
-            entered.TrySetResult();
-            await release.Task;
-            await c.Response.WriteAsync("done");
-        }));
+        await using var slow = await Backend.StartGatedAsync();
         await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
         var limits = new UpstreamConfig { Overrides = [new UpstreamSettings { Name = "slow", Limits = new UpstreamLimits { MaxConcurrentRequests = 1 } }] };
         proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])], Mesh.Defaults("frontend", upstreams: limits)));
         using var client = Mesh.Client(proxy.OutboundAddress, "slow");
 
         var first = client.GetAsync("/");
-        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await slow.Entered;
         var second = await client.GetAsync("/");
-        release.SetResult();
+        slow.Release();
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, second.StatusCode);
         Assert.Equal("overflow", second.Headers.GetValues("x-weft-error").Single());

@@ -12,24 +12,17 @@ public sealed class ProxyHostTests
     [Fact]
     public async Task StopAsync_InFlightRequestCompletes_AndNewConnectionsAreRefused()
     {
-        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var slow = await Backend.StartAsync(a => a.Run(async c =>
-        {
-            entered.TrySetResult();
-            await release.Task;
-            await c.Response.WriteAsync("finished");
-        }));
+        await using var slow = await Backend.StartGatedAsync();
         var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
         proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])]));
         var outbound = proxy.OutboundAddress;
         using var client = Mesh.Client(outbound, "slow");
 
         var inFlight = client.GetAsync("/");
-        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await slow.Entered;
         var stopping = proxy.StopAsync(TimeSpan.FromSeconds(30));
         await WaitUntilRefusedAsync(outbound);
-        release.SetResult();
+        slow.Release();
         var response = await inFlight.WaitAsync(TimeSpan.FromSeconds(10));
         await stopping.WaitAsync(TimeSpan.FromSeconds(10));
 

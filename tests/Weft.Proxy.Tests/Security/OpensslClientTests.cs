@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Weft.Proxy.Tests.Support;
@@ -18,23 +16,6 @@ public sealed class OpensslClientTests : IDisposable
         _dir.Delete(recursive: true);
     }
 
-    private static async Task<string> SClientAsync(string arguments)
-    {
-        var start = new ProcessStartInfo("openssl", "s_client " + arguments)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(start)!;
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        await process.WaitForExitAsync(timeout.Token);
-        return await stdout + await stderr;
-    }
-
     [Fact]
     public async Task SClient_SeesTls13AndARequestedClientCertificate_AndNegotiatesH2()
     {
@@ -43,18 +24,12 @@ public sealed class OpensslClientTests : IDisposable
         sidecar.ConfigSink.Apply(Mesh.Snapshot(1, []));
         var address = $"127.0.0.1:{sidecar.InboundAddress.Port}";
 
-        var without = await SClientAsync($"-connect {address} -alpn h2");
+        var without = await OpensslClient.RunAsync($"-connect {address} -alpn h2");
 
         Assert.True(without.Contains("TLSv1.3") && without.Contains("client certificate CA names"), without);
 
-        // Files only for openssl's sake: a throwaway test key, in a temp dir removed after the test.
-        var caller = _ca.Leaf("frontend");
-        var certFile = Path.Combine(_dir.FullName, "frontend.pem");
-        var keyFile = Path.Combine(_dir.FullName, "frontend.key");
-        await File.WriteAllTextAsync(certFile, caller.Leaf.ExportCertificatePem() + "\n" + string.Concat(caller.Intermediates.Select(c => c.ExportCertificatePem() + "\n")));
-        await File.WriteAllTextAsync(keyFile, caller.Leaf.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
-
-        var with = await SClientAsync($"-connect {address} -alpn h2 -cert {certFile} -key {keyFile}");
+        var caller = await OpensslClient.CertificateFilesAsync(_dir, _ca.Leaf("frontend"), "frontend");
+        var with = await OpensslClient.RunAsync($"-connect {address} -alpn h2 {caller}");
 
         Assert.True(with.Contains("ALPN protocol: h2") && with.Contains("New, TLSv1.3"), with);
     }

@@ -28,35 +28,10 @@ public sealed class SessionResumptionTests : IDisposable
     private static ServiceIntentionsEntry Intentions(string destination, params SourceIntention[] sources) =>
         new ServiceIntentionsEntry { Kind = ConfigKinds.ServiceIntentions, Name = destination, Sources = [.. sources] }.Normalized();
 
-    /// <summary>Files only for openssl's sake: a throwaway test key, in a temp dir removed after the test.</summary>
-    private async Task<string> FilesAsync(WorkloadCertificate certificate, string name)
-    {
-        var cert = Path.Combine(_dir.FullName, name + ".pem");
-        var chain = Path.Combine(_dir.FullName, name + ".chain.pem");
-        var key = Path.Combine(_dir.FullName, name + ".key");
-        await File.WriteAllTextAsync(cert, certificate.Leaf.ExportCertificatePem() + "\n");
-        await File.WriteAllTextAsync(chain, string.Concat(certificate.Intermediates.Select(c => c.ExportCertificatePem() + "\n")));
-        await File.WriteAllTextAsync(key, certificate.Leaf.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
-        return $"-cert {cert} -cert_chain {chain} -key {key}";
-    }
+    private Task<string> FilesAsync(WorkloadCertificate certificate, string name) => OpensslClient.CertificateFilesAsync(_dir, certificate, name);
 
-    private static async Task<string> SClientAsync(string arguments)
-    {
-        var start = new ProcessStartInfo("openssl", "s_client -nocommands " + arguments)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(start)!;
-        await process.StandardInput.WriteAsync("GET /who HTTP/1.1\r\nHost: orders\r\nConnection: close\r\n\r\n");
-        await process.StandardInput.FlushAsync();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        await process.WaitForExitAsync(timeout.Token);
-        return await stdout + await stderr;
-    }
+    private static Task<string> SClientAsync(string arguments) =>
+        OpensslClient.RunAsync("-nocommands " + arguments, "GET /who HTTP/1.1\r\nHost: orders\r\nConnection: close\r\n\r\n");
 
     private static SourceIntention Allow(string name) => new() { Name = name, Action = IntentionActions.Allow };
 

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -34,6 +35,45 @@ internal sealed class Backend : IAsyncDisposable
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new Backend(app, new Uri(address).Port);
+    }
+
+    /// <summary>An app that never answers: each request waits until its caller (the proxy) gives up on it.</summary>
+    public static Task<Backend> StartHangingAsync() => StartAsync(a => a.Run(c =>
+        Task.Delay(Timeout.Infinite, c.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default)));
+
+    /// <summary>
+    /// An app whose requests wait at a gate, for tests of what happens while a request is in flight (drain, limits):
+    /// <see cref="Gated.Entered"/> completes when the first request arrives, and every request answers
+    /// <paramref name="answer"/> once <see cref="Gated.Release"/> is called.
+    /// </summary>
+    public static async Task<Gated> StartGatedAsync(string answer = "finished")
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var backend = await StartAsync(a => a.Run(async c =>
+        {
+            entered.TrySetResult();
+            await release.Task;
+            await c.Response.WriteAsync(answer);
+        }));
+        return new Gated(backend, entered, release);
+    }
+
+    internal sealed class Gated(Backend backend, TaskCompletionSource entered, TaskCompletionSource release) : IAsyncDisposable
+    {
+        public IPEndPoint Address => backend.Address;
+
+        /// <summary>Waits (10 s at most) until a request is held at the gate.</summary>
+        public Task Entered => entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        public void Release() => release.TrySetResult();
+
+        public ValueTask DisposeAsync()
+        {
+            // Never leave a request hanging on the gate while the app stops.
+            Release();
+            return backend.DisposeAsync();
+        }
     }
 
     public async ValueTask DisposeAsync()

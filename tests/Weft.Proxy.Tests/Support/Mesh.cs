@@ -32,6 +32,14 @@ internal static class Mesh
     public static ServiceDefaultsEntry Defaults(string service, string? protocol = null, UpstreamConfig? upstreams = null) =>
         new() { Kind = ConfigKinds.ServiceDefaults, Name = service, Protocol = protocol, UpstreamConfig = upstreams };
 
+    /// <summary>A service-router whose one route takes every request (<c>PathPrefix: /</c>) to <paramref name="destination"/>.</summary>
+    public static ServiceRouterEntry Router(string service, ServiceRouteDestination destination) => new()
+    {
+        Kind = ConfigKinds.ServiceRouter,
+        Name = service,
+        Routes = [new ServiceRoute { Match = new ServiceRouteMatch { Http = new ServiceRouteHttpMatch { PathPrefix = "/" } }, Destination = destination }],
+    };
+
     public static readonly IPEndPoint AnyLoopback = new(IPAddress.Loopback, 0);
 
     /// <summary>A proxy that lets every caller in until a snapshot says otherwise; see <see cref="ProxyOptions.IntentionsDefaultAllow"/>.</summary>
