@@ -21,6 +21,10 @@ internal static class Goals
         Row("1 hop CPU/req <= 1.2x haproxy's (HTTP/1.1)", Get("http1", "weft 1 hop", "proxy_cpu_vs_haproxy"), "x", v => v <= 1.2);
         Row("1 hop CPU/req <= 1.2x haproxy's (HTTP/2)", Get("http2", "weft 1 hop", "proxy_cpu_vs_haproxy"), "x", v => v <= 1.2);
         Row("2 hops added p99 < 1 ms at 1,000 rps", Get("fixed_rate", "weft 2 hops", "added_p99_ms"), " ms", v => v < 1);
+        // The fast path carrying the client sidecar's hop to the next sidecar, against the same build with WEFT_FAST_PATH_SIDECARS=0.
+        Row("(A/B) 2 hops added p99 at 1,000 rps, layered client", Get("fixed_rate", WeftTarget.LayeredTwoHopsName, "added_p99_ms"), " ms", v => v < 1);
+        Row("(A/B) 2 hops CPU/req vs layered client (HTTP/1.1)",
+            Get("http1", "weft 2 hops", "median_proxy_cpu_us_per_request") / Get("http1", WeftTarget.LayeredTwoHopsName, "median_proxy_cpu_us_per_request"), "x", v => v < 1);
         Row("sidecar RSS idle < 30 MB", Get("http1", "weft 1 hop", "idle_rss_kib") / 1024, " MB", v => v < 30);
         Row("sidecar RSS under load < 60 MB", Get("http1", "weft 1 hop", "max_rss_kib") / 1024, " MB", v => v < 60);
         // The fast path against the layered path (Kestrel + YARP), the same sidecar build with --fast-path off, same run.
@@ -76,6 +80,18 @@ internal static class Goals
         {
             Row($"2 hops mTLS req/s >= 0.85x plaintext ({label})", Get(part, mtls, "median_rps") / Get(part, plain, "median_rps"), v => v >= 0.85);
             Row($"2 hops mTLS req/s >= haproxy 2 hops TLS ({label})", Get(part, mtls, "median_rps") / Get(part, haproxy, "median_rps"), v => v >= 1);
+        }
+
+        // The client sidecar's hop on the fast path (A) against the same build with WEFT_FAST_PATH_SIDECARS=0 (B), same run.
+        const string layered = WeftTarget.LayeredTwoHopsName;
+        foreach (var (part, label) in new[] { ("http1", "HTTP/1.1"), ("http2", "HTTP/2") })
+        {
+            table.Row($"(A/B) 2 hops mTLS req/s, fast path vs layered client ({label})",
+                Table.Ratio(Get(part, mtls, "median_rps") ?? double.NaN, Get(part, layered, "median_rps") ?? double.NaN), "");
+            table.Row($"(A/B) 2 hops mTLS CPU/req, fast path vs layered client ({label})",
+                Table.Ratio(Get(part, mtls, "median_proxy_cpu_us_per_request") ?? double.NaN, Get(part, layered, "median_proxy_cpu_us_per_request") ?? double.NaN), "");
+            table.Row($"(info) layered client mTLS req/s vs haproxy 2 hops TLS ({label})",
+                Table.Ratio(Get(part, layered, "median_rps") ?? double.NaN, Get(part, haproxy, "median_rps") ?? double.NaN), "");
         }
 
         // Not goals, but what the req/s split of 2 shared cores hides: the proxies' own CPU per request.

@@ -62,6 +62,14 @@ internal sealed class WeftMesh : IAsyncDisposable
 
     public int TracedClientOutboundPort { get; private set; }
 
+    /// <summary>
+    /// A second two-hop client sidecar run with <c>WEFT_FAST_PATH_SIDECARS=0</c>, to the same backend sidecar: its calls to
+    /// the sidecar take the layered path (Kestrel's HTTP/1.1 server and YARP), as before the fast path carried them.
+    /// </summary>
+    public ChildProcess? LayeredClientSidecar { get; private set; }
+
+    public int LayeredClientOutboundPort { get; private set; }
+
     /// <summary>With <c>--mtls</c>: a client sidecar and a backend sidecar, both <c>--insecure-plaintext-mesh</c> (h2c between them).</summary>
     public ChildProcess? PlaintextClientSidecar { get; private set; }
 
@@ -153,6 +161,10 @@ internal sealed class WeftMesh : IAsyncDisposable
         // The client's app address is a port nothing listens on: no load goes to the client app.
         ClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
             ChildProcess.FreeLoopbackPort(), ClientOutboundPort, [(PlainService, backend.Port), (MeshedService, serverInbound)]));
+        LayeredClientOutboundPort = ChildProcess.FreeLoopbackPort();
+        LayeredClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client-layered", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
+            ChildProcess.FreeLoopbackPort(), LayeredClientOutboundPort, [(MeshedService, serverInbound)],
+            launch: SidecarLaunch.Baseline(ctx) with { Variables = new Dictionary<string, string> { ["WEFT_FAST_PATH_SIDECARS"] = "0" } }));
         if (ctx.Mtls)
         {
             // The two-hop path again, with plaintext (h2c) between the two sidecars: what mTLS costs, in the same run.
@@ -246,6 +258,7 @@ internal sealed class WeftTarget : Target
     public const string TwoHopsName = "weft 2 hops";
     public const string TracedName = "weft 1 hop traced 1%";
     public const string PlaintextName = "weft 2 hops, plaintext";
+    public const string LayeredTwoHopsName = "weft 2 hops (layered client)";
     public const string AotName = "weft 1 hop (AOT)";
 
     private readonly Func<string?> _unavailable;
@@ -278,6 +291,10 @@ internal sealed class WeftTarget : Target
     /// <summary>Client → client sidecar outbound → backend's sidecar inbound → nginx.</summary>
     public static WeftTarget TwoHops(WeftMesh mesh) =>
         new(TwoHopsName, 2, mesh.ClientOutboundPort, WeftMesh.MeshedService, () => mesh.Unavailable, () => Pids(mesh.ClientSidecar, mesh.ServerSidecar));
+
+    /// <summary>As <see cref="TwoHops"/>, through a client sidecar whose calls to sidecars take the layered path (<c>WEFT_FAST_PATH_SIDECARS=0</c>).</summary>
+    public static WeftTarget TwoHopsLayered(WeftMesh mesh) =>
+        new(LayeredTwoHopsName, 2, mesh.LayeredClientOutboundPort, WeftMesh.MeshedService, () => mesh.Unavailable, () => Pids(mesh.LayeredClientSidecar, mesh.ServerSidecar));
 
     /// <summary>As <see cref="OneHop"/>, through a client sidecar tracing 1% of requests: the cost of tracing.</summary>
     public static WeftTarget TracedOneHop(WeftMesh mesh) =>

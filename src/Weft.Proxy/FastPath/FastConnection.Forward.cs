@@ -65,7 +65,10 @@ internal sealed partial class FastConnection
             {
                 try
                 {
-                    await AttemptAsync(endpoint, retriesLeft > 0, timer?.Token ?? CancellationToken.None);
+                    if (_toSidecar)
+                        await SidecarAttemptAsync(endpoint, retriesLeft > 0, timer?.Token ?? CancellationToken.None);
+                    else
+                        await AttemptAsync(endpoint, retriesLeft > 0, timer?.Token ?? CancellationToken.None);
                 }
                 catch
                 {

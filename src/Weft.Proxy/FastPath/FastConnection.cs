@@ -108,6 +108,7 @@ internal sealed partial class FastConnection
             await close.DisposeAsync();
             _active?.Dispose();
             _active = null;
+            _exchange?.Dispose();
             ArrayPool<byte>.Shared.Return(_send);
             ArrayPool<byte>.Shared.Return(_recv);
             if (_headCopy is not null)
@@ -189,7 +190,9 @@ internal sealed partial class FastConnection
             }
 
             if (parsed == HeadStatus.Declined
-                || !Http1FastPath.TryResolve(_owner.Config.Table, _listener, _headBytes.Span.Slice(_head.HostStart, _head.HostLength), out var route, out var binding))
+                || !Http1FastPath.TryResolve(_owner.Config.Table, _listener, _headBytes.Span.Slice(_head.HostStart, _head.HostLength), out var route, out var binding)
+                // Headers become strings for HTTP/2, which takes only ASCII; Kestrel answers the rest as it would.
+                || !binding.Http1Direct && !Ascii.IsValid(_headBytes.Span[.._head.Length]))
             {
                 // Examined nothing: Kestrel's first read returns this request at once.
                 _input.AdvanceTo(buffer.Start);
@@ -257,7 +260,10 @@ internal sealed partial class FastConnection
         _response = default;
         _response.WeftError = -1;
         StartSpan();
-        BuildRequest();
+        // A sidecar's request is built per attempt, as an HttpRequestMessage (FastConnection.Sidecar.cs).
+        _toSidecar = !binding.Http1Direct;
+        if (!_toSidecar)
+            BuildRequest();
 
         var limiter = binding.Limiter;
         if (!limiter.TryEnter())
@@ -413,6 +419,7 @@ internal sealed partial class FastConnection
     {
         _clientGone = true;
         _active?.Dispose();
+        CancelExchange();
     }
 
     private void OnCloseRequested()

@@ -13,7 +13,9 @@ namespace Weft.Proxy.FastPath;
 /// HTTP/1.1 requests to instances registered without a sidecar byte for byte, before Kestrel's HTTP parser, over its
 /// own pooled upstream connections. It takes a request only when nothing of the layered path
 /// (<see cref="Forwarding.RequestPipeline"/>) would read more than the request line and Host: one catch-all route, no
-/// rewrite, plain <c>http</c>, direct instances, no hash balancer (<see cref="ClusterBinding.Http1Direct"/>). Anything
+/// rewrite, plain <c>http</c>, no hash balancer, and instances that are all direct (<see cref="ClusterBinding.Http1Direct"/>:
+/// forwarded byte for byte) or all sidecars (<see cref="ClusterBinding.Http1Sidecars"/>: sent over h2 as the layered path
+/// would, through the same <see cref="System.Net.Http.HttpMessageInvoker"/>). Anything
 /// else hands the connection to Kestrel at that request's first byte, and the layered path serves it and every later
 /// request of the connection, as before.
 /// </summary>
@@ -78,8 +80,21 @@ internal sealed class Http1FastPath(MeshConfig config, TimeProvider time, ProxyM
         if (!route.Match.MatchesEverything || route.Action.PrefixRewrite is not null)
             return false;
         binding = route.Action.Pick().Binding;
-        return binding.Http1Direct && !binding.Endpoints.IsEmpty;
+        return (binding.Http1Direct || binding.Http1Sidecars && Sidecars) && !binding.Endpoints.IsEmpty;
     }
+
+    /// <summary>
+    /// Whether requests to services behind sidecars take the fast path (to the next sidecar over h2, see
+    /// <c>FastConnection.Sidecar.cs</c>); <c>WEFT_FAST_PATH_SIDECARS=0</c> leaves them to the layered path, to compare.
+    /// </summary>
+    public static bool Sidecars { get; } = Environment.GetEnvironmentVariable("WEFT_FAST_PATH_SIDECARS") != "0";
+
+    private long _sidecarExchanges;
+
+    /// <summary>Attempts the fast path sent to another sidecar (h2 through the transport's invoker).</summary>
+    public long SidecarExchanges => Interlocked.Read(ref _sidecarExchanges);
+
+    public void SidecarExchange() => Interlocked.Increment(ref _sidecarExchanges);
 
     public void Dispose() => Pools.Dispose();
 }

@@ -64,7 +64,7 @@ internal sealed class ForwardLayer(IHttpForwarder forwarder, ILogger log) : Prox
         };
     }
 
-    private static bool IsConnectFailure(Exception? exception)
+    internal static bool IsConnectFailure(Exception? exception)
     {
         for (var e = exception; e is not null; e = e.InnerException)
         {

@@ -278,6 +278,9 @@ internal sealed class RouteCompiler(ProxyOptions options, IUpstreamTransport tra
                 Http1Direct = ProtocolOf(service) == Protocols.Http && maxConnections == int.MaxValue
                     && settings.Policy is not (LoadBalancingPolicies.RingHash or LoadBalancingPolicies.Maglev)
                     && endpoints.All(static e => !e.Sidecar),
+                Http1Sidecars = ProtocolOf(service) == Protocols.Http
+                    && settings.Policy is not (LoadBalancingPolicies.RingHash or LoadBalancingPolicies.Maglev)
+                    && !endpoints.IsEmpty && endpoints.All(static e => e.Sidecar),
                 ServiceEndpointCount = all.Length,
                 Prefixes = prefixes.ToFrozenDictionary(StringComparer.Ordinal),
             };

@@ -123,6 +123,13 @@ internal sealed record ClusterBinding
     /// </summary>
     public bool Http1Direct { get; init; }
 
+    /// <summary>
+    /// Plain HTTP/1.1 from the app to a service whose instances all have sidecars, balanced without reading the request:
+    /// the fast path may carry it to the next sidecar over <see cref="SidecarInvoker"/> (h2 over mTLS), as the layered
+    /// path would. A connection limit is kept by that invoker's pool, so it does not exclude the binding.
+    /// </summary>
+    public bool Http1Sidecars { get; init; }
+
     /// <summary>Endpoints of the service before the subset filter, for error messages.</summary>
     public required int ServiceEndpointCount { get; init; }
 

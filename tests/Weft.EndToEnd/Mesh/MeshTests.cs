@@ -147,6 +147,11 @@ public sealed class MeshTests : IAsyncLifetime
         await _mesh.PutAsync("/v1/config", """
             {"Kind":"service-defaults","Name":"web","UpstreamConfig":{"Defaults":{"PassiveHealthCheck":{"MaxFailures":3,"MaxEjectionPercent":50,"BaseEjectionTime":"30s","Interval":"1s"}}}}
             """);
+        // Round robin, so the instance killed is certain to carry load: the latency-aware default may never try an
+        // instance it has not measured while the measured ones answer in well under its 30 ms prior.
+        await _mesh.PutAsync("/v1/config", """
+            {"Kind":"service-resolver","Name":"catalog","LoadBalancer":{"Policy":"round_robin"}}
+            """);
         var web = await _mesh.StartSidecarAsync("web", "web-1", appPort: 1);
         await MeshFixture.WaitUntilAsync(async () =>
         {

@@ -472,6 +472,9 @@ public sealed class FastPathTests
         await raw.SendAsync("GET / HTTP/1.1\r\nHost: slow\r\n\r\n");
         await slow.Entered;
         var stopping = proxy.StopAsync(TimeSpan.FromSeconds(30));
+        // The drain has begun once the listener refuses new connections (Kestrel then asks open ones to close); an
+        // answer released before that could win the race and rightly keep its connection.
+        await RefusesConnectionsAsync(proxy.OutboundAddress, TimeSpan.FromSeconds(10));
         slow.Release();
         var response = await raw.ReadResponseAsync();
         await stopping.WaitAsync(TimeSpan.FromSeconds(10));
@@ -492,6 +495,25 @@ public sealed class FastPathTests
 
         Assert.Equal("layered", await client.GetStringAsync("/"));
         Assert.Null(proxy.FastPath);
+    }
+
+    private static async Task RefusesConnectionsAsync(IPEndPoint address, TimeSpan deadline)
+    {
+        using var timeout = new CancellationTokenSource(deadline);
+        while (true)
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            try
+            {
+                await socket.ConnectAsync(address, timeout.Token);
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                return;
+            }
+
+            await Task.Delay(10, timeout.Token);
+        }
     }
 
     private static int FreePort()

@@ -1,0 +1,362 @@
+using System.Net;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Weft.Core.Config;
+using Weft.Proxy.Hosting;
+using Weft.Proxy.Tests.Support;
+
+namespace Weft.Proxy.Tests.FastPath;
+
+/// <summary>
+/// The fast path carrying HTTP/1.1 from the app to a service behind sidecars: the hop between the two sidecars is h2
+/// over mTLS through the transport's invoker, as on the layered path, and what the client and the far app see must be
+/// what the layered path gives them.
+/// </summary>
+public sealed class SidecarFastPathTests : IDisposable
+{
+    private readonly TestCa _ca = new();
+
+    public void Dispose() => _ca.Dispose();
+
+    /// <summary>A server sidecar for "orders" in front of <paramref name="app"/>, over mTLS.</summary>
+    private async Task<ProxyHost> ServerSidecarAsync(IPEndPoint app)
+    {
+        var server = await Mesh.SecureProxyAsync(_ca.Workload("orders"), "orders", app);
+        Assert.True(server.ConfigSink.Apply(Mesh.Snapshot(1, [])).Applied);
+        return server;
+    }
+
+    /// <summary>The client sidecar (frontend) with "orders" at the given sidecars' inbound addresses.</summary>
+    private async Task<ProxyHost> ClientSidecarAsync(IPEndPoint[] inbound, ConfigEntry[]? entries = null, bool fastPath = true)
+    {
+        var client = await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with
+        {
+            Workload = _ca.Workload("frontend"),
+            Time = _ca.Time,
+            FastPath = fastPath,
+        });
+        var endpoints = inbound.Select((a, i) => Mesh.Endpoint($"orders-{i}", a, sidecar: true)).ToArray();
+        Assert.True(client.ConfigSink.Apply(Mesh.Snapshot(1, [("orders", endpoints)], entries ?? [])).Applied);
+        return client;
+    }
+
+    private static ServiceRouterEntry Router(ServiceRouteDestination destination) => new()
+    {
+        Kind = ConfigKinds.ServiceRouter,
+        Name = "orders",
+        Routes = [new ServiceRoute { Match = new ServiceRouteMatch { Http = new ServiceRouteHttpMatch { PathPrefix = "/" } }, Destination = destination }],
+    };
+
+    private static readonly ServiceResolverEntry RoundRobin =
+        new() { Kind = ConfigKinds.ServiceResolver, Name = "orders", LoadBalancer = new LoadBalancerConfig { Policy = "round_robin" } };
+
+    [Fact]
+    public async Task TwoSidecarsOverMtls_RequestsTakeTheFastPath_AndReachTheApp()
+    {
+        var hits = 0;
+        await using var app = await Backend.StartAsync(a => a.Run(c =>
+        {
+            Interlocked.Increment(ref hits);
+            return c.Response.WriteAsync($"{c.Request.Method} {c.Request.Path}{c.Request.QueryString} {c.Request.Host} {c.Request.Protocol}");
+        }));
+        await using var server = await ServerSidecarAsync(app.Address);
+        await using var client = await ClientSidecarAsync([server.InboundAddress]);
+        using var raw = await RawClient.ConnectAsync(client.OutboundAddress);
+
+        for (var i = 0; i < 20; i++)
+        {
+            await raw.SendAsync($"GET /orders/{i}?q=a%20b HTTP/1.1\r\nHost: orders\r\n\r\n");
+            var response = await raw.ReadResponseAsync();
+            Assert.Equal(200, response.Status);
+            Assert.Equal($"GET /orders/{i}?q=a%20b orders HTTP/1.1", response.Text);
+        }
+
+        Assert.Equal(20, Volatile.Read(ref hits));
+        Assert.Equal(20, client.FastPath!.SidecarExchanges);
+        Assert.Equal(0, client.FastPath.FallBacks);
+        Assert.Equal(0, client.Workload!.TlsHandshakeFailures);
+        Assert.Equal(0, server.Workload!.TlsHandshakeFailures);
+    }
+
+    [Theory]
+    [InlineData(11)]
+    [InlineData(1024 * 1024)]
+    public async Task Post_ContentLengthBodies_ArriveByteExact_BothWays(int size)
+    {
+        await using var app = await Backend.StartAsync(a => a.Run(async c =>
+        {
+            var body = new MemoryStream();
+            await c.Request.Body.CopyToAsync(body);
+            // Echoed back whole, without a Content-Length when it is big (chunked from the app; the client gets it chunked).
+            if (body.Length < 100)
+                c.Response.ContentLength = body.Length;
+            c.Response.Headers["x-sha"] = Convert.ToHexString(SHA256.HashData(body.ToArray()));
+            await c.Response.Body.WriteAsync(body.ToArray());
+        }));
+        await using var server = await ServerSidecarAsync(app.Address);
+        await using var client = await ClientSidecarAsync([server.InboundAddress]);
+        using var http = Mesh.Client(client.OutboundAddress, "orders");
+        var payload = RandomNumberGenerator.GetBytes(size);
+
+        for (var i = 0; i < 3; i++)
+        {
+            var response = await http.PostAsync("/upload", new ByteArrayContent(payload));
+
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(Convert.ToHexString(SHA256.HashData(payload)), response.Headers.GetValues("x-sha").Single());
+            Assert.Equal(payload, await response.Content.ReadAsByteArrayAsync());
+        }
+
+        Assert.Equal(3, client.FastPath!.SidecarExchanges);
+        Assert.Equal(0, client.FastPath.FallBacks);
+    }
+
+    [Fact]
+    public async Task Responses_ChunkedHeadNoContentNotModifiedAndLarge_KeepTheirMeaningOnOneConnection()
+    {
+        var big = RandomNumberGenerator.GetBytes(300_000);
+        await using var app = await Backend.StartAsync(a =>
+        {
+            a.MapGet("/chunked", async c =>
+            {
+                for (var i = 0; i < 5; i++)
+                {
+                    await c.Response.WriteAsync($"part{i};");
+                    await c.Response.Body.FlushAsync();
+                }
+            });
+            a.MapGet("/big", c =>
+            {
+                c.Response.ContentLength = big.Length;
+                return c.Response.Body.WriteAsync(big).AsTask();
+            });
+            a.MapMethods("/head", ["HEAD"], c =>
+            {
+                c.Response.ContentLength = 1234;
+                return Task.CompletedTask;
+            });
+            a.MapGet("/nocontent", c =>
+            {
+                c.Response.StatusCode = 204;
+                return Task.CompletedTask;
+            });
+            a.MapGet("/notmodified", c =>
+            {
+                c.Response.StatusCode = 304;
+                c.Response.Headers.ETag = "\"v1\"";
+                return Task.CompletedTask;
+            });
+        });
+        await using var server = await ServerSidecarAsync(app.Address);
+        await using var client = await ClientSidecarAsync([server.InboundAddress]);
+        using var raw = await RawClient.ConnectAsync(client.OutboundAddress);
+
+        for (var round = 0; round < 2; round++)
+        {
+            await raw.SendAsync("GET /chunked HTTP/1.1\r\nHost: orders\r\n\r\n");
+            var chunked = await raw.ReadResponseAsync();
+            Assert.Equal("chunked", chunked.Header("Transfer-Encoding"));
+            Assert.Equal("part0;part1;part2;part3;part4;", chunked.Text);
+
+            await raw.SendAsync("HEAD /head HTTP/1.1\r\nHost: orders\r\n\r\n");
+            var head = await raw.ReadResponseAsync(headRequest: true);
+            Assert.Equal(200, head.Status);
+            Assert.Equal("1234", head.Header("Content-Length"));
+
+            await raw.SendAsync("GET /nocontent HTTP/1.1\r\nHost: orders\r\n\r\n");
+            Assert.Equal(204, (await raw.ReadResponseAsync()).Status);
+
+            await raw.SendAsync("GET /notmodified HTTP/1.1\r\nHost: orders\r\n\r\n");
+            var notModified = await raw.ReadResponseAsync();
+            Assert.Equal(304, notModified.Status);
+            Assert.Equal("\"v1\"", notModified.Header("ETag"));
+
+            await raw.SendAsync("GET /big HTTP/1.1\r\nHost: orders\r\n\r\n");
+            var large = await raw.ReadResponseAsync();
+            Assert.Equal(big.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), large.Header("Content-Length"));
+            Assert.Equal(big, large.Body);
+        }
+
+        Assert.Equal(10, client.FastPath!.SidecarExchanges);
+        Assert.Equal(0, client.FastPath.FallBacks);
+    }
+
+    [Fact]
+    public async Task HeadersBothWays_AreWhatTheLayeredPathGives()
+    {
+        await using var app = await Backend.StartAsync(a => a.Run(c =>
+        {
+            c.Response.Headers["x-echo"] = string.Join("|", c.Request.Headers
+                .Where(h => h.Key is not "traceparent")
+                .OrderBy(h => h.Key, StringComparer.OrdinalIgnoreCase)
+                .Select(h => $"{h.Key.ToLowerInvariant()}={h.Value}"));
+            c.Response.Headers["x-multi"] = new Microsoft.Extensions.Primitives.StringValues(["a", "b"]);
+            c.Response.Headers["Alt-Svc"] = "h3=\":443\"";
+            c.Response.ContentType = "text/plain";
+            return c.Response.WriteAsync("ok");
+        }));
+        await using var server = await ServerSidecarAsync(app.Address);
+        await using var fast = await ClientSidecarAsync([server.InboundAddress]);
+        await using var layered = await ClientSidecarAsync([server.InboundAddress], fastPath: false);
+        const string request = "POST /h HTTP/1.1\r\nHost: orders\r\nUser-Agent: test/1.0\r\nAccept: */*\r\nX-Custom: one\r\nx-custom: two\r\n" +
+            "Connection: keep-alive\r\nKeep-Alive: timeout=5\r\nProxy-Authorization: secret\r\nTE: gzip\r\nCookie: a=1\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc";
+
+        async Task<RawResponse> SendAsync(ProxyHost proxy)
+        {
+            using var raw = await RawClient.ConnectAsync(proxy.OutboundAddress);
+            await raw.SendAsync(request);
+            return await raw.ReadResponseAsync();
+        }
+
+        var viaFast = await SendAsync(fast);
+        var viaLayered = await SendAsync(layered);
+
+        Assert.Equal(1, fast.FastPath!.SidecarExchanges);
+        Assert.Equal((viaLayered.Status, viaLayered.Text), (viaFast.Status, viaFast.Text));
+        Assert.Equal(viaLayered.Header("x-echo"), viaFast.Header("x-echo"));
+        Assert.DoesNotContain("proxy-authorization", viaFast.Header("x-echo"));
+        Assert.Matches("x-custom=one, ?two", viaFast.Header("x-echo"));
+        var names = static (RawResponse r) => string.Join(",", r.Headers.Keys.Where(k => k != "Date").Select(k => k.ToLowerInvariant()).Order());
+        Assert.Equal(names(viaLayered), names(viaFast));
+        Assert.Null(viaFast.Header("Alt-Svc"));
+    }
+
+    [Fact]
+    public async Task Status503FromTheFarSidecar_IsRetriedOnAnotherEndpoint_PerTheRouter()
+    {
+        var bad = 0;
+        await using var failing = await Backend.StartAsync(a => a.Run(c =>
+        {
+            Interlocked.Increment(ref bad);
+            c.Response.StatusCode = 503;
+            return Task.CompletedTask;
+        }));
+        await using var good = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("good")));
+        await using var failingSidecar = await ServerSidecarAsync(failing.Address);
+        await using var goodSidecar = await ServerSidecarAsync(good.Address);
+        await using var client = await ClientSidecarAsync([failingSidecar.InboundAddress, goodSidecar.InboundAddress],
+            [Router(new ServiceRouteDestination { NumRetries = 2, RetryOnStatusCodes = [503] }), RoundRobin]);
+        using var http = Mesh.Client(client.OutboundAddress, "orders");
+
+        for (var i = 0; i < 20; i++)
+            Assert.Equal("good", await http.GetStringAsync("/"));
+
+        Assert.True(Volatile.Read(ref bad) > 0);
+        Assert.Equal(20 + Volatile.Read(ref bad), client.FastPath!.SidecarExchanges);
+        Assert.Equal(0, client.FastPath.FallBacks);
+    }
+
+    [Fact]
+    public async Task PerTryTimeout_Returns504WithTheCause_AndTheConnectionServesOn()
+    {
+        await using var app = await Backend.StartAsync(a => a.Run(async c =>
+        {
+            if (c.Request.Path == "/slow")
+                await Task.Delay(Timeout.Infinite, c.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+            await c.Response.WriteAsync("quick");
+        }));
+        await using var server = await ServerSidecarAsync(app.Address);
+        await using var client = await ClientSidecarAsync([server.InboundAddress],
+            [Router(new ServiceRouteDestination { PerTryTimeout = TimeSpan.FromMilliseconds(300) })]);
+        using var raw = await RawClient.ConnectAsync(client.OutboundAddress);
+
+        // The first request opens the mTLS connection, which the timeout must not have to cover.
+        await raw.SendAsync("GET /quick HTTP/1.1\r\nHost: orders\r\n\r\n");
+        Assert.Equal("quick", (await raw.ReadResponseAsync()).Text);
+        await raw.SendAsync("GET /slow HTTP/1.1\r\nHost: orders\r\n\r\n");
+        var timedOut = await raw.ReadResponseAsync();
+        await raw.SendAsync("GET /quick HTTP/1.1\r\nHost: orders\r\n\r\n");
+        var next = await raw.ReadResponseAsync();
+
+        Assert.Equal(504, timedOut.Status);
+        Assert.Equal("per-try-timeout", timedOut.Header("x-weft-error"));
+        Assert.Contains("per-try timeout of 300 ms", timedOut.Text);
+        Assert.Equal("quick", next.Text);
+        Assert.Equal(3, client.FastPath!.SidecarExchanges);
+        Assert.Equal(0, client.FastPath.FallBacks);
+    }
+
+    [Fact]
+    public async Task DeadSidecar_IsRetriedOnAnotherEndpoint_AndAloneGives502ConnectFailure()
+    {
+        await using var app = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("good")));
+        await using var server = await ServerSidecarAsync(app.Address);
+        var dead = new IPEndPoint(IPAddress.Loopback, FreePort());
+        await using var client = await ClientSidecarAsync([dead, server.InboundAddress], [RoundRobin]);
+        using var http = Mesh.Client(client.OutboundAddress, "orders");
+
+        for (var i = 0; i < 6; i++)
+            Assert.Equal("good", await http.GetStringAsync("/"));
+
+        Assert.True(client.ConfigSink.Apply(Mesh.Snapshot(2, [("orders", [Mesh.Endpoint("dead", dead, sidecar: true)])])).Applied);
+        var response = await http.GetAsync("/");
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal("connect-failure", response.Headers.GetValues("x-weft-error").Single());
+        Assert.Contains("could not connect to \"orders\"", await response.Content.ReadAsStringAsync());
+        Assert.Equal(0, client.FastPath!.FallBacks);
+    }
+
+    [Fact]
+    public async Task FarSidecarsOwnError_ReachesTheClientWithItsCause()
+    {
+        // The far sidecar's app is not listening: it answers 502 connect-failure itself, which passes through untouched.
+        await using var server = await ServerSidecarAsync(new IPEndPoint(IPAddress.Loopback, FreePort()));
+        await using var client = await ClientSidecarAsync([server.InboundAddress]);
+        using var raw = await RawClient.ConnectAsync(client.OutboundAddress);
+
+        await raw.SendAsync("GET / HTTP/1.1\r\nHost: orders\r\n\r\n");
+        var response = await raw.ReadResponseAsync();
+
+        Assert.Equal(502, response.Status);
+        Assert.Equal("connect-failure", response.Header("x-weft-error"));
+        Assert.Equal(1, client.FastPath!.SidecarExchanges);
+    }
+
+    [Fact]
+    public async Task ClientDisconnectsMidResponse_TheFarExchangeIsCancelled_AndTheProxyServesOn()
+    {
+        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var app = await Backend.StartAsync(a => a.Run(async c =>
+        {
+            if (c.Request.Path != "/stream")
+            {
+                await c.Response.WriteAsync("fine");
+                return;
+            }
+
+            c.RequestAborted.Register(() => aborted.TrySetResult());
+            var chunk = new byte[16 * 1024];
+            try
+            {
+                for (var i = 0; i < 10_000 && !c.RequestAborted.IsCancellationRequested; i++)
+                {
+                    await c.Response.Body.WriteAsync(chunk, c.RequestAborted);
+                    await Task.Delay(5, c.RequestAborted);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }));
+        await using var server = await ServerSidecarAsync(app.Address);
+        await using var client = await ClientSidecarAsync([server.InboundAddress]);
+        using (var raw = await RawClient.ConnectAsync(client.OutboundAddress))
+        {
+            await raw.SendAsync("GET /stream HTTP/1.1\r\nHost: orders\r\n\r\n");
+            Assert.True(await raw.ReadSomeAsync() > 0);
+            raw.Close();
+        }
+
+        await aborted.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        using var http = Mesh.Client(client.OutboundAddress, "orders");
+        Assert.Equal("fine", await http.GetStringAsync("/"));
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
