@@ -32,6 +32,9 @@ internal sealed class EndpointState
     {
         Endpoint = endpoint;
         _time = time;
+        // The default RTT dates from when the endpoint joined, so it decays like a sample would (tower's PeakEwma::new
+        // stamps it the same way): a new endpoint among fast peers is tried within a few time constants, not never.
+        _ewmaStamp = time.GetTimestamp();
     }
 
     public MeshEndpoint Endpoint { get; internal set; }
@@ -141,11 +144,12 @@ internal sealed class EndpointState
         }
     }
 
-    /// <summary>The estimate decayed toward zero for the time since the last sample (tower's <c>PeakEwma</c> load).</summary>
+    /// <summary>
+    /// The estimate decayed toward zero for the time since the last sample, or since the endpoint joined for the
+    /// default RTT of one never sampled (tower's <c>PeakEwma</c> load).
+    /// </summary>
     internal double DecayedLatencyMs(long timestamp)
     {
-        if (!Volatile.Read(ref _hasLatency))
-            return PeakEwmaLoadBalancingPolicy.DefaultRttMs;
         var estimate = Volatile.Read(ref _ewmaMs);
         var idle = _time.GetElapsedTime(Volatile.Read(ref _ewmaStamp), timestamp).TotalSeconds;
         return idle <= 0 ? estimate : estimate * Math.Exp(-idle / PeakEwmaLoadBalancingPolicy.DecaySeconds);

@@ -114,6 +114,33 @@ public sealed class PeakEwmaLoadBalancingPolicyTests
     }
 
     [Fact]
+    public void Pick_NewEndpointAmongFastPeers_IsTriedOnceItsDefaultRttHasDecayed()
+    {
+        // Peers answering in 1 ms beat an unsampled endpoint's 30 ms default in every pair, so it gets nothing at
+        // first; its default decays from when it joined (as tower's does), so it is tried after a few time constants.
+        var time = new FakeTimeProvider();
+        var cluster = Create(LoadBalancingPolicies.PeakEwma, Endpoints(3), time);
+        void KeepPeersFresh()
+        {
+            cluster.Report(cluster.ById("web-1"), AttemptOutcome.Success, Ms(1));
+            cluster.Report(cluster.ById("web-2"), AttemptOutcome.Success, Ms(1));
+        }
+
+        KeepPeersFresh();
+        var atFirst = cluster.PickMany(1000, _ => 1);
+        Assert.Equal(0, atFirst.GetValueOrDefault("web-3"));
+
+        for (var second = 0; second < 40; second++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            KeepPeersFresh();
+        }
+
+        var later = cluster.PickMany(1000, _ => 1);
+        Assert.True(later.GetValueOrDefault("web-3") > 0, "the new endpoint was still never picked 40 s after it joined");
+    }
+
+    [Fact]
     public void Pick_SlowEndpointRecovers_WinsBackItsShareAsTheEwmaDecays()
     {
         var time = new FakeTimeProvider();
