@@ -25,6 +25,8 @@ internal static class Goals
         Row("2 hops added p99 < 1 ms at 1,000 rps (inbound YARP, before)", Get("fixed_rate", WeftTarget.YarpInboundName, "added_p99_ms"), " ms", v => v < 1);
         Row("inbound app client: 2 hops CPU/req vs inbound YARP (HTTP/1.1)",
             Get("http1", "weft 2 hops", "median_proxy_cpu_us_per_request") / Get("http1", WeftTarget.YarpInboundName, "median_proxy_cpu_us_per_request"), "x", v => v < 1);
+        Row("inbound app client: server sidecar CPU/req vs inbound YARP (HTTP/1.1)",
+            Get("http1", "weft 2 hops", "median_server_sidecar_cpu_us_per_request") / Get("http1", WeftTarget.YarpInboundName, "median_server_sidecar_cpu_us_per_request"), "x", v => v < 1);
         Row("inbound app client: 2 hops CPU/req vs inbound YARP (fixed 1,000 rps)",
             Get("fixed_rate", "weft 2 hops", "median_proxy_cpu_us_per_request") / Get("fixed_rate", WeftTarget.YarpInboundName, "median_proxy_cpu_us_per_request"), "x", v => v < 1);
         Row("sidecar RSS idle < 30 MB", Get("http1", "weft 1 hop", "idle_rss_kib") / 1024, " MB", v => v < 30);
@@ -93,6 +95,10 @@ internal static class Goals
                 Table.Ratio(Get(part, mtls, "median_rps") ?? double.NaN, Get(part, WeftTarget.YarpInboundName, "median_rps") ?? double.NaN), "");
             table.Row($"(info) 2 hops mTLS CPU/req, inbound app client vs inbound YARP ({label})",
                 Table.Ratio(ours ?? double.NaN, Get(part, WeftTarget.YarpInboundName, "median_proxy_cpu_us_per_request") ?? double.NaN), "");
+            var server = Get(part, mtls, "median_server_sidecar_cpu_us_per_request");
+            var serverYarp = Get(part, WeftTarget.YarpInboundName, "median_server_sidecar_cpu_us_per_request");
+            table.Row($"(info) server sidecar CPU/req, inbound app client vs inbound YARP ({label})",
+                Table.Ratio(server ?? double.NaN, serverYarp ?? double.NaN) + (server is { } a && serverYarp is { } b ? $" ({a:F1} vs {b:F1} µs)" : ""), "");
             table.Row($"(info) 2 hops mTLS CPU/req vs plaintext ({label})", Table.Ratio(ours ?? double.NaN, Get(part, plain, "median_proxy_cpu_us_per_request") ?? double.NaN), "");
             table.Row($"(info) 2 hops mTLS CPU/req vs haproxy 2 hops TLS ({label})", Table.Ratio(ours ?? double.NaN, Get(part, haproxy, "median_proxy_cpu_us_per_request") ?? double.NaN), "");
         }
