@@ -177,16 +177,17 @@ internal sealed class AppExchange(InboundAppClient owner)
                 // A kept-alive connection the app had closed: nothing was processed, send it once more on a new one.
                 if (reused && buffered && !token.IsCancellationRequested)
                     continue;
-                await SettleAsync(body, request.BodyReader);
+                await SettleAsync(body, request);
                 Failed(call, new IOException("the app closed the connection without responding"), AttemptOutcome.Reset, ForwarderError.Request);
                 return;
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 connection.Dispose();
-                if (reused && buffered && _recvCount == 0 && !token.IsCancellationRequested && e is SocketException or IOException)
+                // (Disposed: a pooled connection the abort of an earlier exchange closed as it was being returned.)
+                if (reused && buffered && _recvCount == 0 && !token.IsCancellationRequested && e is SocketException or IOException or ObjectDisposedException)
                     continue;
-                await SettleAsync(body, request.BodyReader);
+                await SettleAsync(body, request);
                 Failed(call, e, AttemptOutcome.Reset, ForwarderError.Request);
                 return;
             }
@@ -199,7 +200,7 @@ internal sealed class AppExchange(InboundAppClient owner)
             // Declined for a retry: nothing reaches the caller; the body is not read, so the connection goes.
             connection.Dispose();
             _active = null;
-            await SettleAsync(body, request.BodyReader);
+            await SettleAsync(body, request);
             return;
         }
 
@@ -215,7 +216,7 @@ internal sealed class AppExchange(InboundAppClient owner)
             // The response has begun: the caller can only learn of the failure by the stream (or connection) being reset.
             connection.Dispose();
             _active = null;
-            await SettleAsync(body, request.BodyReader);
+            await SettleAsync(body, request);
             call.Exception = e;
             call.ForwarderError = _clientGone ? ForwarderError.ResponseBodyClient : ForwarderError.ResponseBodyDestination;
             call.Outcome = _clientGone || e is ConnectionAbortedException ? AttemptOutcome.Cancelled : _timedOut || token.IsCancellationRequested ? AttemptOutcome.Timeout : AttemptOutcome.Reset;
@@ -234,7 +235,7 @@ internal sealed class AppExchange(InboundAppClient owner)
                 connection.Dispose();
             }
 
-            reusable &= await SettleAsync(body, request.BodyReader);
+            reusable &= await SettleAsync(body, request);
         }
 
         _active = null;
@@ -279,12 +280,12 @@ internal sealed class AppExchange(InboundAppClient owner)
     }
 
     /// <summary>Waits for a streamed request body's sender to stop; true when it sent the whole body.</summary>
-    private static async ValueTask<bool> SettleAsync(Task<bool>? body, PipeReader reader)
+    private static async ValueTask<bool> SettleAsync(Task<bool>? body, HttpRequest request)
     {
         if (body is null)
             return true;
         if (!body.IsCompleted)
-            reader.CancelPendingRead();
+            request.BodyReader.CancelPendingRead();
         return await body;
     }
 
