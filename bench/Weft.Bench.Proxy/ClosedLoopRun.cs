@@ -82,6 +82,7 @@ internal static class ClosedLoopRun
                 ["rps_vs_direct"] = LoadResult.Round(rps / directRps),
                 ["rps_vs_haproxy"] = LoadResult.Round(rps / haproxyRps),
                 ["median_proxy_cpu_us_per_request"] = LoadResult.Round(cpu),
+                ["median_server_sidecar_cpu_us_per_request"] = LoadResult.Round(Median(target.Name, x => x.LastProcessCpuUsPerRequest)),
                 ["proxy_cpu_vs_haproxy"] = LoadResult.Round(cpu / haproxyCpu),
                 ["idle_rss_kib"] = idle,
                 ["max_rss_kib"] = maxRss,

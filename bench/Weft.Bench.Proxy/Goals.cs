@@ -25,6 +25,14 @@ internal static class Goals
         Row("(A/B) 2 hops added p99 at 1,000 rps, layered client", Get("fixed_rate", WeftTarget.LayeredTwoHopsName, "added_p99_ms"), " ms", v => v < 1);
         Row("(A/B) 2 hops CPU/req vs layered client (HTTP/1.1)",
             Get("http1", "weft 2 hops", "median_proxy_cpu_us_per_request") / Get("http1", WeftTarget.LayeredTwoHopsName, "median_proxy_cpu_us_per_request"), "x", v => v < 1);
+        // The inbound app client against the same server sidecar with WEFT_INBOUND_FAST=0 (YARP to the app), same run.
+        Row("2 hops added p99 < 1 ms at 1,000 rps (inbound YARP, before)", Get("fixed_rate", WeftTarget.YarpInboundName, "added_p99_ms"), " ms", v => v < 1);
+        Row("inbound app client: 2 hops CPU/req vs inbound YARP (HTTP/1.1)",
+            Get("http1", "weft 2 hops", "median_proxy_cpu_us_per_request") / Get("http1", WeftTarget.YarpInboundName, "median_proxy_cpu_us_per_request"), "x", v => v < 1);
+        Row("inbound app client: server sidecar CPU/req vs inbound YARP (HTTP/1.1)",
+            Get("http1", "weft 2 hops", "median_server_sidecar_cpu_us_per_request") / Get("http1", WeftTarget.YarpInboundName, "median_server_sidecar_cpu_us_per_request"), "x", v => v < 1);
+        Row("inbound app client: 2 hops CPU/req vs inbound YARP (fixed 1,000 rps)",
+            Get("fixed_rate", "weft 2 hops", "median_proxy_cpu_us_per_request") / Get("fixed_rate", WeftTarget.YarpInboundName, "median_proxy_cpu_us_per_request"), "x", v => v < 1);
         Row("sidecar RSS idle < 30 MB", Get("http1", "weft 1 hop", "idle_rss_kib") / 1024, " MB", v => v < 30);
         Row("sidecar RSS under load < 60 MB", Get("http1", "weft 1 hop", "max_rss_kib") / 1024, " MB", v => v < 60);
         // The fast path against the layered path (Kestrel + YARP), the same sidecar build with --fast-path off, same run.
@@ -98,6 +106,15 @@ internal static class Goals
         foreach (var (part, label) in new[] { ("http1", "HTTP/1.1"), ("http2", "HTTP/2") })
         {
             var ours = Get(part, mtls, "median_proxy_cpu_us_per_request");
+            // The inbound app client (raw HTTP/1.1 to nginx) vs the same server sidecar on YARP (WEFT_INBOUND_FAST=0).
+            table.Row($"(info) 2 hops mTLS req/s, inbound app client vs inbound YARP ({label})",
+                Table.Ratio(Get(part, mtls, "median_rps") ?? double.NaN, Get(part, WeftTarget.YarpInboundName, "median_rps") ?? double.NaN), "");
+            table.Row($"(info) 2 hops mTLS CPU/req, inbound app client vs inbound YARP ({label})",
+                Table.Ratio(ours ?? double.NaN, Get(part, WeftTarget.YarpInboundName, "median_proxy_cpu_us_per_request") ?? double.NaN), "");
+            var server = Get(part, mtls, "median_server_sidecar_cpu_us_per_request");
+            var serverYarp = Get(part, WeftTarget.YarpInboundName, "median_server_sidecar_cpu_us_per_request");
+            table.Row($"(info) server sidecar CPU/req, inbound app client vs inbound YARP ({label})",
+                Table.Ratio(server ?? double.NaN, serverYarp ?? double.NaN) + (server is { } a && serverYarp is { } b ? $" ({a:F1} vs {b:F1} µs)" : ""), "");
             table.Row($"(info) 2 hops mTLS CPU/req vs plaintext ({label})", Table.Ratio(ours ?? double.NaN, Get(part, plain, "median_proxy_cpu_us_per_request") ?? double.NaN), "");
             table.Row($"(info) 2 hops mTLS CPU/req vs haproxy 2 hops TLS ({label})", Table.Ratio(ours ?? double.NaN, Get(part, haproxy, "median_proxy_cpu_us_per_request") ?? double.NaN), "");
         }

@@ -8,6 +8,9 @@ internal sealed record LoadResult(string Target, long Requests, long Errors, dou
     /// <summary>Proxy CPU per completed request, in µs (NaN for direct).</summary>
     public double ProxyCpuUsPerRequest => Requests == 0 || !Sample.HasProxy ? double.NaN : Sample.ProxyCpuSeconds * 1e6 / Requests;
 
+    /// <summary>The last proxy process's CPU per request, in µs: the server sidecar of a two-hop target (NaN with one process).</summary>
+    public double LastProcessCpuUsPerRequest => Requests == 0 || Sample.ProcessCpuSeconds.Length < 2 ? double.NaN : Sample.ProcessCpuSeconds[^1] * 1e6 / Requests;
+
     public double BackendCpuUsPerRequest => Requests == 0 ? double.NaN : Sample.BackendCpuSeconds * 1e6 / Requests;
 
     /// <summary>Share of one core the proxy (all its processes) kept busy.</summary>
@@ -25,6 +28,7 @@ internal sealed record LoadResult(string Target, long Requests, long Errors, dou
         ["p99_ms"] = Round(P99Ms),
         ["proxy_cpu_us_per_request"] = Round(ProxyCpuUsPerRequest),
         ["proxy_core_percent"] = Round(ProxyCorePercent),
+        ["server_sidecar_cpu_us_per_request"] = Round(LastProcessCpuUsPerRequest),
         ["backend_cpu_us_per_request"] = Round(BackendCpuUsPerRequest),
         ["backend_core_percent"] = Round(BackendCorePercent),
         ["machine_busy_percent"] = Round(Sample.MachineBusyPercent),

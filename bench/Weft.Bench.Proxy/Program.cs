@@ -42,7 +42,7 @@ if (ctx.Mtls)
     await using var haproxy = await HaproxyTarget.StartAsync(ctx, backend);
     await using var haproxyTls = await HaproxyTlsPairTarget.StartAsync(ctx, backend);
     await using var mesh = await WeftMesh.StartAsync(ctx, backend, Progress);
-    List<Target> targets = [new DirectTarget(backend), haproxy, haproxyTls, WeftTarget.TwoHops(mesh), WeftTarget.TwoHopsLayered(mesh), WeftTarget.TwoHopsPlaintext(mesh)];
+    List<Target> targets = [new DirectTarget(backend), haproxy, haproxyTls, WeftTarget.TwoHops(mesh), WeftTarget.TwoHopsLayered(mesh), WeftTarget.TwoHopsInboundYarp(mesh), WeftTarget.TwoHopsPlaintext(mesh)];
     var idleRss = targets.Where(t => t.Unavailable is null && t.ProxyPids().Count > 0).ToDictionary(t => t.Name, t => ProcStats.RssKiB(t.ProxyPids()));
     if (Runs("http1"))
     {
@@ -118,7 +118,7 @@ await using (var nginx = await NginxTarget.StartAsync(ctx, backend))
 await using (var mesh = await WeftMesh.StartAsync(ctx, backend, Progress))
 {
     weftUnavailable = mesh.Unavailable;
-    List<Target> targets = [new DirectTarget(backend), haproxy, nginx, WeftTarget.OneHop(mesh), WeftTarget.OneHopNoFastPath(mesh), WeftTarget.OneHopNoMetrics(mesh), WeftTarget.TwoHops(mesh), WeftTarget.TwoHopsLayered(mesh), WeftTarget.TracedOneHop(mesh)];
+    List<Target> targets = [new DirectTarget(backend), haproxy, nginx, WeftTarget.OneHop(mesh), WeftTarget.OneHopNoFastPath(mesh), WeftTarget.OneHopNoMetrics(mesh), WeftTarget.TwoHops(mesh), WeftTarget.TwoHopsLayered(mesh), WeftTarget.TwoHopsInboundYarp(mesh), WeftTarget.TracedOneHop(mesh)];
     if (ctx.WeftAot is not null) targets.Add(WeftTarget.OneHopAot(mesh));
     Progress($"backend nginx on {backend.Port} (h2c {backend.H2Port}); " +
         string.Join(", ", targets.Select(t => t.Unavailable is null ? $"{t.Name} at {t.Http1}" : $"{t.Name}: {t.Unavailable}")));

@@ -11,6 +11,7 @@ internal sealed class Sampler : IAsyncDisposable
     private readonly List<int> _proxy;
     private readonly List<int> _backend;
     private readonly long _proxyTicks;
+    private readonly long[] _eachTicks;
     private readonly long _backendTicks;
     private readonly (long Busy, long Total) _machine;
     private readonly long _started = Stopwatch.GetTimestamp();
@@ -24,6 +25,7 @@ internal sealed class Sampler : IAsyncDisposable
         _backend = backend;
         _maxRssKiB = proxy.Count == 0 ? 0 : ProcStats.RssKiB(proxy);
         _proxyTicks = ProcStats.CpuTicks(proxy);
+        _eachTicks = [.. proxy.Select(pid => ProcStats.CpuTicks([pid]))];
         _backendTicks = ProcStats.CpuTicks(backend);
         _machine = ProcStats.MachineTicks();
         _rssLoop = SampleRssAsync();
@@ -33,6 +35,7 @@ internal sealed class Sampler : IAsyncDisposable
     {
         var seconds = Stopwatch.GetElapsedTime(_started).TotalSeconds;
         var proxyTicks = ProcStats.CpuTicks(_proxy) - _proxyTicks;
+        var each = _proxy.Select((pid, i) => (ProcStats.CpuTicks([pid]) - _eachTicks[i]) / ProcStats.TicksPerSecond).ToArray();
         var backendTicks = ProcStats.CpuTicks(_backend) - _backendTicks;
         var machine = ProcStats.MachineTicks();
         await _stop.CancelAsync();
@@ -43,7 +46,8 @@ internal sealed class Sampler : IAsyncDisposable
             seconds,
             (double)(machine.Busy - _machine.Busy) / Math.Max(1, machine.Total - _machine.Total) * 100,
             _maxRssKiB,
-            _proxy.Count > 0);
+            _proxy.Count > 0)
+        { ProcessCpuSeconds = each };
     }
 
     private async Task SampleRssAsync()
@@ -70,4 +74,8 @@ internal sealed class Sampler : IAsyncDisposable
 }
 
 /// <summary>CPU seconds of the proxy and the backend over a load's wall seconds; machine busy % of all cores.</summary>
-internal sealed record Sample(double ProxyCpuSeconds, double BackendCpuSeconds, double WallSeconds, double MachineBusyPercent, long MaxRssKiB, bool HasProxy);
+internal sealed record Sample(double ProxyCpuSeconds, double BackendCpuSeconds, double WallSeconds, double MachineBusyPercent, long MaxRssKiB, bool HasProxy)
+{
+    /// <summary>Each proxy process's CPU seconds, in the target's pid order (two hops: client sidecar, then server sidecar).</summary>
+    public double[] ProcessCpuSeconds { get; init; } = [];
+}

@@ -17,6 +17,12 @@ internal sealed class WeftMesh : IAsyncDisposable
 
     /// <summary>With <c>--mtls</c>: the same nginx behind a sidecar that speaks h2c to other sidecars (<c>--insecure-plaintext-mesh</c>).</summary>
     public const string PlaintextMeshedService = "backend-plaintext";
+
+    /// <summary>
+    /// The same nginx behind a sidecar run with <c>WEFT_INBOUND_FAST=0</c> (the inbound leg to the app on YARP and
+    /// <c>SocketsHttpHandler</c>, as before the inbound app client): the two-hop A/B in the same run, same client sidecar.
+    /// </summary>
+    public const string YarpInboundService = "backend-meshed-yarp";
     private readonly List<ChildProcess> _processes = [];
     private readonly string _dataDir;
 
@@ -28,6 +34,9 @@ internal sealed class WeftMesh : IAsyncDisposable
     public ChildProcess? ClientSidecar { get; private set; }
 
     public ChildProcess? ServerSidecar { get; private set; }
+
+    /// <summary>The server sidecar of <see cref="YarpInboundService"/>: <see cref="ServerSidecar"/> with <c>WEFT_INBOUND_FAST=0</c>.</summary>
+    public ChildProcess? YarpInboundSidecar { get; private set; }
 
     public int ClientOutboundPort { get; private set; }
 
@@ -157,10 +166,17 @@ internal sealed class WeftMesh : IAsyncDisposable
         var serverInbound = ChildProcess.FreeLoopbackPort();
         ServerSidecar = Track(await StartSidecarAsync(ctx, http, api, MeshedService, $"127.0.0.1:{backend.Port}", serverInbound,
             ChildProcess.FreeLoopbackPort(), null));
+        var yarpInbound = ChildProcess.FreeLoopbackPort();
+        YarpInboundSidecar = Track(await StartSidecarAsync(ctx, http, api, YarpInboundService, $"127.0.0.1:{backend.Port}", yarpInbound,
+            ChildProcess.FreeLoopbackPort(), null, launch: SidecarLaunch.Baseline(ctx) with
+            {
+                Name = "inbound YARP",
+                Variables = new Dictionary<string, string> { ["WEFT_INBOUND_FAST"] = "0" },
+            }));
         ClientOutboundPort = ChildProcess.FreeLoopbackPort();
         // The client's app address is a port nothing listens on: no load goes to the client app.
         ClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
-            ChildProcess.FreeLoopbackPort(), ClientOutboundPort, [(PlainService, backend.Port), (MeshedService, serverInbound)]));
+            ChildProcess.FreeLoopbackPort(), ClientOutboundPort, [(PlainService, backend.Port), (MeshedService, serverInbound), (YarpInboundService, yarpInbound)]));
         LayeredClientOutboundPort = ChildProcess.FreeLoopbackPort();
         LayeredClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client-layered", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
             ChildProcess.FreeLoopbackPort(), LayeredClientOutboundPort, [(MeshedService, serverInbound)],
@@ -260,6 +276,7 @@ internal sealed class WeftTarget : Target
     public const string PlaintextName = "weft 2 hops, plaintext";
     public const string LayeredTwoHopsName = "weft 2 hops (layered client)";
     public const string AotName = "weft 1 hop (AOT)";
+    public const string YarpInboundName = "weft 2 hops (inbound YARP)";
 
     private readonly Func<string?> _unavailable;
     private readonly Func<List<int>> _pids;
@@ -295,6 +312,10 @@ internal sealed class WeftTarget : Target
     /// <summary>As <see cref="TwoHops"/>, through a client sidecar whose calls to sidecars take the layered path (<c>WEFT_FAST_PATH_SIDECARS=0</c>).</summary>
     public static WeftTarget TwoHopsLayered(WeftMesh mesh) =>
         new(LayeredTwoHopsName, 2, mesh.LayeredClientOutboundPort, WeftMesh.MeshedService, () => mesh.Unavailable, () => Pids(mesh.LayeredClientSidecar, mesh.ServerSidecar));
+
+    /// <summary>As <see cref="TwoHops"/>, the server sidecar forwarding to nginx with YARP (<c>WEFT_INBOUND_FAST=0</c>): the before of the A/B.</summary>
+    public static WeftTarget TwoHopsInboundYarp(WeftMesh mesh) =>
+        new(YarpInboundName, 2, mesh.ClientOutboundPort, WeftMesh.YarpInboundService, () => mesh.Unavailable, () => Pids(mesh.ClientSidecar, mesh.YarpInboundSidecar));
 
     /// <summary>As <see cref="OneHop"/>, through a client sidecar tracing 1% of requests: the cost of tracing.</summary>
     public static WeftTarget TracedOneHop(WeftMesh mesh) =>

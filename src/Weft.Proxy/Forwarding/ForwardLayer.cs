@@ -12,12 +12,20 @@ namespace Weft.Proxy.Forwarding;
 /// <summary>
 /// Sends one attempt with YARP's forwarder: h2c to sidecars and to HTTP/2 or gRPC services, HTTP/1.1 otherwise
 /// (a WebSocket to a sidecar goes as an HTTP/2 extended CONNECT, which YARP and Kestrel translate; to an app it stays
-/// an HTTP/1.1 upgrade). Classifies how the attempt ended.
+/// an HTTP/1.1 upgrade). Classifies how the attempt ended. Inbound requests to the app that need nothing of YARP go to the
+/// <see cref="FastPath.InboundAppClient"/> instead.
 /// </summary>
-internal sealed class ForwardLayer(IHttpForwarder forwarder, ILogger log) : ProxyLayer
+internal sealed class ForwardLayer(IHttpForwarder forwarder, ILogger log, FastPath.InboundAppClient? appClient = null) : ProxyLayer
 {
     public override async ValueTask InvokeAsync(ProxyCall call)
     {
+        // Plain HTTP/1.1 from the inbound listener to the app: the fast path's raw pooled connections instead of YARP.
+        if (appClient is not null && call.Listener.Kind == Listeners.ListenerKind.Inbound && appClient.Takes(call))
+        {
+            await appClient.SendAsync(call);
+            return;
+        }
+
         var binding = call.Target!.Binding;
         var endpoint = call.Endpoint!.Endpoint;
         var sidecar = endpoint.Sidecar;

@@ -107,20 +107,32 @@ internal sealed class ProxyCall : HttpTransformer
         if (proxyResponse is null)
             return base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
 
-        HeadersAt = Time.GetTimestamp();
-        Status = (int)proxyResponse.StatusCode;
-        // Timeouts measure the time to the response headers; a streamed body (gRPC streams, downloads) is not cut off.
-        AttemptTimer?.CancelAfter(Timeout.InfiniteTimeSpan);
-        if (MayDecline && Route is { } route && route.Action.Retry.RetriesStatus(Status))
-        {
-            Declined = true;
+        if (ResponseArrived((int)proxyResponse.StatusCode))
             return new ValueTask<bool>(false);
-        }
 
         var copied = base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         if (!proxyResponse.Headers.NonValidated.Contains("Connection"))
             return copied;
         return RemoveConnectionOptionsAsync(copied, httpContext, proxyResponse);
+    }
+
+    /// <summary>
+    /// The current attempt's response head arrived with <paramref name="status"/> (from YARP, or the inbound app client):
+    /// true when the route retries that status and the attempt is declined (nothing reaches the client).
+    /// </summary>
+    public bool ResponseArrived(int status)
+    {
+        HeadersAt = Time.GetTimestamp();
+        Status = status;
+        // Timeouts measure the time to the response headers; a streamed body (gRPC streams, downloads) is not cut off.
+        AttemptTimer?.CancelAfter(Timeout.InfiniteTimeSpan);
+        if (MayDecline && Route is { } route && route.Action.Retry.RetriesStatus(status))
+        {
+            Declined = true;
+            return true;
+        }
+
+        return false;
     }
 
     private static async ValueTask<bool> RemoveConnectionOptionsAsync(ValueTask<bool> copied, HttpContext httpContext, HttpResponseMessage proxyResponse)

@@ -10,7 +10,8 @@ namespace Weft.Proxy.Forwarding;
 /// <summary>
 /// The request path, assembled here and only here:
 /// intentions (inbound only: may this caller reach the app?) → route (listener or Host → upstream, first matching route) → split (weighted destination) → limits (breaker) →
-/// retry (attempts, timeouts, budget, backoff, body replay) → balance (endpoint pick / report) → forward (YARP).
+/// retry (attempts, timeouts, budget, backoff, body replay) → balance (endpoint pick / report) → forward (YARP, or the
+/// inbound app client's raw HTTP/1.1 for plain requests to the local app).
 /// A layer that cannot go on records why on the <see cref="ProxyCall"/>; the answer is written once, at the top.
 /// </summary>
 internal sealed class RequestPipeline
@@ -26,7 +27,7 @@ internal sealed class RequestPipeline
     private readonly Observability.AccessLog? _accessLog;
 
     public RequestPipeline(MeshConfig config, IHttpForwarder forwarder, TimeProvider time, Metrics.ProxyMetrics metrics, ILogger log,
-        Observability.ProxyTracing? tracing = null, Observability.AccessLog? accessLog = null)
+        Observability.ProxyTracing? tracing = null, Observability.AccessLog? accessLog = null, FastPath.InboundAppClient? appClient = null)
     {
         _tracing = tracing;
         _accessLog = accessLog;
@@ -35,7 +36,7 @@ internal sealed class RequestPipeline
         _count = metrics.Enabled;
         _unroutedInbound = metrics.Route(Metrics.Directions.Inbound, "", "unrouted");
         _unroutedOutbound = metrics.Route(Metrics.Directions.Outbound, "", "unrouted");
-        ProxyLayer forward = new ForwardLayer(forwarder, log);
+        ProxyLayer forward = new ForwardLayer(forwarder, log, appClient);
         ProxyLayer balance = new BalanceLayer(forward);
         ProxyLayer retry = new RetryLayer(balance);
         ProxyLayer limits = new LimitLayer(retry);

@@ -61,6 +61,9 @@ internal sealed class ProxyHost : IAsyncDisposable
     internal AccessLog? AccessLog { get; private init; }
     internal Http1FastPath? FastPath { get; private init; }
 
+    /// <summary>The inbound listener's raw HTTP/1.1 client to the app; null with <c>--fast-path off</c> or <c>WEFT_INBOUND_FAST=0</c>.</summary>
+    internal InboundAppClient? AppClient { get; private init; }
+
     /// <summary>The certificate and trust bundle in use (expiry, handshake failures); null when the proxy runs without mTLS.</summary>
     internal WorkloadTls? Workload => Options.Workload;
 
@@ -102,6 +105,8 @@ internal sealed class ProxyHost : IAsyncDisposable
         metrics.AccessLog = accessLog;
         // The access log records from HttpContext, which the fast path never builds.
         var fastPath = options.FastPath && accessLog is null ? new Http1FastPath(config, options.Time, metrics, tracing, log) : null;
+        // The inbound leg to the app: raw HTTP/1.1 inside the layered path (which keeps the access log working).
+        var appClient = options.FastPath && InboundAppClient.Enabled ? new InboundAppClient(options.Time, log) : null;
 
         var listeners = ImmutableArray.CreateBuilder<Listener>();
         listeners.Add(new Listener(ListenerKind.Inbound, "inbound", options.InboundAddress));
@@ -147,7 +152,7 @@ internal sealed class ProxyHost : IAsyncDisposable
         });
 
         var provider = services.BuildServiceProvider();
-        var pipeline = new RequestPipeline(config, provider.GetRequiredService<IHttpForwarder>(), options.Time, metrics, log, tracing, accessLog);
+        var pipeline = new RequestPipeline(config, provider.GetRequiredService<IHttpForwarder>(), options.Time, metrics, log, tracing, accessLog, appClient);
         var server = provider.GetRequiredService<IServer>();
         var application = new ProxyApplication(http =>
         {
@@ -172,7 +177,7 @@ internal sealed class ProxyHost : IAsyncDisposable
 
         foreach (var (listener, listen) in bound)
             listener.Bound = listen.IPEndPoint ?? listener.Configured;
-        var host = new ProxyHost(options, server, provider, transport, config, admin, metrics, all, log) { Tracing = tracing, AccessLog = accessLog, FastPath = fastPath };
+        var host = new ProxyHost(options, server, provider, transport, config, admin, metrics, all, log) { Tracing = tracing, AccessLog = accessLog, FastPath = fastPath, AppClient = appClient };
         log.Listening(options.ServiceName, host.InboundAddress, host.OutboundAddress, host.AdminAddress);
         return host;
     }
@@ -195,6 +200,7 @@ internal sealed class ProxyHost : IAsyncDisposable
             await _services.DisposeAsync(); // disposes the server too
             _transport.Dispose();
             FastPath?.Dispose();
+            AppClient?.Dispose();
             // After the drain, so the last requests' spans and lines are flushed too.
             Tracing?.Dispose();
             if (AccessLog is not null)

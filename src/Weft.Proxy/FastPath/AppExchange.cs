@@ -1,0 +1,291 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Primitives;
+using Weft.Proxy.Forwarding;
+using Weft.Proxy.Hosting;
+using Weft.Proxy.LoadBalancing;
+using Weft.Proxy.Observability;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Weft.Proxy.FastPath;
+
+/// <summary>
+/// One request from the inbound listener to the local app over a pooled raw HTTP/1.1 connection (see
+/// <see cref="InboundAppClient"/>); pooled itself, with the cancellation source that bounds the exchange.
+/// <list type="bullet">
+/// <item>Request: the head is written from the <see cref="HttpContext"/>; a body with a length up to 64 KiB is read
+/// whole and sent with the head in one write (so a kept-alive connection the app had closed is retried once on a new
+/// one, as <c>SocketsHttpHandler</c> does); a bigger one streams, and one without a length (an h2 stream without
+/// <c>content-length</c>) goes chunked, as YARP would send it, while the response is read.</item>
+/// <item>Response: interim 1xx heads are dropped (as YARP does); the final head's status, headers (minus hop-by-hop
+/// ones and those its <c>Connection</c> names) and body go into <see cref="HttpContext.Response"/>. A body that came
+/// with the head is written without a flush: Kestrel sends it with the end of the response (one h2 HEADERS + DATA).</item>
+/// <item>Aborts: the caller going away, the attempt's timeout and <see cref="InboundAppClient.ActivityTimeout"/>
+/// close the app connection, which ends whatever is pending on it.</item>
+/// </list>
+/// </summary>
+internal sealed partial class AppExchange(InboundAppClient owner)
+{
+    private const int MaxResponseHead = 64 * 1024;
+
+    private CancellationTokenSource _cts = new(Timeout.InfiniteTimeSpan, owner.Time);
+    private byte[] _send = [];
+    private byte[] _recv = [];
+    private int _sendLength;
+    private int _recvCount;
+    private ResponseHead _response;
+    private ProxyCall _call = null!;
+    private volatile UpstreamConnection? _active;
+    private volatile bool _clientGone;
+    private volatile bool _timedOut;
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask RunAsync(ProxyCall call)
+    {
+        _call = call;
+        _clientGone = false;
+        _timedOut = false;
+        _send = ArrayPool<byte>.Shared.Rent(4096);
+        _recv = ArrayPool<byte>.Shared.Rent(8192);
+        var token = _cts.Token;
+        CancellationTokenRegistration aborted = default, attempt = default, idle = default;
+        try
+        {
+            _cts.CancelAfter(InboundAppClient.ActivityTimeout);
+            idle = token.UnsafeRegister(static s => ((AppExchange)s!)._active?.Dispose(), this);
+            aborted = call.Http.RequestAborted.UnsafeRegister(static s => ((AppExchange)s!).Cancel(clientGone: true), this);
+            if (call.AttemptToken.CanBeCanceled)
+                attempt = call.AttemptToken.UnsafeRegister(static s => ((AppExchange)s!).Cancel(clientGone: false), this);
+            await ExchangeAsync(call, token);
+        }
+        finally
+        {
+            // The callbacks may run on other threads; once these return, none is running or will run.
+            aborted.Dispose();
+            attempt.Dispose();
+            idle.Dispose();
+            _active?.Dispose();
+            _active = null;
+            ArrayPool<byte>.Shared.Return(_send);
+            ArrayPool<byte>.Shared.Return(_recv);
+            _send = _recv = [];
+            if (!_cts.TryReset())
+            {
+                _cts.Dispose();
+                _cts = new CancellationTokenSource(Timeout.InfiniteTimeSpan, owner.Time);
+            }
+
+            _call = null!;
+            owner.Return(this);
+        }
+    }
+
+    private void Cancel(bool clientGone)
+    {
+        if (clientGone)
+            _clientGone = true;
+        else
+            _timedOut = true;
+        _active?.Dispose();
+        try
+        {
+            _cts.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ExchangeAsync(ProxyCall call, CancellationToken token)
+    {
+        var http = call.Http;
+        var request = http.Request;
+        var binding = call.Target!.Binding;
+        var pool = owner.Pools.For(call.Endpoint!.Endpoint);
+
+        // -1: no length (chunked to the app).
+        var bodyLength = request.ContentLength
+            ?? (http.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == false ? 0 : -1);
+        var buffered = bodyLength is >= 0 and <= RetryLayer.MaxReplayBody;
+        WriteHead(call, bodyLength);
+        if (buffered && bodyLength > 0)
+        {
+            bool complete;
+            try
+            {
+                complete = await ReadBodyAsync(request.BodyReader, (int)bodyLength);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                RequestBodyFailed(call, e);
+                return;
+            }
+
+            if (!complete)
+            {
+                RequestBodyFailed(call, new IOException("the caller's request body ended before its Content-Length"));
+                return;
+            }
+        }
+
+        UpstreamConnection connection;
+        Task<bool>? body = null;
+        for (var fresh = false; ; fresh = true)
+        {
+            var rented = fresh ? null : pool.TryRent();
+            // A body that streams cannot be sent twice: make sure a kept-alive connection is still open (readable = closed).
+            if (rented is not null && !buffered && rented.Socket.Poll(0, SelectMode.SelectRead))
+            {
+                rented.Dispose();
+                rented = null;
+            }
+
+            var reused = rented is not null;
+            if (rented is null)
+            {
+                try
+                {
+                    rented = await pool.ConnectAsync(binding.ConnectTimeout, token);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    Failed(call, e, AttemptOutcome.ConnectFailure, ForwarderError.Request);
+                    return;
+                }
+            }
+
+            connection = rented;
+            _active = connection;
+            if (token.IsCancellationRequested)
+                connection.Dispose();
+            try
+            {
+                await SendAllAsync(connection.Socket, _send.AsMemory(0, _sendLength));
+                if (!buffered)
+                    body = SendBodyAsync(connection.Socket, request.BodyReader, bodyLength);
+                if (await ReceiveHeadAsync(connection))
+                    break;
+                connection.Dispose();
+                // A kept-alive connection the app had closed: nothing was processed, send it once more on a new one.
+                if (reused && buffered && !token.IsCancellationRequested)
+                    continue;
+                await SettleAsync(body, request);
+                Failed(call, new IOException("the app closed the connection without responding"), AttemptOutcome.Reset, ForwarderError.Request);
+                return;
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                connection.Dispose();
+                // (Disposed: a pooled connection the abort of an earlier exchange closed as it was being returned.)
+                if (reused && buffered && _recvCount == 0 && !token.IsCancellationRequested && e is SocketException or IOException or ObjectDisposedException)
+                    continue;
+                await SettleAsync(body, request);
+                Failed(call, e, AttemptOutcome.Reset, ForwarderError.Request);
+                return;
+            }
+        }
+
+        var status = _response.Status;
+        call.Outcome = status >= 500 ? AttemptOutcome.ServerError : AttemptOutcome.Success;
+        if (call.ResponseArrived(status))
+        {
+            // Declined for a retry: nothing reaches the caller; the body is not read, so the connection goes.
+            connection.Dispose();
+            _active = null;
+            await SettleAsync(body, request);
+            return;
+        }
+
+        var framing = _response.Framing(HttpMethods.IsHead(request.Method));
+        CopyHead(http, framing);
+        bool reusable;
+        try
+        {
+            reusable = await CopyBodyAsync(http, connection.Socket, framing);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The response has begun: the caller can only learn of the failure by the stream (or connection) being reset.
+            connection.Dispose();
+            _active = null;
+            await SettleAsync(body, request);
+            call.Exception = e;
+            call.ForwarderError = _clientGone ? ForwarderError.ResponseBodyClient : ForwarderError.ResponseBodyDestination;
+            call.Outcome = _clientGone || e is ConnectionAbortedException ? AttemptOutcome.Cancelled : _timedOut || token.IsCancellationRequested ? AttemptOutcome.Timeout : AttemptOutcome.Reset;
+            if (call.Outcome != AttemptOutcome.Cancelled)
+                owner.Log.FastAttemptFailed(binding.Name, call.Endpoint!.Endpoint.HostPort, call.Outcome, e);
+            http.Abort();
+            return;
+        }
+
+        if (body is not null)
+        {
+            // The app answered before it read the whole request body: this connection cannot carry another exchange.
+            if (!body.IsCompleted)
+            {
+                reusable = false;
+                connection.Dispose();
+            }
+
+            reusable &= await SettleAsync(body, request);
+        }
+
+        _active = null;
+        if (reusable && !token.IsCancellationRequested && !_clientGone)
+            pool.Return(connection);
+        else
+            connection.Dispose();
+    }
+
+    private void Failed(ProxyCall call, Exception e, AttemptOutcome outcome, ForwarderError error)
+    {
+        _active = null;
+        call.Exception = e;
+        if (_clientGone)
+        {
+            call.Outcome = AttemptOutcome.Cancelled;
+            call.ForwarderError = ForwarderError.RequestCanceled;
+            return;
+        }
+
+        if (_timedOut || _cts.IsCancellationRequested)
+        {
+            call.Outcome = AttemptOutcome.Timeout;
+            call.ForwarderError = ForwarderError.RequestTimedOut;
+        }
+        else
+        {
+            call.Outcome = outcome;
+            call.ForwarderError = error;
+        }
+
+        owner.Log.FastAttemptFailed(call.Target!.Binding.Name, call.Endpoint!.Endpoint.HostPort, call.Outcome, e);
+    }
+
+    private void RequestBodyFailed(ProxyCall call, Exception e)
+    {
+        call.Exception = e;
+        call.Outcome = AttemptOutcome.Cancelled;
+        call.ForwarderError = ForwarderError.RequestBodyClient;
+        // As YARP: the caller broke its own request; whatever it still reads of this exchange, it gets a reset.
+        call.Http.Abort();
+    }
+
+    /// <summary>Waits for a streamed request body's sender to stop; true when it sent the whole body.</summary>
+    private static async ValueTask<bool> SettleAsync(Task<bool>? body, HttpRequest request)
+    {
+        if (body is null)
+            return true;
+        if (!body.IsCompleted)
+            request.BodyReader.CancelPendingRead();
+        return await body;
+    }
+}

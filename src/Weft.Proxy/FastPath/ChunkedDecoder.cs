@@ -1,0 +1,139 @@
+using System.Buffers;
+
+namespace Weft.Proxy.FastPath;
+
+/// <summary>
+/// Decodes a chunked body (RFC 9112 7.1) in place, in pieces as they arrive: the chunk data is moved to the front of the
+/// buffer it came in (framing removed), so the inbound app client can receive straight into Kestrel's response memory
+/// and hand on only the data. Trailer lines, when the app sends any, are kept (they are rare: allocated only then).
+/// Malformed framing is an error: the exchange is reset rather than guessed at.
+/// </summary>
+internal struct ChunkedDecoder
+{
+    private enum State { Size, Extension, SizeLf, Data, DataCr, DataLf, TrailerStart, TrailerLine, FinalLf, Done }
+
+    private State _state;
+    private long _size;
+    private int _digits;
+    private ArrayBufferWriter<byte>? _trailers;
+
+    public readonly bool Done => _state == State.Done;
+
+    /// <summary>The trailer section's lines (each without its CRLF, joined by CRLF), or null when there was none.</summary>
+    public readonly ArrayBufferWriter<byte>? Trailers => _trailers;
+
+    /// <summary>
+    /// Decodes <paramref name="data"/>: its chunk data is moved to its start. Returns how many data bytes that is;
+    /// <paramref name="consumed"/> is how many input bytes belonged to the body (all unless it ended inside).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The chunk framing is broken.</exception>
+    public int Decode(Span<byte> data, out int consumed)
+    {
+        var i = 0;
+        var output = 0;
+        while (i < data.Length && _state != State.Done)
+        {
+            var b = data[i];
+            switch (_state)
+            {
+                case State.Size:
+                    if (char.IsAsciiHexDigit((char)b))
+                    {
+                        if (++_digits > 15)
+                            throw new InvalidDataException("chunk size too large");
+                        _size = _size * 16 + (b <= '9' ? b - '0' : (b | 0x20) - 'a' + 10);
+                    }
+                    else if (_digits > 0 && b is (byte)';' or (byte)' ' or (byte)'\t')
+                    {
+                        _state = State.Extension;
+                    }
+                    else if (_digits > 0 && b == (byte)'\r')
+                    {
+                        _state = State.SizeLf;
+                    }
+                    else
+                    {
+                        throw new InvalidDataException("invalid chunk size");
+                    }
+
+                    i++;
+                    break;
+                case State.Extension:
+                    if (b == (byte)'\r')
+                        _state = State.SizeLf;
+                    i++;
+                    break;
+                case State.SizeLf:
+                    Expect(b, (byte)'\n');
+                    _state = _size == 0 ? State.TrailerStart : State.Data;
+                    i++;
+                    break;
+                case State.Data:
+                    var take = (int)Math.Min(_size, data.Length - i);
+                    if (output != i)
+                        data.Slice(i, take).CopyTo(data[output..]);
+                    output += take;
+                    _size -= take;
+                    i += take;
+                    if (_size == 0)
+                        _state = State.DataCr;
+                    break;
+                case State.DataCr:
+                    Expect(b, (byte)'\r');
+                    _state = State.DataLf;
+                    i++;
+                    break;
+                case State.DataLf:
+                    Expect(b, (byte)'\n');
+                    _state = State.Size;
+                    _digits = 0;
+                    i++;
+                    break;
+                case State.TrailerStart:
+                    if (b == (byte)'\r')
+                    {
+                        _state = State.FinalLf;
+                    }
+                    else
+                    {
+                        _trailers ??= new ArrayBufferWriter<byte>(256);
+                        if (_trailers.WrittenCount > 0)
+                            _trailers.Write("\r\n"u8);
+                        _trailers.Write([b]);
+                        _state = State.TrailerLine;
+                    }
+
+                    i++;
+                    break;
+                case State.TrailerLine:
+                    if (b == (byte)'\n')
+                    {
+                        _state = State.TrailerStart;
+                    }
+                    else if (b != (byte)'\r')
+                    {
+                        if (_trailers!.WrittenCount > 32 * 1024)
+                            throw new InvalidDataException("trailer section too large");
+                        _trailers.Write([b]);
+                    }
+
+                    i++;
+                    break;
+                case State.FinalLf:
+                    Expect(b, (byte)'\n');
+                    _state = State.Done;
+                    i++;
+                    break;
+            }
+        }
+
+        consumed = i;
+        return output;
+    }
+
+    private static void Expect(byte b, byte expected)
+    {
+        if (b != expected)
+            throw new InvalidDataException("invalid chunk framing");
+    }
+}
