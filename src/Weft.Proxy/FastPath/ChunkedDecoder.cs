@@ -1,15 +1,20 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 
 namespace Weft.Proxy.FastPath;
 
 /// <summary>
-/// Decodes a chunked body (RFC 9112 7.1) in place, in pieces as they arrive: the chunk data is moved to the front of the
-/// buffer it came in (framing removed), so the inbound app client can receive straight into Kestrel's response memory
-/// and hand on only the data. Trailer lines, when the app sends any, are kept (they are rare: allocated only then).
-/// Malformed framing is an error: the exchange is reset rather than guessed at.
+/// The chunked body's state machine (RFC 9112 7.1), fed in pieces as the bytes arrive, in one of two modes:
+/// <see cref="Scan"/> finds where the body ends and leaves the bytes as they are (the fast path relays the framing
+/// unchanged); <see cref="Decode"/> removes the framing in place, moving the chunk data to the front of the buffer it
+/// came in, so the inbound app client can receive straight into Kestrel's response memory and hand on only the data.
+/// Trailer lines are kept by <see cref="Decode"/> when the app sends any (rare: allocated only then). Malformed
+/// framing is an error: the exchange is reset rather than guessed at. One instance uses one mode.
 /// </summary>
 internal struct ChunkedDecoder
 {
+    private const int MaxTrailerBytes = 32 * 1024;
+
     private enum State { Size, Extension, SizeLf, Data, DataCr, DataLf, TrailerStart, TrailerLine, FinalLf, Done }
 
     private State _state;
@@ -19,15 +24,26 @@ internal struct ChunkedDecoder
 
     public readonly bool Done => _state == State.Done;
 
-    /// <summary>The trailer section's lines (each without its CRLF, joined by CRLF), or null when there was none.</summary>
+    /// <summary>The trailer section's lines (each without its CRLF, joined by CRLF), or null when there was none; <see cref="Decode"/> only.</summary>
     public readonly ArrayBufferWriter<byte>? Trailers => _trailers;
+
+    /// <summary>Scans <paramref name="data"/> without changing it; returns how many bytes belong to the body (all of them unless it ended inside).</summary>
+    /// <exception cref="InvalidDataException">The chunk framing is broken.</exception>
+    public int Scan(ReadOnlySpan<byte> data)
+    {
+        // Run writes nothing when strip is false, so the read-only bytes are never modified.
+        Run(MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(data), data.Length), strip: false, out var consumed);
+        return consumed;
+    }
 
     /// <summary>
     /// Decodes <paramref name="data"/>: its chunk data is moved to its start. Returns how many data bytes that is;
     /// <paramref name="consumed"/> is how many input bytes belonged to the body (all unless it ended inside).
     /// </summary>
     /// <exception cref="InvalidDataException">The chunk framing is broken.</exception>
-    public int Decode(Span<byte> data, out int consumed)
+    public int Decode(Span<byte> data, out int consumed) => Run(data, strip: true, out consumed);
+
+    private int Run(Span<byte> data, bool strip, out int consumed)
     {
         var i = 0;
         var output = 0;
@@ -70,7 +86,7 @@ internal struct ChunkedDecoder
                     break;
                 case State.Data:
                     var take = (int)Math.Min(_size, data.Length - i);
-                    if (output != i)
+                    if (strip && output != i)
                         data.Slice(i, take).CopyTo(data[output..]);
                     output += take;
                     _size -= take;
@@ -96,10 +112,14 @@ internal struct ChunkedDecoder
                     }
                     else
                     {
-                        _trailers ??= new ArrayBufferWriter<byte>(256);
-                        if (_trailers.WrittenCount > 0)
-                            _trailers.Write("\r\n"u8);
-                        _trailers.Write([b]);
+                        if (strip)
+                        {
+                            _trailers ??= new ArrayBufferWriter<byte>(256);
+                            if (_trailers.WrittenCount > 0)
+                                _trailers.Write("\r\n"u8);
+                            _trailers.Write([b]);
+                        }
+
                         _state = State.TrailerLine;
                     }
 
@@ -110,9 +130,9 @@ internal struct ChunkedDecoder
                     {
                         _state = State.TrailerStart;
                     }
-                    else if (b != (byte)'\r')
+                    else if (strip && b != (byte)'\r')
                     {
-                        if (_trailers!.WrittenCount > 32 * 1024)
+                        if (_trailers!.WrittenCount > MaxTrailerBytes)
                             throw new InvalidDataException("trailer section too large");
                         _trailers.Write([b]);
                     }

@@ -380,7 +380,7 @@ internal sealed partial class FastConnection
 
             case BodyFraming.Chunked:
             {
-                var scanner = new ChunkedScanner();
+                var scanner = new ChunkedDecoder();
                 var used = scanner.Scan(leftover);
                 reusable &= used == leftover.Length;
                 _output.Write(leftover[..used]);

@@ -117,14 +117,14 @@ public sealed class Http1HeadsTests
         Assert.Equal(HeadStatus.Declined, ResponseHead.Parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"u8, out _));
 
     [Fact]
-    public void ChunkedScanner_FindsTheEndWhereverTheBytesAreSplit()
+    public void ChunkedDecoderScan_FindsTheEndWhereverTheBytesAreSplit()
     {
         var body = Encoding.ASCII.GetBytes("5;ext=1\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\nTrailer: x\r\n\r\n");
         var after = Encoding.ASCII.GetBytes("HTTP/1.1");
         var all = body.Concat(after).ToArray();
         for (var split = 0; split <= body.Length; split++)
         {
-            var scanner = new ChunkedScanner();
+            var scanner = new ChunkedDecoder();
             var first = scanner.Scan(all.AsSpan(0, split));
             Assert.Equal(split, first);
             var second = scanner.Scan(all.AsSpan(split));
@@ -134,6 +134,6 @@ public sealed class Http1HeadsTests
     }
 
     [Fact]
-    public void ChunkedScanner_BrokenFraming_Throws() =>
-        Assert.Throws<InvalidDataException>(() => new ChunkedScanner().Scan("5\r\nhelloXX"u8));
+    public void ChunkedDecoderScan_BrokenFraming_Throws() =>
+        Assert.Throws<InvalidDataException>(() => new ChunkedDecoder().Scan("5\r\nhelloXX"u8));
 }
