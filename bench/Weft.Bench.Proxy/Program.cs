@@ -24,6 +24,9 @@ if (args.Contains("--knobs"))
 
 var only = Arg("--only");
 bool Runs(string part) => only is null || only == part;
+// --targets 'direct;weft 2 hops': only these targets (exact names, ';'-separated), for a shorter experiment.
+var onlyTargets = Arg("--targets")?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+List<Target> Chosen(List<Target> all) => onlyTargets is null ? all : [.. all.Where(t => onlyTargets.Contains(t.Name))];
 var resultsFile = Arg("--results") ?? throw new ArgumentException("--results is required");
 void Progress(string line) => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}");
 
@@ -43,6 +46,7 @@ if (ctx.Mtls)
     await using var haproxyTls = await HaproxyTlsPairTarget.StartAsync(ctx, backend);
     await using var mesh = await WeftMesh.StartAsync(ctx, backend, Progress);
     List<Target> targets = [new DirectTarget(backend), haproxy, haproxyTls, WeftTarget.TwoHops(mesh), WeftTarget.TwoHopsLayered(mesh), WeftTarget.TwoHopsInboundYarp(mesh), WeftTarget.TwoHopsPlaintext(mesh)];
+    targets = Chosen(targets);
     var idleRss = targets.Where(t => t.Unavailable is null && t.ProxyPids().Count > 0).ToDictionary(t => t.Name, t => ProcStats.RssKiB(t.ProxyPids()));
     if (Runs("http1"))
     {
@@ -57,6 +61,9 @@ if (ctx.Mtls)
             $"mTLS, h2c from the client: h2load -t1 -c{ctx.H2Connections} -m{ctx.H2Streams} -D{ctx.LoadSeconds}, median of {ctx.Rounds} alternating rounds",
             "http2", targets, backend, idleRss, Loads.H2loadAsync, Progress, tables);
     }
+
+    if (only == "fixed")
+        results["fixed_rate"] = await FixedRateRun.RunAsync(ctx, targets, backend, Progress, tables);
 
     results["finished_utc"] = DateTime.UtcNow.ToString("O");
     results["loadavg_at_end"] = File.ReadAllText("/proc/loadavg").Trim();
@@ -120,6 +127,7 @@ await using (var mesh = await WeftMesh.StartAsync(ctx, backend, Progress))
     weftUnavailable = mesh.Unavailable;
     List<Target> targets = [new DirectTarget(backend), haproxy, nginx, WeftTarget.OneHop(mesh), WeftTarget.OneHopNoFastPath(mesh), WeftTarget.OneHopNoMetrics(mesh), WeftTarget.TwoHops(mesh), WeftTarget.TwoHopsLayered(mesh), WeftTarget.TwoHopsInboundYarp(mesh), WeftTarget.TracedOneHop(mesh)];
     if (ctx.WeftAot is not null) targets.Add(WeftTarget.OneHopAot(mesh));
+    targets = Chosen(targets);
     Progress($"backend nginx on {backend.Port} (h2c {backend.H2Port}); " +
         string.Join(", ", targets.Select(t => t.Unavailable is null ? $"{t.Name} at {t.Http1}" : $"{t.Name}: {t.Unavailable}")));
 

@@ -5,6 +5,8 @@
 # --mtls: issue 4's comparison instead: two hops with mTLS vs plaintext, and two HAProxies over TLS 1.3.
 # --knobs: runtime knobs instead: one-hop sidecars each started with one change (env var, runtimeconfig property or
 #   a native build), alternating; --knob 'NAME|SETTING;...' (repeatable) replaces the default list; --rounds N.
+# --targets 'direct;weft 2 hops': only the targets named (exact names as the tables print them), for a shorter run.
+#   With --mtls, --only fixed runs the fixed-rate load over the mTLS comparison's targets.
 # --aot: also publishes the Native AOT sidecar (src/Weft.ProxyHost) and adds the target "weft 1 hop (AOT)".
 set -euo pipefail
 
@@ -20,7 +22,8 @@ while (($#)); do
     --knob) extra+=(--knob "${2:?--knob needs NAME|VAR=VALUE;...}"); shift ;;
     --rounds) extra+=(--rounds "${2:?--rounds needs a number}"); shift ;;
     --only) extra+=(--only "${2:?--only needs http1, http2 or fixed}"); shift ;;
-    *) echo "usage: $0 [--quick] [--mtls] [--knobs [--knob 'NAME|VAR=VALUE;...']... [--rounds N]] [--aot] [--only http1|http2|fixed]" >&2; exit 2 ;;
+    --targets) extra+=(--targets "${2:?--targets needs NAME;NAME...}"); shift ;;
+    *) echo "usage: $0 [--quick] [--mtls] [--knobs [--knob 'NAME|VAR=VALUE;...']... [--rounds N]] [--aot] [--only http1|http2|fixed] [--targets 'NAME;NAME...']" >&2; exit 2 ;;
   esac
   shift
 done
