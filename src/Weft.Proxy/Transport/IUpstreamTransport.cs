@@ -28,6 +28,9 @@ internal interface IUpstreamTransport
 
     /// <summary>One raw connection (the TCP proxy's), secured as the peer kind requires.</summary>
     ValueTask<Stream> ConnectAsync(PeerKind peer, string service, DnsEndPoint endpoint, CancellationToken cancellationToken);
+
+    /// <summary>As <see cref="ConnectAsync"/>, with the socket under the stream (to run its completions inline).</summary>
+    ValueTask<(Stream Stream, Socket Socket)> ConnectWithSocketAsync(PeerKind peer, string service, DnsEndPoint endpoint, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -71,7 +74,10 @@ internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnec
         });
     }
 
-    public async ValueTask<Stream> ConnectAsync(PeerKind peer, string service, DnsEndPoint endpoint, CancellationToken cancellationToken)
+    public async ValueTask<Stream> ConnectAsync(PeerKind peer, string service, DnsEndPoint endpoint, CancellationToken cancellationToken) =>
+        (await ConnectWithSocketAsync(peer, service, endpoint, cancellationToken)).Stream;
+
+    public async ValueTask<(Stream Stream, Socket Socket)> ConnectWithSocketAsync(PeerKind peer, string service, DnsEndPoint endpoint, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
@@ -86,12 +92,12 @@ internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnec
 
         var network = new NetworkStream(socket, ownsSocket: true);
         if (peer != PeerKind.Sidecar || tls is null)
-            return network;
+            return (network, socket);
         var ssl = new SslStream(network, leaveInnerStreamOpen: false);
         try
         {
             await ssl.AuthenticateAsClientAsync(tls.ClientOptions(service, endpoint), cancellationToken);
-            return ssl;
+            return (ssl, socket);
         }
         catch (Exception e)
         {
