@@ -57,6 +57,12 @@ internal sealed partial class FastConnection
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SidecarAttemptAsync(EndpointState endpoint, bool mayDecline, CancellationToken token)
     {
+        if (_binding.SidecarH2 is { } h2)
+        {
+            await SidecarH2AttemptAsync(h2, endpoint, mayDecline, token);
+            return;
+        }
+
         _owner.SidecarExchange();
         var exchange = RentExchange();
         // The per-try (or request) timeout ends the exchange until the response head arrives, as in the layered path.
@@ -72,7 +78,7 @@ internal sealed partial class FastConnection
             }
             catch (Exception e)
             {
-                await StopBodyAsync(body);
+                await StopBodyAsync(body?.Sending);
                 Failed(token, e, ForwardLayer.IsConnectFailure(e) ? AttemptOutcome.ConnectFailure : AttemptOutcome.Reset);
                 return;
             }
@@ -119,7 +125,7 @@ internal sealed partial class FastConnection
         {
             timeout.Dispose();
             response?.Dispose();
-            await StopBodyAsync(body);
+            await StopBodyAsync(body?.Sending);
         }
     }
 
@@ -161,9 +167,9 @@ internal sealed partial class FastConnection
     /// that nothing reads the client's pipe or the buffered body after the request is done; a streamed body not sent
     /// whole leaves the rest of it in the pipe, so the connection closes after the response.
     /// </summary>
-    private async ValueTask StopBodyAsync(SidecarBody? body)
+    private async ValueTask StopBodyAsync(Task? sending)
     {
-        if (body?.Sending is { IsCompleted: false } sending)
+        if (sending is { IsCompleted: false })
         {
             if (!_buffered)
                 _input.CancelPendingRead();
@@ -337,6 +343,13 @@ internal sealed partial class FastConnection
             return;
         }
 
+        await CopySidecarBodyAsync(stream, length, chunked, token);
+    }
+
+    /// <summary>Copies the response body to the client: as it is, or chunked; checks it against its Content-Length.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask CopySidecarBodyAsync(Stream stream, long length, bool chunked, CancellationToken token)
+    {
         // The body goes out as it is read; a read the h2 stream can answer at once goes in the same flush as what came before.
         var unflushed = 0;
         var remaining = length;
