@@ -36,18 +36,25 @@ internal sealed partial class Http2ClientConnection
                 }
 
                 _readEnd += n;
-                while (_readEnd - _readStart >= FrameHeader.Size)
+                try
                 {
-                    var header = FrameHeader.Read(_read.AsSpan(_readStart));
-                    if (header.Length > MaxFrameSize)
-                        throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, $"a {header.Type} frame of {header.Length} bytes is over our MAX_FRAME_SIZE");
-                    if (_readEnd - _readStart < FrameHeader.Size + header.Length)
-                        break;
-                    var payload = _read.AsSpan(_readStart + FrameHeader.Size, header.Length);
-                    _readStart += FrameHeader.Size + header.Length;
-                    OnFrame(header, payload);
-                    if (_failure is not null)
-                        return;
+                    while (_readEnd - _readStart >= FrameHeader.Size)
+                    {
+                        var header = FrameHeader.Read(_read.AsSpan(_readStart));
+                        if (header.Length > MaxFrameSize)
+                            throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, $"a {header.Type} frame of {header.Length} bytes is over our MAX_FRAME_SIZE");
+                        if (_readEnd - _readStart < FrameHeader.Size + header.Length)
+                            break;
+                        var payload = _read.AsSpan(_readStart + FrameHeader.Size, header.Length);
+                        _readStart += FrameHeader.Size + header.Length;
+                        OnFrame(header, payload);
+                        if (_failure is not null)
+                            return;
+                    }
+                }
+                finally
+                {
+                    CompleteDeferredHeads();
                 }
 
                 if (_readStart == _readEnd)
@@ -338,8 +345,25 @@ internal sealed partial class Http2ClientConnection
         }
         else if (wake)
         {
-            stream.CompleteRead(0);
+            // Announced once this read's frames are all applied: a response whose DATA came in the same read is then
+            // taken whole by the exchange (one write to its client) instead of a head and a body apart.
+            _deferredHeads.Add(stream);
         }
+    }
+
+    private readonly List<Http2ClientStream> _deferredHeads = [];
+
+    private void CompleteDeferredHeads()
+    {
+        if (_deferredHeads.Count == 0)
+            return;
+        for (var i = 0; i < _deferredHeads.Count; i++)
+        {
+            var stream = _deferredHeads[i];
+            stream.CompleteRead(stream.Status);
+        }
+
+        _deferredHeads.Clear();
     }
 
     private void OnReset(int streamId, Http2ErrorCode code)

@@ -277,7 +277,7 @@ internal sealed partial class Http2ClientConnection
         lock (_sync)
         {
             if (stream.HeadReceived)
-                return new ValueTask<int>(0);
+                return new ValueTask<int>(stream.Status);
             if (stream.Error is { } error)
                 return ValueTask.FromException<int>(error);
             stream.WaitingForHead = true;

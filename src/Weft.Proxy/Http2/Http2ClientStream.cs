@@ -77,16 +77,8 @@ internal sealed class Http2ClientStream : Stream, IValueTaskSource<int>, IHeader
     /// <summary>Queues the request head; <paramref name="contentLength"/> 0 ends the stream with it.</summary>
     public void SendHeaders(ReadOnlySpan<byte> headerBlock, long contentLength) => _connection.SendHeaders(this, headerBlock, contentLength);
 
-    /// <summary>Waits for the final response head (1xx heads are skipped).</summary>
-    public ValueTask ReadHeadAsync()
-    {
-        var wait = _connection.WaitHead(this);
-        if (wait.IsCompletedSuccessfully)
-            return default;
-        return AwaitHead(wait);
-
-        static async ValueTask AwaitHead(ValueTask<int> wait) => await wait;
-    }
+    /// <summary>Waits for the final response head (1xx heads are skipped); gives its status.</summary>
+    public ValueTask<int> ReadHeadAsync() => _connection.WaitHead(this);
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _connection.Read(this, buffer);
 
