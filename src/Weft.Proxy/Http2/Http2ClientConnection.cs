@@ -341,8 +341,10 @@ internal sealed partial class Http2ClientConnection
                 ResetLocked(stream, Http2ErrorCode.Cancel);
             if (stream.Id != 0)
                 _streams.Remove(stream.Id);
-            // What the exchange never read still counts against the connection's window: give it back.
+            // What the exchange never read still counts against the connection's window: give it back, now if it is
+            // enough, or the connection's window could stay shut with nobody left to read.
             _connectionCredit += stream.Buffered;
+            CreditConnectionLocked();
             _windowWaiters?.Remove(stream);
             stream.ResetForReuse();
             if (_free.Count < 256)
