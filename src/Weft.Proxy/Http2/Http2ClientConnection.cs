@@ -293,6 +293,9 @@ internal sealed partial class Http2ClientConnection
         {
             if (!stream.HeadReceived)
                 return ValueTask.FromException<int>(new InvalidOperationException("the response head has not arrived"));
+            // A reset (or a cancelled exchange) ends the stream too, but must never read as the body's end.
+            if (stream.Error is { } failed)
+                return ValueTask.FromException<int>(failed);
             if (stream.Buffered > 0 && buffer.Length > 0)
             {
                 var n = stream.TakeBuffered(buffer.Span);
@@ -307,8 +310,6 @@ internal sealed partial class Http2ClientConnection
 
             if (stream.ResponseEnded || buffer.Length == 0)
                 return new ValueTask<int>(0);
-            if (stream.Error is { } error)
-                return ValueTask.FromException<int>(error);
             stream.ReadInto = buffer;
             stream.ReadWaiting = true;
             return stream.ReadWait();
