@@ -162,31 +162,66 @@ public sealed class HPackDecoderTests
     [Fact]
     public void Decode_InsertWhoseNameIsTheEntryItEvicts_KeepsTheName()
     {
-        // RFC 7541 4.4: a table that holds exactly one entry; the next insert names that entry (index 62) and evicts it.
-        var decoder = new HPackDecoder(maxTableSize: 60);
-        HeaderList.Decode(decoder, "400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572");
-        Assert.Equal([("custom-key", "other-header-x")], HeaderList.Decode(decoder, "7e 0e 6f74 6865 722d 6865 6164 6572 2d78"));
-        Assert.Equal([("custom-key", "other-header-x")], HeaderList.Decode(decoder, "be"));
+        // RFC 7541 4.4. Laid out so that making room moves the surviving entry over the evicted one's name: in a
+        // 200-byte table, d (59 bytes of name and value) at 0, custom-key (76) at 59, then f (60) evicts d. The last
+        // insert names custom-key (index 63), evicts it, and needs the 60 bytes of f moved to the front, over byte 59.
+        var decoder = new HPackDecoder(maxTableSize: 200);
+        var d = new string('D', 58);
+        var custom = new string('C', 66);
+        var f = new string('F', 59);
+        var last = new string('L', 54);
+        HeaderList.Decode(decoder, Literal("d", d));
+        HeaderList.Decode(decoder, Literal("custom-key", custom));
+        HeaderList.Decode(decoder, Literal("f", f));
+        Assert.Equal([("f", f), ("custom-key", custom)], HeaderList.Decode(decoder, "bebf"));
+
+        var sink = new HeaderList();
+        decoder.Decode([0x7f, 0x00, (byte)last.Length, .. System.Text.Encoding.ASCII.GetBytes(last)], sink);
+
+        Assert.Equal([("custom-key", last)], sink.Fields);
+        Assert.Equal(2, decoder.TableCount);
+        Assert.Equal([("custom-key", last), ("f", f)], HeaderList.Decode(decoder, "bebf"));
+
+        static string Literal(string name, string value) =>
+            $"40 {name.Length:x2} {Convert.ToHexString(System.Text.Encoding.ASCII.GetBytes(name))} {value.Length:x2} {Convert.ToHexString(System.Text.Encoding.ASCII.GetBytes(value))}";
     }
 
-    [Fact]
-    public void Decode_ManyInsertsThroughASmallTable_KeepsEveryEntryIntact()
+    [Theory]
+    [InlineData(200, 40)]
+    [InlineData(1000, 300)]
+    [InlineData(4096, 1500)]
+    public void Decode_ManyInserts_KeepEveryEntryIntact(int tableSize, int maxValueLength)
     {
-        // Enough inserts to wrap the entry ring and compact the byte buffer many times over.
-        var decoder = new HPackDecoder(maxTableSize: 200);
+        // Enough inserts to wrap the entry ring and to move and grow the table's bytes many times over; after each,
+        // every entry is read back by index against a model of what the table should hold (newest first, evicted by size).
+        var decoder = new HPackDecoder(maxTableSize: tableSize);
+        var model = new List<(string Name, string Value)>();
+        var random = new Random(tableSize);
         for (var i = 0; i < 500; i++)
         {
             var name = $"x-n{i % 7}";
-            var value = new string((char)('a' + i % 26), i % 40);
-            var block = new List<byte> { 0x40, (byte)name.Length };
-            block.AddRange(System.Text.Encoding.ASCII.GetBytes(name));
-            block.Add((byte)value.Length);
-            block.AddRange(System.Text.Encoding.ASCII.GetBytes(value));
+            var value = new string((char)('a' + i % 26), random.Next(maxValueLength));
+            var block = new byte[16 + name.Length + value.Length];
+            var length = HPackEncoder.WriteInteger(0, 6, 0x40, block);
+            length += HPackEncoder.WriteInteger(name.Length, 7, 0, block.AsSpan(length));
+            length += System.Text.Encoding.ASCII.GetBytes(name, block.AsSpan(length));
+            length += HPackEncoder.WriteInteger(value.Length, 7, 0, block.AsSpan(length));
+            length += System.Text.Encoding.ASCII.GetBytes(value, block.AsSpan(length));
             var sink = new HeaderList();
-            decoder.Decode(block.ToArray(), sink);
+            decoder.Decode(block.AsSpan(0, length), sink);
             Assert.Equal([(name, value)], sink.Fields);
-            Assert.True(decoder.TableSize <= 200);
-            Assert.Equal([(name, value)], HeaderList.Decode(decoder, "be"));
+
+            model.Insert(0, (name, value));
+            while (model.Sum(e => e.Name.Length + e.Value.Length + 32) > tableSize)
+                model.RemoveAt(model.Count - 1);
+            Assert.Equal(model.Count, decoder.TableCount);
+            var indexes = new byte[6 * model.Count];
+            var indexesLength = 0;
+            for (var n = 0; n < model.Count; n++)
+                indexesLength += HPackEncoder.WriteInteger(62 + n, 7, 0x80, indexes.AsSpan(indexesLength));
+            var all = new HeaderList();
+            decoder.Decode(indexes.AsSpan(0, indexesLength), all);
+            Assert.Equal(model, all.Fields);
         }
     }
 }
