@@ -102,6 +102,22 @@ internal static class Goals
                 Table.Ratio(Get(part, layered, "median_rps") ?? double.NaN, Get(part, haproxy, "median_rps") ?? double.NaN), "");
         }
 
+        // The client sidecar's hop on Weft's own HTTP/2 client (A, WEFT_FAST_H2=1) against SocketsHttpHandler (B, "weft 2 hops"), same run.
+        // Only HTTP/1.1 callers take the fast path, so only they reach the own client: h2 callers go the layered way in both
+        // sidecars, and their rows are a control (same code on both sides: the spread there is the run's noise).
+        const string ownH2 = WeftTarget.OwnH2TwoHopsName;
+        foreach (var (part, label) in new[] { ("http1", "HTTP/1.1"), ("http2", "HTTP/2, control: same code") })
+        {
+            table.Row($"(A/B) 2 hops mTLS req/s, own h2 client vs SocketsHttpHandler ({label})",
+                Table.Ratio(Get(part, ownH2, "median_rps") ?? double.NaN, Get(part, mtls, "median_rps") ?? double.NaN), "");
+            var a = Get(part, ownH2, "median_proxy_cpu_us_per_request");
+            var b = Get(part, mtls, "median_proxy_cpu_us_per_request");
+            table.Row($"(A/B) 2 hops mTLS CPU/req, own h2 client vs SocketsHttpHandler ({label})",
+                Table.Ratio(a ?? double.NaN, b ?? double.NaN) + (a is { } x && b is { } y ? $" ({x:F1} vs {y:F1} µs)" : ""), "");
+            table.Row($"(info) own h2 client mTLS req/s vs haproxy 2 hops TLS ({label})",
+                Table.Ratio(Get(part, ownH2, "median_rps") ?? double.NaN, Get(part, haproxy, "median_rps") ?? double.NaN), "");
+        }
+
         // Not goals, but what the req/s split of 2 shared cores hides: the proxies' own CPU per request.
         foreach (var (part, label) in new[] { ("http1", "HTTP/1.1"), ("http2", "HTTP/2") })
         {

@@ -79,6 +79,14 @@ internal sealed class WeftMesh : IAsyncDisposable
 
     public int LayeredClientOutboundPort { get; private set; }
 
+    /// <summary>
+    /// With <c>--mtls</c>: a two-hop client sidecar run with <c>WEFT_FAST_H2=1</c>, to the same backend sidecar: its hop
+    /// goes through Weft's own HTTP/2 client instead of SocketsHttpHandler.
+    /// </summary>
+    public ChildProcess? OwnH2ClientSidecar { get; private set; }
+
+    public int OwnH2ClientOutboundPort { get; private set; }
+
     /// <summary>With <c>--mtls</c>: a client sidecar and a backend sidecar, both <c>--insecure-plaintext-mesh</c> (h2c between them).</summary>
     public ChildProcess? PlaintextClientSidecar { get; private set; }
 
@@ -183,6 +191,10 @@ internal sealed class WeftMesh : IAsyncDisposable
             launch: SidecarLaunch.Baseline(ctx) with { Variables = new Dictionary<string, string> { ["WEFT_FAST_PATH_SIDECARS"] = "0" } }));
         if (ctx.Mtls)
         {
+            OwnH2ClientOutboundPort = ChildProcess.FreeLoopbackPort();
+            OwnH2ClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client-own-h2", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
+                ChildProcess.FreeLoopbackPort(), OwnH2ClientOutboundPort, [(MeshedService, serverInbound)],
+                launch: SidecarLaunch.Baseline(ctx) with { Name = "own h2 client", Variables = new Dictionary<string, string> { ["WEFT_FAST_H2"] = "1" } }));
             // The two-hop path again, with plaintext (h2c) between the two sidecars: what mTLS costs, in the same run.
             const string insecure = "--insecure-plaintext-mesh";
             var plainInbound = ChildProcess.FreeLoopbackPort();
@@ -277,6 +289,7 @@ internal sealed class WeftTarget : Target
     public const string LayeredTwoHopsName = "weft 2 hops (layered client)";
     public const string AotName = "weft 1 hop (AOT)";
     public const string YarpInboundName = "weft 2 hops (inbound YARP)";
+    public const string OwnH2TwoHopsName = "weft 2 hops (own h2 client)";
 
     private readonly Func<string?> _unavailable;
     private readonly Func<List<int>> _pids;
@@ -312,6 +325,10 @@ internal sealed class WeftTarget : Target
     /// <summary>As <see cref="TwoHops"/>, through a client sidecar whose calls to sidecars take the layered path (<c>WEFT_FAST_PATH_SIDECARS=0</c>).</summary>
     public static WeftTarget TwoHopsLayered(WeftMesh mesh) =>
         new(LayeredTwoHopsName, 2, mesh.LayeredClientOutboundPort, WeftMesh.MeshedService, () => mesh.Unavailable, () => Pids(mesh.LayeredClientSidecar, mesh.ServerSidecar));
+
+    /// <summary>As <see cref="TwoHops"/>, through a client sidecar whose hop uses Weft's own HTTP/2 client (<c>WEFT_FAST_H2=1</c>; <c>--mtls</c> runs).</summary>
+    public static WeftTarget TwoHopsOwnH2(WeftMesh mesh) =>
+        new(OwnH2TwoHopsName, 2, mesh.OwnH2ClientOutboundPort, WeftMesh.MeshedService, () => mesh.Unavailable, () => Pids(mesh.OwnH2ClientSidecar, mesh.ServerSidecar));
 
     /// <summary>As <see cref="TwoHops"/>, the server sidecar forwarding to nginx with YARP (<c>WEFT_INBOUND_FAST=0</c>): the before of the A/B.</summary>
     public static WeftTarget TwoHopsInboundYarp(WeftMesh mesh) =>

@@ -20,7 +20,8 @@ namespace Weft.Proxy.FastPath;
 /// pipe, sent with the cluster's <see cref="Routing.ClusterBinding.SidecarInvoker"/> (so mTLS, the peer's identity check,
 /// connection lifetime and renewal are the transport's, unchanged). The response is written back as HTTP/1.1: its
 /// Content-Length when it has one, chunked otherwise; trailers are dropped, as the layered path drops them for an
-/// HTTP/1.1 client (Kestrel's HTTP/1.1 responses have no trailers).
+/// HTTP/1.1 client (Kestrel's HTTP/1.1 responses have no trailers). With <c>WEFT_FAST_H2=1</c> the attempt goes through
+/// Weft's own HTTP/2 client instead, by the same rules (<c>FastConnection.SidecarH2.cs</c>).
 /// </summary>
 internal sealed partial class FastConnection
 {
@@ -57,6 +58,12 @@ internal sealed partial class FastConnection
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SidecarAttemptAsync(EndpointState endpoint, bool mayDecline, CancellationToken token)
     {
+        if (_binding.SidecarH2 is { } h2)
+        {
+            await SidecarH2AttemptAsync(h2, endpoint, mayDecline, token);
+            return;
+        }
+
         _owner.SidecarExchange();
         var exchange = RentExchange();
         // The per-try (or request) timeout ends the exchange until the response head arrives, as in the layered path.
@@ -72,7 +79,7 @@ internal sealed partial class FastConnection
             }
             catch (Exception e)
             {
-                await StopBodyAsync(body);
+                await StopBodyAsync(body?.Sending);
                 Failed(token, e, ForwardLayer.IsConnectFailure(e) ? AttemptOutcome.ConnectFailure : AttemptOutcome.Reset);
                 return;
             }
@@ -119,7 +126,7 @@ internal sealed partial class FastConnection
         {
             timeout.Dispose();
             response?.Dispose();
-            await StopBodyAsync(body);
+            await StopBodyAsync(body?.Sending);
         }
     }
 
@@ -161,9 +168,9 @@ internal sealed partial class FastConnection
     /// that nothing reads the client's pipe or the buffered body after the request is done; a streamed body not sent
     /// whole leaves the rest of it in the pipe, so the connection closes after the response.
     /// </summary>
-    private async ValueTask StopBodyAsync(SidecarBody? body)
+    private async ValueTask StopBodyAsync(Task? sending)
     {
-        if (body?.Sending is { IsCompleted: false } sending)
+        if (sending is { IsCompleted: false })
         {
             if (!_buffered)
                 _input.CancelPendingRead();
@@ -337,6 +344,13 @@ internal sealed partial class FastConnection
             return;
         }
 
+        await CopySidecarBodyAsync(stream, length, chunked, token);
+    }
+
+    /// <summary>Copies the response body to the client: as it is, or chunked; checks it against its Content-Length.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask CopySidecarBodyAsync(Stream stream, long length, bool chunked, CancellationToken token)
+    {
         // The body goes out as it is read; a read the h2 stream can answer at once goes in the same flush as what came before.
         var unflushed = 0;
         var remaining = length;

@@ -96,5 +96,16 @@ internal sealed class Http1FastPath(MeshConfig config, TimeProvider time, ProxyM
 
     public void SidecarExchange() => Interlocked.Increment(ref _sidecarExchanges);
 
+    private long _sidecarH2Exchanges;
+
+    /// <summary>Of <see cref="SidecarExchanges"/>, those sent through Weft's own HTTP/2 client (<c>WEFT_FAST_H2=1</c>).</summary>
+    public long SidecarH2Exchanges => Interlocked.Read(ref _sidecarH2Exchanges);
+
+    public void SidecarH2Exchange()
+    {
+        Interlocked.Increment(ref _sidecarExchanges);
+        Interlocked.Increment(ref _sidecarH2Exchanges);
+    }
+
     public void Dispose() => Pools.Dispose();
 }

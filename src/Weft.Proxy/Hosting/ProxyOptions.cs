@@ -42,6 +42,12 @@ internal sealed record ProxyOptions
     /// </summary>
     public bool FastPath { get; init; } = true;
 
+    /// <summary>
+    /// The fast path's hop to another sidecar goes through Weft's own HTTP/2 client (<see cref="Transport.SidecarH2Pool"/>)
+    /// instead of SocketsHttpHandler; off unless <c>WEFT_FAST_H2=1</c>, until measured to win.
+    /// </summary>
+    public bool FastH2 { get; init; } = Environment.GetEnvironmentVariable("WEFT_FAST_H2") == "1";
+
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     /// <summary>

@@ -274,6 +274,7 @@ internal sealed class RouteCompiler(ProxyOptions options, IUpstreamTransport tra
                 RequestTimeout = Positive(resolver?.RequestTimeout),
                 DirectInvoker = owner.Transport.Invoker(PeerKind.Direct, service, connectTimeout, maxConnections),
                 SidecarInvoker = owner.Transport.Invoker(PeerKind.Sidecar, service, connectTimeout, maxConnections),
+                SidecarH2 = owner.Options.FastH2 ? owner.Transport.SidecarH2(service, connectTimeout, maxConnections) : null,
                 Endpoints = endpoints,
                 Http1Direct = ProtocolOf(service) == Protocols.Http && maxConnections == int.MaxValue
                     && settings.Policy is not (LoadBalancingPolicies.RingHash or LoadBalancingPolicies.Maglev)

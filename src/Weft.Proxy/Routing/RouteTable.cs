@@ -115,6 +115,9 @@ internal sealed record ClusterBinding
     public TimeSpan? RequestTimeout { get; init; }
     public required HttpMessageInvoker DirectInvoker { get; init; }
     public required HttpMessageInvoker SidecarInvoker { get; init; }
+
+    /// <summary>The own HTTP/2 client's pool to this cluster's sidecars, when <see cref="Hosting.ProxyOptions.FastH2"/> is on.</summary>
+    public Transport.SidecarH2Pool? SidecarH2 { get; init; }
     public required ImmutableArray<MeshEndpoint> Endpoints { get; init; }
 
     /// <summary>

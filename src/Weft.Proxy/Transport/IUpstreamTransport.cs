@@ -26,8 +26,14 @@ internal interface IUpstreamTransport
     /// <summary>Pooled HTTP connections to instances of <paramref name="service"/> of one peer kind.</summary>
     HttpMessageInvoker Invoker(PeerKind peer, string service, TimeSpan connectTimeout, int maxConnections);
 
+    /// <summary>The own HTTP/2 client's connections to the sidecars of <paramref name="service"/> (see <see cref="SidecarH2Pool"/>).</summary>
+    SidecarH2Pool SidecarH2(string service, TimeSpan connectTimeout, int maxConnections);
+
     /// <summary>One raw connection (the TCP proxy's), secured as the peer kind requires.</summary>
     ValueTask<Stream> ConnectAsync(PeerKind peer, string service, DnsEndPoint endpoint, CancellationToken cancellationToken);
+
+    /// <summary>As <see cref="ConnectAsync"/>, with the socket under the stream (to run its completions inline).</summary>
+    ValueTask<(Stream Stream, Socket Socket)> ConnectWithSocketAsync(PeerKind peer, string service, DnsEndPoint endpoint, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -36,9 +42,15 @@ internal interface IUpstreamTransport
 /// is that service. Without a <see cref="WorkloadTls"/> (in-process tests of routing), sidecars get h2c.
 /// Direct instances and the local app stay plaintext.
 /// </summary>
-internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnectionLifetime) : IUpstreamTransport, IDisposable
+internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnectionLifetime, TimeProvider? time = null) : IUpstreamTransport, IDisposable
 {
     private readonly ConcurrentDictionary<(PeerKind, string, TimeSpan, int), HttpMessageInvoker> _invokers = new();
+    private readonly ConcurrentDictionary<(string, TimeSpan, int), SidecarH2Pool> _h2Pools = new();
+
+    public SidecarH2Pool SidecarH2(string service, TimeSpan connectTimeout, int maxConnections) =>
+        _h2Pools.TryGetValue((tls is null ? "" : service, connectTimeout, maxConnections), out var pool) ? pool
+            : _h2Pools.GetOrAdd((tls is null ? "" : service, connectTimeout, maxConnections), static (key, s) =>
+                new SidecarH2Pool(s.Transport, key.Item1, key.Item2, key.Item3, s.Lifetime, s.Time), (Transport: this, Lifetime: sidecarConnectionLifetime, Time: time ?? TimeProvider.System));
 
     public HttpMessageInvoker Invoker(PeerKind peer, string service, TimeSpan connectTimeout, int maxConnections)
     {
@@ -71,7 +83,10 @@ internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnec
         });
     }
 
-    public async ValueTask<Stream> ConnectAsync(PeerKind peer, string service, DnsEndPoint endpoint, CancellationToken cancellationToken)
+    public async ValueTask<Stream> ConnectAsync(PeerKind peer, string service, DnsEndPoint endpoint, CancellationToken cancellationToken) =>
+        (await ConnectWithSocketAsync(peer, service, endpoint, cancellationToken)).Stream;
+
+    public async ValueTask<(Stream Stream, Socket Socket)> ConnectWithSocketAsync(PeerKind peer, string service, DnsEndPoint endpoint, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
@@ -86,12 +101,12 @@ internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnec
 
         var network = new NetworkStream(socket, ownsSocket: true);
         if (peer != PeerKind.Sidecar || tls is null)
-            return network;
+            return (network, socket);
         var ssl = new SslStream(network, leaveInnerStreamOpen: false);
         try
         {
             await ssl.AuthenticateAsClientAsync(tls.ClientOptions(service, endpoint), cancellationToken);
-            return ssl;
+            return (ssl, socket);
         }
         catch (Exception e)
         {
@@ -107,6 +122,9 @@ internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnec
         foreach (var invoker in _invokers.Values)
             invoker.Dispose();
         _invokers.Clear();
+        foreach (var pool in _h2Pools.Values)
+            pool.Dispose();
+        _h2Pools.Clear();
     }
 }
 

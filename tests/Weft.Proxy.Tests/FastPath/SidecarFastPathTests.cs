@@ -13,11 +13,21 @@ namespace Weft.Proxy.Tests.FastPath;
 /// over mTLS through the transport's invoker, as on the layered path, and what the client and the far app see must be
 /// what the layered path gives them.
 /// </summary>
-public sealed class SidecarFastPathTests : IDisposable
+public class SidecarFastPathTests : IDisposable
 {
     private readonly TestCa _ca = new();
 
-    public void Dispose() => _ca.Dispose();
+    /// <summary>Whether the client sidecar's hop uses Weft's own HTTP/2 client (<c>WEFT_FAST_H2=1</c>).</summary>
+    protected virtual bool FastH2 => false;
+
+    /// <summary>The fast path's exchanges with sidecars, counting only the own h2 client's when it is on (so its tests prove it carried them).</summary>
+    private long Exchanges(ProxyHost? proxy) => FastH2 ? proxy!.FastPath!.SidecarH2Exchanges : proxy!.FastPath!.SidecarExchanges;
+
+    public void Dispose()
+    {
+        _ca.Dispose();
+        GC.SuppressFinalize(this);
+    }
 
     /// <summary>A server sidecar for "orders" in front of <paramref name="app"/>, over mTLS.</summary>
     private async Task<ProxyHost> ServerSidecarAsync(IPEndPoint app)
@@ -35,6 +45,7 @@ public sealed class SidecarFastPathTests : IDisposable
             Workload = _ca.Workload("frontend"),
             Time = _ca.Time,
             FastPath = fastPath,
+            FastH2 = FastH2,
         });
         var endpoints = inbound.Select((a, i) => Mesh.Endpoint($"orders-{i}", a, sidecar: true)).ToArray();
         Assert.True(client.ConfigSink.Apply(Mesh.Snapshot(1, [("orders", endpoints)], entries ?? [])).Applied);
@@ -73,8 +84,8 @@ public sealed class SidecarFastPathTests : IDisposable
         }
 
         Assert.Equal(20, Volatile.Read(ref hits));
-        Assert.Equal(20, client.FastPath!.SidecarExchanges);
-        Assert.Equal(0, client.FastPath.FallBacks);
+        Assert.Equal(20, Exchanges(client));
+        Assert.Equal(0, client.FastPath!.FallBacks);
         Assert.Equal(0, client.Workload!.TlsHandshakeFailures);
         Assert.Equal(0, server.Workload!.TlsHandshakeFailures);
     }
@@ -108,8 +119,8 @@ public sealed class SidecarFastPathTests : IDisposable
             Assert.Equal(payload, await response.Content.ReadAsByteArrayAsync());
         }
 
-        Assert.Equal(3, client.FastPath!.SidecarExchanges);
-        Assert.Equal(0, client.FastPath.FallBacks);
+        Assert.Equal(3, Exchanges(client));
+        Assert.Equal(0, client.FastPath!.FallBacks);
     }
 
     [Fact]
@@ -178,8 +189,8 @@ public sealed class SidecarFastPathTests : IDisposable
             Assert.Equal(big, large.Body);
         }
 
-        Assert.Equal(10, client.FastPath!.SidecarExchanges);
-        Assert.Equal(0, client.FastPath.FallBacks);
+        Assert.Equal(10, Exchanges(client));
+        Assert.Equal(0, client.FastPath!.FallBacks);
     }
 
     [Fact]
@@ -212,7 +223,7 @@ public sealed class SidecarFastPathTests : IDisposable
         var viaFast = await SendAsync(fast);
         var viaLayered = await SendAsync(layered);
 
-        Assert.Equal(1, fast.FastPath!.SidecarExchanges);
+        Assert.Equal(1, Exchanges(fast));
         Assert.Equal((viaLayered.Status, viaLayered.Text), (viaFast.Status, viaFast.Text));
         Assert.Equal(viaLayered.Header("x-echo"), viaFast.Header("x-echo"));
         Assert.DoesNotContain("proxy-authorization", viaFast.Header("x-echo"));
@@ -243,8 +254,8 @@ public sealed class SidecarFastPathTests : IDisposable
             Assert.Equal("good", await http.GetStringAsync("/"));
 
         Assert.True(Volatile.Read(ref bad) > 0);
-        Assert.Equal(20 + Volatile.Read(ref bad), client.FastPath!.SidecarExchanges);
-        Assert.Equal(0, client.FastPath.FallBacks);
+        Assert.Equal(20 + Volatile.Read(ref bad), Exchanges(client));
+        Assert.Equal(0, client.FastPath!.FallBacks);
     }
 
     [Fact]
@@ -273,8 +284,8 @@ public sealed class SidecarFastPathTests : IDisposable
         Assert.Equal("per-try-timeout", timedOut.Header("x-weft-error"));
         Assert.Contains("per-try timeout of 300 ms", timedOut.Text);
         Assert.Equal("quick", next.Text);
-        Assert.Equal(3, client.FastPath!.SidecarExchanges);
-        Assert.Equal(0, client.FastPath.FallBacks);
+        Assert.Equal(3, Exchanges(client));
+        Assert.Equal(0, client.FastPath!.FallBacks);
     }
 
     [Fact]
@@ -310,7 +321,7 @@ public sealed class SidecarFastPathTests : IDisposable
 
         Assert.Equal(502, response.Status);
         Assert.Equal("connect-failure", response.Header("x-weft-error"));
-        Assert.Equal(1, client.FastPath!.SidecarExchanges);
+        Assert.Equal(1, Exchanges(client));
     }
 
     [Fact]

@@ -6,12 +6,22 @@ using Weft.Proxy.Tests.Support;
 namespace Weft.Proxy.Tests.Security;
 
 /// <summary>Calls to other sidecars go over mTLS and reach only a peer whose certificate names the service the call is for.</summary>
-public sealed class OutboundMutualTlsTests : IDisposable
+public class OutboundMutualTlsTests : IDisposable
 {
     private readonly TestCa _ca = new();
     private int _hits;
 
-    public void Dispose() => _ca.Dispose();
+    /// <summary>Whether the client sidecar's hop uses Weft's own HTTP/2 client (<c>WEFT_FAST_H2=1</c>).</summary>
+    protected virtual bool FastH2 => false;
+
+    public void Dispose()
+    {
+        _ca.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    private Task<Weft.Proxy.Hosting.ProxyHost> ClientSidecarAsync() =>
+        Weft.Proxy.Hosting.ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with { Workload = _ca.Workload("frontend"), Time = _ca.Time, FastH2 = FastH2 });
 
     private Task<Backend> AppAsync() => Backend.StartAsync(a => a.Run(c =>
     {
@@ -25,7 +35,7 @@ public sealed class OutboundMutualTlsTests : IDisposable
         await using var app = await AppAsync();
         await using var server = await Mesh.SecureProxyAsync(_ca.Workload("orders"), "orders", app.Address);
         server.ConfigSink.Apply(Mesh.Snapshot(1, []));
-        await using var client = await Mesh.SecureProxyAsync(_ca.Workload("frontend"), "frontend", Mesh.NoApp);
+        await using var client = await ClientSidecarAsync();
         client.ConfigSink.Apply(Mesh.Snapshot(1, [("orders", [Mesh.Endpoint("o1", server.InboundAddress, sidecar: true)])]));
         using var http = Mesh.Client(client.OutboundAddress, "orders");
 
@@ -44,7 +54,7 @@ public sealed class OutboundMutualTlsTests : IDisposable
         // Registered as orders, but holds payments's certificate (say, a misdirected or hijacked address).
         await using var impostor = await Mesh.SecureProxyAsync(_ca.Workload("payments"), "payments", app.Address);
         impostor.ConfigSink.Apply(Mesh.Snapshot(1, []));
-        await using var client = await Mesh.SecureProxyAsync(_ca.Workload("frontend"), "frontend", Mesh.NoApp);
+        await using var client = await ClientSidecarAsync();
         client.ConfigSink.Apply(Mesh.Snapshot(1, [("orders", [Mesh.Endpoint("o1", impostor.InboundAddress, sidecar: true)])]));
         using var http = Mesh.Client(client.OutboundAddress, "orders");
 
@@ -62,7 +72,7 @@ public sealed class OutboundMutualTlsTests : IDisposable
         await using var app = await AppAsync();
         await using var stranger = await Mesh.SecureProxyAsync(otherCa.Workload("orders"), "orders", app.Address);
         stranger.ConfigSink.Apply(Mesh.Snapshot(1, []));
-        await using var client = await Mesh.SecureProxyAsync(_ca.Workload("frontend"), "frontend", Mesh.NoApp);
+        await using var client = await ClientSidecarAsync();
         client.ConfigSink.Apply(Mesh.Snapshot(1, [("orders", [Mesh.Endpoint("o1", stranger.InboundAddress, sidecar: true)])]));
         using var http = Mesh.Client(client.OutboundAddress, "orders");
 

@@ -1,0 +1,593 @@
+using System.Buffers.Binary;
+
+namespace Weft.Proxy.Http2;
+
+/// <summary>The read loop: frames from the server, applied under the lock, their waiters completed after it.</summary>
+internal sealed partial class Http2ClientConnection
+{
+    private byte[] _read = new byte[2 * (MaxFrameSize + FrameHeader.Size)];
+    private int _readStart;
+    private int _readEnd;
+
+    // A header block split over HEADERS and CONTINUATION frames.
+    private byte[] _block = [];
+    private int _blockLength;
+    private int _blockStream;
+    private bool _blockEndStream;
+
+    private async ValueTask ReadLoopAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                if (_readEnd == _read.Length)
+                {
+                    _read.AsSpan(_readStart, _readEnd - _readStart).CopyTo(_read);
+                    _readEnd -= _readStart;
+                    _readStart = 0;
+                }
+
+                var n = await _transport.ReadAsync(_read.AsMemory(_readEnd));
+                if (n == 0)
+                {
+                    Fail(new IOException("the server closed the connection"), Http2ErrorCode.NoError);
+                    return;
+                }
+
+                _readEnd += n;
+                try
+                {
+                    while (_readEnd - _readStart >= FrameHeader.Size)
+                    {
+                        var header = FrameHeader.Read(_read.AsSpan(_readStart));
+                        if (header.Length > MaxFrameSize)
+                            throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, $"a {header.Type} frame of {header.Length} bytes is over our MAX_FRAME_SIZE");
+                        if (_readEnd - _readStart < FrameHeader.Size + header.Length)
+                            break;
+                        var payload = _read.AsSpan(_readStart + FrameHeader.Size, header.Length);
+                        _readStart += FrameHeader.Size + header.Length;
+                        OnFrame(header, payload);
+                        if (_failure is not null)
+                            return;
+                    }
+                }
+                finally
+                {
+                    CompleteDeferredHeads();
+                }
+
+                if (_readStart == _readEnd)
+                    _readStart = _readEnd = 0;
+            }
+        }
+        catch (Http2ProtocolException e)
+        {
+            Fail(new IOException($"HTTP/2 protocol error from the server: {e.Message}", e), e.Code);
+        }
+        catch (Exception e)
+        {
+            Fail(e is IOException ? e : new IOException("reading from the server failed", e), Http2ErrorCode.NoError);
+        }
+    }
+
+    private void OnFrame(FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (_blockLength > 0 || _blockStream != 0)
+        {
+            if (header.Type != FrameType.Continuation || header.StreamId != _blockStream)
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "a header block was interrupted before its END_HEADERS");
+            AppendBlock(payload);
+            if ((header.Flags & FrameFlags.EndHeaders) != 0)
+            {
+                var stream = _blockStream;
+                _blockStream = 0;
+                OnHeaderBlock(stream, _block.AsSpan(0, _blockLength), _blockEndStream);
+                _blockLength = 0;
+            }
+
+            return;
+        }
+
+        switch (header.Type)
+        {
+            case FrameType.Data:
+                OnData(header, payload);
+                break;
+            case FrameType.Headers:
+                OnHeaders(header, payload);
+                break;
+            case FrameType.RstStream:
+                if (header.StreamId == 0 || payload.Length != 4)
+                    throw new Http2ProtocolException(header.StreamId == 0 ? Http2ErrorCode.ProtocolError : Http2ErrorCode.FrameSizeError, "a malformed RST_STREAM");
+                OnReset(header.StreamId, (Http2ErrorCode)BinaryPrimitives.ReadUInt32BigEndian(payload));
+                break;
+            case FrameType.Settings:
+                OnSettings(header, payload);
+                break;
+            case FrameType.PushPromise:
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "PUSH_PROMISE while push is disabled");
+            case FrameType.Ping:
+                if (header.StreamId != 0 || payload.Length != 8)
+                    throw new Http2ProtocolException(header.StreamId != 0 ? Http2ErrorCode.ProtocolError : Http2ErrorCode.FrameSizeError, "a malformed PING");
+                if ((header.Flags & FrameFlags.Ack) == 0)
+                {
+                    lock (_sync)
+                        _pendingLength += Frames.WritePing(Reserve(FrameHeader.Size + 8), ack: true, BinaryPrimitives.ReadUInt64BigEndian(payload));
+                    StartFlush();
+                }
+
+                break;
+            case FrameType.GoAway:
+                if (header.StreamId != 0 || payload.Length < 8)
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "a malformed GOAWAY");
+                OnGoAway((int)(BinaryPrimitives.ReadUInt32BigEndian(payload) & 0x7FFFFFFF), (Http2ErrorCode)BinaryPrimitives.ReadUInt32BigEndian(payload[4..]));
+                break;
+            case FrameType.WindowUpdate:
+                if (payload.Length != 4)
+                    throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "a malformed WINDOW_UPDATE");
+                OnWindowUpdate(header.StreamId, (int)(BinaryPrimitives.ReadUInt32BigEndian(payload) & 0x7FFFFFFF));
+                break;
+            case FrameType.Continuation:
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "CONTINUATION without a header block to continue");
+            default:
+                // PRIORITY and unknown frame types are ignored (RFC 9113 5.5).
+                break;
+        }
+    }
+
+    private static ReadOnlySpan<byte> Unpad(FrameHeader header, ReadOnlySpan<byte> payload, out int padding)
+    {
+        padding = 0;
+        if ((header.Flags & FrameFlags.Padded) == 0)
+            return payload;
+        if (payload.IsEmpty || payload[0] >= payload.Length)
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "padding as long as the frame");
+        padding = payload[0] + 1;
+        return payload.Slice(1, payload.Length - padding);
+    }
+
+    private void OnData(FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (header.StreamId == 0)
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "DATA on stream 0");
+        var data = Unpad(header, payload, out var padding);
+        var end = (header.Flags & FrameFlags.EndStream) != 0;
+        Http2ClientStream? stream;
+        var complete = -1;
+        var queued = false;
+        Exception? fail = null;
+        lock (_sync)
+        {
+            _connectionReceiveWindow -= payload.Length;
+            if (_connectionReceiveWindow < 0)
+                throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "DATA beyond the connection's window");
+            if (!_streams.TryGetValue(header.StreamId, out stream) || stream.ResponseEnded)
+            {
+                if (header.StreamId >= _nextStreamId)
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "DATA on a stream never opened");
+                // A stream we reset or released: its bytes are nobody's, so the connection gets them back at once.
+                _connectionCredit += payload.Length;
+                queued = CreditConnectionLocked();
+                stream = null;
+            }
+            else if (!stream.HeadReceived)
+            {
+                _connectionCredit += payload.Length;
+                CreditConnectionLocked();
+                fail = stream.Error ??= new Http2StreamException(Http2ErrorCode.ProtocolError, "the server sent DATA before the response head");
+                ResetLocked(stream, Http2ErrorCode.ProtocolError);
+                queued = true;
+            }
+            else
+            {
+                // Padding is never the consumer's: credited now.
+                if (padding > 0)
+                    queued |= CreditLocked(stream, padding);
+                var taken = 0;
+                if (stream.ReadWaiting && !stream.WaitingForHead && data.Length > 0)
+                {
+                    var into = stream.ReadInto;
+                    taken = Math.Min(data.Length, into.Length);
+                    data[..taken].CopyTo(into.Span);
+                    stream.ReadWaiting = false;
+                    stream.ReadInto = default;
+                    complete = taken;
+                    queued |= CreditLocked(stream, taken);
+                }
+
+                if (taken < data.Length)
+                    stream.Append(data[taken..]);
+                if (end)
+                {
+                    stream.ResponseEnded = true;
+                    if (stream.RequestEnded)
+                        _streams.Remove(stream.Id);
+                    if (stream.ReadWaiting && !stream.WaitingForHead)
+                    {
+                        stream.ReadWaiting = false;
+                        stream.ReadInto = default;
+                        complete = 0;
+                    }
+                }
+            }
+        }
+
+        if (queued)
+            StartFlush();
+        if (fail is not null)
+            Wake(stream!, fail);
+        else if (stream is not null && complete >= 0)
+            stream.CompleteRead(complete);
+    }
+
+    private bool CreditConnectionLocked()
+    {
+        if (_connectionCredit < _creditThreshold)
+            return false;
+        _pendingLength += Frames.WriteWindowUpdate(Reserve(FrameHeader.Size + 4), 0, _connectionCredit);
+        _connectionReceiveWindow += _connectionCredit;
+        _connectionCredit = 0;
+        return true;
+    }
+
+    private void OnHeaders(FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (header.StreamId == 0)
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "HEADERS on stream 0");
+        var block = Unpad(header, payload, out _);
+        if ((header.Flags & FrameFlags.Priority) != 0)
+        {
+            if (block.Length < 5)
+                throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "HEADERS too short for its priority");
+            block = block[5..];
+        }
+
+        var end = (header.Flags & FrameFlags.EndStream) != 0;
+        if ((header.Flags & FrameFlags.EndHeaders) != 0)
+        {
+            OnHeaderBlock(header.StreamId, block, end);
+            return;
+        }
+
+        _blockStream = header.StreamId;
+        _blockEndStream = end;
+        _blockLength = 0;
+        AppendBlock(block);
+    }
+
+    private void AppendBlock(ReadOnlySpan<byte> fragment)
+    {
+        if (_blockLength + fragment.Length > MaxHeaderBlock)
+            throw new Http2ProtocolException(Http2ErrorCode.EnhanceYourCalm, "a header block over 256 KiB");
+        if (_block.Length < _blockLength + fragment.Length)
+            Array.Resize(ref _block, Math.Max(_blockLength + fragment.Length, Math.Max(_block.Length * 2, 4096)));
+        fragment.CopyTo(_block.AsSpan(_blockLength));
+        _blockLength += fragment.Length;
+    }
+
+    private void OnHeaderBlock(int streamId, ReadOnlySpan<byte> block, bool end)
+    {
+        Http2ClientStream? stream;
+        var wake = false;
+        Exception? error = null;
+        lock (_sync)
+        {
+            if (!_streams.TryGetValue(streamId, out stream) || stream.ResponseEnded)
+            {
+                if (streamId >= _nextStreamId)
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "HEADERS on a stream never opened");
+                stream = null;
+            }
+            else if (stream.HeadReceived)
+            {
+                stream.InTrailers = true;
+            }
+            else
+            {
+                stream.ClearHead();
+            }
+
+            // The decoder's table is the connection's: every block is decoded, even one nobody waits for. Under the
+            // lock, so a release cannot recycle the stream's head storage meanwhile.
+            _decoder.Decode(block, (IHeaderSink?)stream ?? DiscardHeaders.Instance);
+            if (stream is null)
+                return;
+            if (stream.InTrailers)
+            {
+                if (!end)
+                {
+                    error = stream.Error = new Http2StreamException(Http2ErrorCode.ProtocolError, "trailers without END_STREAM");
+                    ResetLocked(stream, Http2ErrorCode.ProtocolError);
+                }
+                else
+                {
+                    stream.ResponseEnded = true;
+                    if (stream.ReadWaiting)
+                    {
+                        stream.ReadWaiting = false;
+                        stream.ReadInto = default;
+                        wake = true;
+                    }
+                }
+            }
+            else if (stream.Status is < 200 and >= 100 && stream.Status != 101 && !end)
+            {
+                // An informational head: the final one follows.
+                stream.ClearHead();
+                return;
+            }
+            else if (stream.Status is < 200)
+            {
+                error = stream.Error = new Http2StreamException(Http2ErrorCode.ProtocolError, stream.Status == 0 ? "a response head without :status" : $"status {stream.Status} is not allowed here");
+                ResetLocked(stream, Http2ErrorCode.ProtocolError);
+            }
+            else
+            {
+                stream.HeadReceived = true;
+                if (end)
+                    stream.ResponseEnded = true;
+                if (stream.ReadWaiting && stream.WaitingForHead)
+                {
+                    stream.ReadWaiting = stream.WaitingForHead = false;
+                    wake = true;
+                }
+            }
+
+            if (stream.ResponseEnded && stream.RequestEnded)
+                _streams.Remove(streamId);
+        }
+
+        if (error is not null)
+        {
+            StartFlush();
+            Wake(stream, error);
+        }
+        else if (wake)
+        {
+            // Announced once this read's frames are all applied: a response whose DATA came in the same read is then
+            // taken whole by the exchange (one write to its client) instead of a head and a body apart.
+            _deferredHeads.Add(stream);
+        }
+    }
+
+    private readonly List<Http2ClientStream> _deferredHeads = [];
+
+    private void CompleteDeferredHeads()
+    {
+        if (_deferredHeads.Count == 0)
+            return;
+        for (var i = 0; i < _deferredHeads.Count; i++)
+        {
+            var stream = _deferredHeads[i];
+            stream.CompleteRead(stream.Status);
+        }
+
+        _deferredHeads.Clear();
+    }
+
+    private void OnReset(int streamId, Http2ErrorCode code)
+    {
+        Http2ClientStream? stream;
+        Exception? error = null;
+        lock (_sync)
+        {
+            if (!_streams.TryGetValue(streamId, out stream))
+            {
+                if (streamId >= _nextStreamId)
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "RST_STREAM on a stream never opened");
+                return;
+            }
+
+            _streams.Remove(streamId);
+            if (stream.ResponseEnded && code == Http2ErrorCode.NoError)
+            {
+                // The whole response came: the server needs no more of the request (RFC 9113 8.1).
+                stream.RequestEnded = true;
+                error = new Http2StreamException(code, "the server answered before the whole request body was sent");
+            }
+            else
+            {
+                error = stream.Error ??= code == Http2ErrorCode.RefusedStream
+                    ? new Http2NotProcessedException("the server refused the stream (REFUSED_STREAM)")
+                    : new Http2StreamException(code, $"the server reset the stream ({code})");
+                stream.RequestEnded = stream.ResponseEnded = true;
+            }
+        }
+
+        if (stream.Error is null)
+        {
+            // Only the request body's sender can be waiting.
+            bool window;
+            lock (_sync)
+            {
+                window = stream.WindowWaiting;
+                stream.WindowWaiting = false;
+                _windowWaiters?.Remove(stream);
+            }
+
+            if (window)
+                stream.CompleteWindow(error);
+            return;
+        }
+
+        Wake(stream, error);
+    }
+
+    private void OnSettings(FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (header.StreamId != 0)
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "SETTINGS on a stream");
+        if ((header.Flags & FrameFlags.Ack) != 0)
+        {
+            if (payload.Length != 0)
+                throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "a SETTINGS ACK with a payload");
+            return;
+        }
+
+        List<Http2ClientStream>? wake;
+        lock (_sync)
+        {
+            _windowDelta = 0;
+            Frames.ReadSettings(payload, _onSetting);
+            if (_windowDelta != 0)
+            {
+                foreach (var stream in _streams.Values)
+                {
+                    stream.SendWindow += _windowDelta;
+                    if (stream.SendWindow > int.MaxValue)
+                        throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "INITIAL_WINDOW_SIZE overflows a stream's window");
+                }
+            }
+
+            _pendingLength += Frames.WriteSettingsAck(Reserve(FrameHeader.Size));
+            wake = _windowDelta > 0 ? TakeWindowWaitersLocked() : null;
+        }
+
+        StartFlush();
+        _settingsReceived.TrySetResult();
+        WakeWindows(wake);
+        Changed?.Invoke(this);
+    }
+
+    private long _windowDelta;
+
+    private void OnSetting(SettingId id, uint value)
+    {
+        switch (id)
+        {
+            case SettingId.MaxConcurrentStreams:
+                _maxConcurrent = (int)Math.Min(value, int.MaxValue);
+                break;
+            case SettingId.InitialWindowSize:
+                if (value > int.MaxValue)
+                    throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "INITIAL_WINDOW_SIZE over 2^31-1");
+                _windowDelta += (long)value - _peerInitialWindow;
+                _peerInitialWindow = (int)value;
+                break;
+            case SettingId.MaxFrameSize:
+                if (value is < 16384 or > 16777215)
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "MAX_FRAME_SIZE out of range");
+                _peerMaxFrameSize = (int)value;
+                break;
+            case SettingId.EnablePush:
+                if (value > 1)
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "ENABLE_PUSH other than 0 or 1");
+                break;
+            default:
+                // HEADER_TABLE_SIZE: our encoder never indexes, so any size suits it; the rest do not concern a client.
+                break;
+        }
+    }
+
+    private void OnGoAway(int lastStreamId, Http2ErrorCode code)
+    {
+        List<Http2ClientStream> refused = [];
+        bool close;
+        lock (_sync)
+        {
+            _goingAway = true;
+            _goAwayLastId = Math.Min(_goAwayLastId, lastStreamId);
+            foreach (var stream in _streams.Values)
+            {
+                if (stream.Id > _goAwayLastId)
+                    refused.Add(stream);
+            }
+
+            foreach (var stream in refused)
+            {
+                _streams.Remove(stream.Id);
+                stream.Error ??= new Http2NotProcessedException($"the server went away ({code}) before processing this stream");
+                stream.RequestEnded = stream.ResponseEnded = true;
+            }
+
+            close = _open == 0;
+        }
+
+        foreach (var stream in refused)
+            Wake(stream, stream.Error!);
+        if (close)
+            Close();
+        else
+            Changed?.Invoke(this);
+    }
+
+    private void OnWindowUpdate(int streamId, int increment)
+    {
+        List<Http2ClientStream>? wake = null;
+        lock (_sync)
+        {
+            if (streamId == 0)
+            {
+                if (increment == 0)
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "a WINDOW_UPDATE of 0 for the connection");
+                _connectionSendWindow += increment;
+                if (_connectionSendWindow > int.MaxValue)
+                    throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "the connection's send window over 2^31-1");
+                wake = TakeWindowWaitersLocked();
+            }
+            else if (_streams.TryGetValue(streamId, out var stream))
+            {
+                if (increment == 0)
+                {
+                    stream.Error ??= new Http2StreamException(Http2ErrorCode.ProtocolError, "a WINDOW_UPDATE of 0");
+                    ResetLocked(stream, Http2ErrorCode.ProtocolError);
+                    (wake = []).Add(stream);
+                }
+                else
+                {
+                    stream.SendWindow += increment;
+                    if (stream.SendWindow > int.MaxValue)
+                    {
+                        stream.Error ??= new Http2StreamException(Http2ErrorCode.FlowControlError, "a stream's send window over 2^31-1");
+                        ResetLocked(stream, Http2ErrorCode.FlowControlError);
+                    }
+
+                    if (stream.WindowWaiting)
+                    {
+                        stream.WindowWaiting = false;
+                        _windowWaiters?.Remove(stream);
+                        (wake = []).Add(stream);
+                    }
+                }
+            }
+        }
+
+        if (wake is not null && wake.Count > 0 && wake[0].Error is not null && streamId != 0)
+        {
+            StartFlush();
+            Wake(wake[0], wake[0].Error!);
+            return;
+        }
+
+        WakeWindows(wake);
+    }
+
+    private List<Http2ClientStream>? TakeWindowWaitersLocked()
+    {
+        if (_windowWaiters is not { Count: > 0 } waiters)
+            return null;
+        _windowWaiters = null;
+        foreach (var stream in waiters)
+            stream.WindowWaiting = false;
+        return waiters;
+    }
+
+    private static void WakeWindows(List<Http2ClientStream>? streams)
+    {
+        if (streams is null)
+            return;
+        foreach (var stream in streams)
+            stream.CompleteWindow(null);
+    }
+
+    /// <summary>Takes the fields of a header block nobody waits for (its stream was reset or released).</summary>
+    private sealed class DiscardHeaders : IHeaderSink
+    {
+        public static readonly DiscardHeaders Instance = new();
+
+        public void OnHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+        {
+        }
+    }
+}
