@@ -165,6 +165,53 @@ public sealed class Http2ServerTests : IDisposable
     }
 
     [Fact]
+    public async Task WithTheAccessLogOn_BodiesStillArriveWhole_AndTheLineNamesTheCaller()
+    {
+        // Bodies only: the log's bytes_out is counted before the response body's last flush on either server (the app
+        // client writes BodyWriter and leaves the final flush to the response's end).
+        var lines = await AccessLogLinesAsync(ownServer: true);
+
+        Assert.Equal(2, lines.Count);
+        Assert.All(lines, l => Assert.Equal("frontend", l.GetProperty("source").GetString()));
+        Assert.All(lines, l => Assert.Equal("inbound", l.GetProperty("direction").GetString()));
+        Assert.All(lines, l => Assert.Equal(200, l.GetProperty("status").GetInt32()));
+        Assert.Equal(["/hello", "/big"], lines.Select(l => l.GetProperty("path").GetString()));
+    }
+
+    private async Task<List<System.Text.Json.JsonElement>> AccessLogLinesAsync(bool ownServer)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"weft-h2server-{Guid.NewGuid():N}.log");
+        try
+        {
+            await using var app = await AppAsync();
+            var server = await ProxyHost.StartAsync(Mesh.Options("orders", app.Address) with
+            {
+                Workload = _ca.Workload("orders"), Time = _ca.Time, AccessLogPath = path, FastH2Server = ownServer,
+            });
+            try
+            {
+                Assert.True(server.ConfigSink.Apply(Mesh.Snapshot(1, [])).Applied);
+                await using var client = await ClientSidecarAsync(server.InboundAddress);
+                using var http = Mesh.Client(client.OutboundAddress, "orders");
+
+                Assert.Equal("hello from orders", await http.GetStringAsync("/hello"));
+                Assert.Equal(Big, await http.GetByteArrayAsync("/big"));
+                Assert.Equal(ownServer ? 1 : 0, server.Metrics.OwnH2?.Served ?? 0);
+            }
+            finally
+            {
+                await server.DisposeAsync(); // writes what is queued and closes the file
+            }
+
+            return [.. File.ReadAllLines(path).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement)];
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public async Task Drain_SendsGoAway_FinishesTheRequestInFlight_ThenCloses()
     {
         var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
