@@ -11,8 +11,8 @@ internal sealed class HPackDecoder(int maxTableSize = 4096, int maxHeaderListSiz
 {
     private readonly DynamicTable _table = new(maxTableSize);
 
-    // Huffman-decoded strings, and a dynamic-table name copied before the insert that may evict it; sized per block
-    // and kept, so the steady path allocates nothing.
+    // Huffman-decoded strings, and a dynamic-table name copied before the insert that may evict it. It grows on
+    // demand and is kept, so the steady path allocates nothing; a span into an outgrown array stays valid for its field.
     private byte[] _scratch = [];
 
     public int MaxTableSize { get; } = maxTableSize;
@@ -30,7 +30,6 @@ internal sealed class HPackDecoder(int maxTableSize = 4096, int maxHeaderListSiz
     /// <summary>Decodes one complete header block (a HEADERS payload plus its CONTINUATIONs, padding and priority removed).</summary>
     public void Decode(ReadOnlySpan<byte> block, IHeaderSink sink)
     {
-        EnsureScratch(block.Length);
         var position = 0;
         var fieldSeen = false;
         var listSize = 0;
@@ -72,6 +71,7 @@ internal sealed class HPackDecoder(int maxTableSize = 4096, int maxHeaderListSiz
                     if (indexing && nameIndex > StaticTable.Count)
                     {
                         // The insert below may evict the entry this name lives in (4.4).
+                        EnsureScratch(0, name.Length);
                         name.CopyTo(_scratch);
                         scratchUsed = name.Length;
                         name = _scratch.AsSpan(0, scratchUsed);
@@ -118,10 +118,13 @@ internal sealed class HPackDecoder(int maxTableSize = 4096, int maxHeaderListSiz
         position += length;
         if (!huffman)
             return raw;
+        // A Huffman string decodes to at most 8/5 of its bytes (the shortest code is 5 bits); more than the list limit
+        // is an error anyway.
+        EnsureScratch(scratchUsed, (int)Math.Min(length * 8L / 5 + 1, MaxHeaderListSize + 1L));
         var written = Huffman.Decode(raw, _scratch.AsSpan(scratchUsed));
         if (written < 0)
         {
-            // The scratch holds whatever a block this long can decode to, up to the list limit: this one is over it.
+            // The scratch holds whatever this string can decode to, up to the list limit: this one is over it.
             throw Error($"Header list is larger than {MaxHeaderListSize} bytes.");
         }
         var text = _scratch.AsSpan(scratchUsed, written);
@@ -129,13 +132,11 @@ internal sealed class HPackDecoder(int maxTableSize = 4096, int maxHeaderListSiz
         return text;
     }
 
-    private void EnsureScratch(int blockLength)
+    /// <summary>Room for <paramref name="length"/> bytes after the first <paramref name="used"/>, which are not copied.</summary>
+    private void EnsureScratch(int used, int length)
     {
-        // A field's Huffman strings decode to at most 8/5 of their bytes (the shortest code is 5 bits); more than the
-        // list limit is an error anyway. A dynamic-table name copied ahead of them is smaller than the table.
-        var needed = (int)Math.Min(blockLength * 8L / 5 + 1, MaxHeaderListSize + 1L) + MaxTableSize;
-        if (_scratch.Length < needed)
-            _scratch = new byte[needed];
+        if (_scratch.Length - used < length)
+            _scratch = new byte[Math.Max(Math.Max(used + length, 2 * _scratch.Length), 64)];
     }
 
     /// <summary>An integer with an N-bit prefix (5.1), at most <see cref="int.MaxValue"/>.</summary>

@@ -293,6 +293,9 @@ internal sealed partial class Http2ClientConnection
         {
             if (!stream.HeadReceived)
                 return ValueTask.FromException<int>(new InvalidOperationException("the response head has not arrived"));
+            // A reset (or a cancelled exchange) ends the stream too, but must never read as the body's end.
+            if (stream.Error is { } failed)
+                return ValueTask.FromException<int>(failed);
             if (stream.Buffered > 0 && buffer.Length > 0)
             {
                 var n = stream.TakeBuffered(buffer.Span);
@@ -307,8 +310,6 @@ internal sealed partial class Http2ClientConnection
 
             if (stream.ResponseEnded || buffer.Length == 0)
                 return new ValueTask<int>(0);
-            if (stream.Error is { } error)
-                return ValueTask.FromException<int>(error);
             stream.ReadInto = buffer;
             stream.ReadWaiting = true;
             return stream.ReadWait();
@@ -341,8 +342,10 @@ internal sealed partial class Http2ClientConnection
                 ResetLocked(stream, Http2ErrorCode.Cancel);
             if (stream.Id != 0)
                 _streams.Remove(stream.Id);
-            // What the exchange never read still counts against the connection's window: give it back.
+            // What the exchange never read still counts against the connection's window: give it back, now if it is
+            // enough, or the connection's window could stay shut with nobody left to read.
             _connectionCredit += stream.Buffered;
+            CreditConnectionLocked();
             _windowWaiters?.Remove(stream);
             stream.ResetForReuse();
             if (_free.Count < 256)

@@ -66,7 +66,7 @@ internal sealed class SidecarH2Pool : IDisposable
     {
         _sweeper.Dispose();
         foreach (var endpoint in _endpoints.Values)
-            endpoint.Sweep(TimeSpan.Zero);
+            endpoint.Sweep(TimeSpan.Zero, all: true);
     }
 
     private sealed class EndpointConnections(SidecarH2Pool pool, DnsEndPoint address)
@@ -212,7 +212,8 @@ internal sealed class SidecarH2Pool : IDisposable
                 waiter.TrySetResult();
         }
 
-        public void Sweep(TimeSpan idle)
+        /// <summary>Retires the connections past their lifetime, idle for <paramref name="idle"/>, or dead (<paramref name="all"/>: every one).</summary>
+        public void Sweep(TimeSpan idle, bool all = false)
         {
             List<Http2ClientConnection> closing = [];
             lock (_sync)
@@ -223,7 +224,7 @@ internal sealed class SidecarH2Pool : IDisposable
                     var connection = _connections[i];
                     var expired = pool._time.GetElapsedTime(connection.CreatedAt, now) >= pool._lifetime;
                     var idleTooLong = connection.OpenStreams == 0 && pool._time.GetElapsedTime(connection.IdleSince, now) >= idle;
-                    if (expired || idleTooLong || !connection.IsUsable)
+                    if (all || expired || idleTooLong || !connection.IsUsable)
                     {
                         _connections.RemoveAt(i--);
                         closing.Add(connection);

@@ -284,6 +284,28 @@ public sealed class Http2ClientTests : IDisposable
     }
 
     [Fact]
+    public async Task ResponsesReleasedUnread_GiveTheirBytesBackToTheConnectionWindow()
+    {
+        const int Size = 200 * 1024;
+        await using var backend = await H2cBackendAsync(a => a.Run(c => c.Response.Body.WriteAsync(new byte[Size]).AsTask()));
+        // A 64 KiB window per stream and for the connection: one unread response holds all of the connection's window
+        // (and no more of it can arrive to trigger an update) unless releasing gives it back.
+        const int Window = 64 * 1024;
+        var pool = H2cPool(maxConnections: 1, window: Window);
+
+        var stream = await pool.OpenStreamAsync(EndpointOf(backend.Address), default);
+        stream.SendHeaders(HeaderBlock("GET", backend.Address.ToString(), "/declined", 0), 0);
+        Assert.Equal(200, await stream.ReadHeadAsync());
+        Assert.Equal(1, await stream.ReadAsync(new byte[1]));
+        await WaitUntilAsync(() => stream.Buffered == Window - 1, "the server filled the window");
+        stream.Release();
+
+        var answer = await SendAsync(pool, backend.Address, "GET", "/read").WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(Size, answer.Body.Length);
+        Assert.Equal(1, pool.Connections);
+    }
+
+    [Fact]
     public async Task LargeHeadersBothWays_TravelInContinuationFrames()
     {
         var big = new string('v', 20 * 1024);
