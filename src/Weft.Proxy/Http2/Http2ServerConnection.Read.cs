@@ -330,7 +330,7 @@ internal sealed partial class Http2ServerConnection
                     if (stream.ContentLength >= 0 && (stream.Received > stream.ContentLength || end && stream.Received != stream.ContentLength))
                         reset = Http2ErrorCode.ProtocolError;
                     else if (end)
-                        stream.RequestEnded = true;
+                        EndRequestLocked(stream);
                 }
             }
         }
@@ -357,13 +357,21 @@ internal sealed partial class Http2ServerConnection
         {
             malformed = stream.ContentLength >= 0 && stream.Received != stream.ContentLength;
             if (!malformed)
-                stream.RequestEnded = true;
+                EndRequestLocked(stream);
         }
 
         if (malformed)
             ResetStream(stream, Http2ErrorCode.ProtocolError);
         else
             stream.ReceiveData([], end: true);
+    }
+
+    /// <summary>The client's END_STREAM: closed both ways once the response ended too.</summary>
+    private void EndRequestLocked(Http2ServerStream stream)
+    {
+        stream.RequestEnded = true;
+        if (stream.ResponseEnded)
+            _streams.Remove(stream.Id);
     }
 
     private void OnReset(int id)

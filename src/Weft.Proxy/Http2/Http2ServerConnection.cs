@@ -263,7 +263,7 @@ internal sealed partial class Http2ServerConnection
                     stream.HeadersSent = true;
                     if (end && data.IsEmpty)
                     {
-                        stream.ResponseEnded = true;
+                        EndResponseLocked(stream);
                         break;
                     }
                 }
@@ -282,7 +282,7 @@ internal sealed partial class Http2ServerConnection
                     _pendingLength += FrameHeader.Size + allowed;
                     data = data[allowed..];
                     if (last)
-                        stream.ResponseEnded = true;
+                        EndResponseLocked(stream);
                 }
 
                 if (data.IsEmpty)
@@ -291,7 +291,7 @@ internal sealed partial class Http2ServerConnection
                     {
                         new FrameHeader(0, FrameType.Data, FrameFlags.EndStream, stream.Id).Write(Reserve(FrameHeader.Size));
                         _pendingLength += FrameHeader.Size;
-                        stream.ResponseEnded = true;
+                        EndResponseLocked(stream);
                     }
 
                     break;
@@ -311,6 +311,28 @@ internal sealed partial class Http2ServerConnection
 
         // Back-pressure: a writer does not run ahead of the socket by more than what one flush holds.
         await flush;
+    }
+
+    /// <summary>
+    /// END_STREAM is queued: a stream whose request also ended is closed (RFC 9113 5.1) and stops counting against
+    /// MAX_CONCURRENT_STREAMS now, not when its handler's last callbacks have run: the client may open the next at once.
+    /// </summary>
+    private void EndResponseLocked(Http2ServerStream stream)
+    {
+        stream.ResponseEnded = true;
+        if (stream.RequestEnded)
+            _streams.Remove(stream.Id);
+    }
+
+    /// <summary>Takes the stream's window waiter, if any, to be completed outside the lock.</summary>
+    internal TaskCompletionSource? TakeWindowWaiter(Http2ServerStream stream)
+    {
+        lock (_sync)
+        {
+            var waiter = stream.WindowWaiter;
+            stream.WindowWaiter = null;
+            return waiter;
+        }
     }
 
     private void WriteHeadersLocked(Http2ServerStream stream, bool endStream)

@@ -84,6 +84,8 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
         WindowWaiter = null;
         StatusCode = 200;
         ReasonPhrase = null;
+        Protocol = "HTTP/2";
+        PathBase = "";
         _method = _scheme = _authority = _path = null;
         _regularSeen = false;
         _malformed = null;
@@ -236,16 +238,13 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
     /// <summary>RequestAborted fires; a read of the body fails with <paramref name="error"/>; window waits end.</summary>
     public void Abort(Exception error)
     {
-        TaskCompletionSource? waiter;
         lock (_bodySync)
         {
             _requestPipe?.Writer.Complete(error);
             _requestPipe = null;
-            waiter = WindowWaiter;
-            WindowWaiter = null;
         }
 
-        waiter?.TrySetResult();
+        _connection.TakeWindowWaiter(this)?.TrySetResult();
         try
         {
             _aborted.Cancel();
