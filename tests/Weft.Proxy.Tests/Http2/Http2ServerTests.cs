@@ -126,6 +126,54 @@ public sealed class Http2ServerTests : IDisposable
     }
 
     [Fact]
+    public async Task RequestBodyOverTheStreamWindow_ArrivesWhole_AsTheAppConsumesIt()
+    {
+        await using var app = await AppAsync();
+        await using var server = await ServerSidecarAsync(app.Address);
+        await using var client = await ClientSidecarAsync(server.InboundAddress);
+        using var http = Mesh.Client(client.OutboundAddress, "orders");
+        var payload = new byte[4 * Http2ServerConnection.StreamWindow + 123];
+        new Random(7).NextBytes(payload);
+
+        using var post = await http.PostAsync("/echo", new ByteArrayContent(payload));
+
+        Assert.Equal(HttpStatusCode.OK, post.StatusCode);
+        Assert.Equal(payload, await post.Content.ReadAsByteArrayAsync());
+        Assert.Equal(1, server.Metrics.OwnH2!.Served);
+    }
+
+    [Fact]
+    public async Task ClientResettingAStream_AbortsTheRequestToTheApp_AndTheConnectionServesOn()
+    {
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var app = await Backend.StartAsync(a => a.Run(async c =>
+        {
+            if (c.Request.Path == "/slow")
+            {
+                c.RequestAborted.Register(() => aborted.TrySetResult());
+                arrived.TrySetResult();
+                await Task.Delay(Timeout.Infinite, c.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+                return;
+            }
+
+            await c.Response.WriteAsync("quick");
+        }));
+        await using var server = await PlainServerSidecarAsync(app.Address);
+        await using var raw = await RawH2Client.ConnectAsync(server.InboundAddress);
+
+        await raw.GetAsync(1, "/slow");
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        await raw.SendFrameAsync(FrameType.RstStream, 0, 1, [0, 0, 0, (byte)Http2ErrorCode.Cancel]);
+
+        await aborted.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        await raw.GetAsync(3, "/quick");
+        var (status, body, _) = await raw.ReadResponseAsync(3);
+        Assert.Equal(200, status);
+        Assert.Equal("quick", Encoding.ASCII.GetString(body));
+    }
+
+    [Fact]
     public async Task IntentionsSeeTheCallersCertificate_ADenialIs403_AndAnL7PermissionMatches()
     {
         await using var app = await AppAsync();
