@@ -291,6 +291,45 @@ public sealed class Http2ServerTests : IDisposable
     }
 
     [Fact]
+    public async Task ServerSidecarStoppingMidRequest_FinishesIt_AndLaterCallsGoToTheOtherSidecar()
+    {
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var app = await Backend.StartAsync(a => a.Run(async c =>
+        {
+            if (c.Request.Path == "/slow")
+            {
+                arrived.TrySetResult();
+                await release.Task;
+            }
+
+            await c.Response.WriteAsync("done " + c.Request.Path);
+        }));
+        var first = await ServerSidecarAsync(app.Address);
+        await using var second = await ServerSidecarAsync(app.Address);
+        var client = await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with { Workload = _ca.Workload("frontend"), Time = _ca.Time, FastH2 = true });
+        await using var _c = client;
+        // The slow call can only go to the first; the rest may go to either until it stops.
+        Assert.True(client.ConfigSink.Apply(Mesh.Snapshot(1, [("orders", [Mesh.Endpoint("o1", first.InboundAddress, sidecar: true)])])).Applied);
+        using var http = Mesh.Client(client.OutboundAddress, "orders");
+        var slow = http.GetStringAsync("/slow");
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        Assert.True(client.ConfigSink.Apply(Mesh.Snapshot(2, [("orders",
+            [Mesh.Endpoint("o1", first.InboundAddress, sidecar: true), Mesh.Endpoint("o2", second.InboundAddress, sidecar: true)])])).Applied);
+
+        var stopping = first.StopAsync(TimeSpan.FromSeconds(15));
+        Assert.False(stopping.IsCompleted);
+        release.SetResult();
+
+        Assert.Equal("done /slow", await slow.WaitAsync(TimeSpan.FromSeconds(15)));
+        await stopping.WaitAsync(TimeSpan.FromSeconds(15));
+        for (var i = 0; i < 6; i++)
+            Assert.Equal($"done /after/{i}", await http.GetStringAsync($"/after/{i}"));
+        Assert.Equal(1, first.Metrics.OwnH2!.Served);
+        Assert.Equal(1, second.Metrics.OwnH2!.Served);
+    }
+
+    [Fact]
     public async Task GarbageAfterTheMarkedSettings_GetsGoAwayProtocolError_AndTheSidecarServesOthers()
     {
         await using var app = await AppAsync();
