@@ -1,0 +1,176 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Weft.Proxy.Http2;
+using Weft.Proxy.Tests.Support;
+using Weft.Proxy.Transport;
+
+namespace Weft.Proxy.Tests.Http2;
+
+/// <summary>
+/// The own HTTP/2 client against a scripted server on a real socket, for what Kestrel does not do on demand: a GOAWAY
+/// below an open stream, REFUSED_STREAM, a reset after the head, padded DATA, a PING.
+/// </summary>
+public sealed class Http2ClientPeerTests : IDisposable
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
+    private readonly UpstreamTransport _transport = new(null, TimeSpan.FromMinutes(5));
+    private readonly SidecarH2Pool _pool;
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+
+    public Http2ClientPeerTests()
+    {
+        _pool = new SidecarH2Pool(_transport, "orders", TimeSpan.FromSeconds(5), int.MaxValue, TimeSpan.FromMinutes(5), TimeProvider.System);
+        _listener.Start();
+    }
+
+    public void Dispose()
+    {
+        _pool.Dispose();
+        _transport.Dispose();
+        _listener.Stop();
+    }
+
+    private IPEndPoint Address => (IPEndPoint)_listener.LocalEndpoint;
+
+    /// <summary>Opens a stream through the pool while the peer accepts; the request's HEADERS are sent, END_STREAM set.</summary>
+    private async Task<(Http2ClientStream Stream, Peer Peer, int StreamId)> RequestAsync()
+    {
+        var accepting = Peer.AcceptAsync(_listener);
+        var stream = await _pool.OpenStreamAsync(Mesh.Endpoint("orders-0", Address, sidecar: true), default);
+        var peer = await accepting;
+        var block = new byte[64];
+        var n = HPackEncoder.EncodeField(":method"u8, "GET"u8, block);
+        n += HPackEncoder.EncodeField(":scheme"u8, "http"u8, block.AsSpan(n));
+        n += HPackEncoder.EncodeField(":authority"u8, "orders"u8, block.AsSpan(n));
+        n += HPackEncoder.EncodeField(":path"u8, "/"u8, block.AsSpan(n));
+        stream.SendHeaders(block.AsSpan(0, n), 0);
+        var headers = await peer.ReadUntilAsync(FrameType.Headers);
+        Assert.NotEqual(0, headers.Header.Flags & FrameFlags.EndStream);
+        return (stream, peer, headers.Header.StreamId);
+    }
+
+    private static byte[] ResponseHead(int streamId, bool endStream)
+    {
+        var block = new byte[32];
+        var n = HPackEncoder.EncodeField(":status"u8, "200"u8, block);
+        return Peer.Frame(FrameType.Headers, (byte)(FrameFlags.EndHeaders | (endStream ? FrameFlags.EndStream : 0)), streamId, block.AsSpan(0, n));
+    }
+
+    [Fact]
+    public async Task GoAwayBelowAnOpenStream_FailsItAsNotProcessed_AndTheConnectionLeavesThePool()
+    {
+        var (stream, peer, id) = await RequestAsync();
+        await using var connection = peer;
+        var payload = new byte[8];
+        BinaryPrimitives.WriteUInt32BigEndian(payload, (uint)(id - 1)); // below the stream: it was never processed
+        await peer.WriteAsync(Peer.Frame(FrameType.GoAway, 0, 0, payload));
+
+        await Assert.ThrowsAsync<Http2NotProcessedException>(() => stream.ReadHeadAsync().AsTask().WaitAsync(Deadline));
+        stream.Release();
+        Assert.Equal(0, _pool.Connections);
+    }
+
+    [Fact]
+    public async Task RefusedStream_FailsAsNotProcessed()
+    {
+        var (stream, peer, id) = await RequestAsync();
+        await using var connection = peer;
+        var payload = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(payload, (uint)Http2ErrorCode.RefusedStream);
+        await peer.WriteAsync(Peer.Frame(FrameType.RstStream, 0, id, payload));
+
+        await Assert.ThrowsAsync<Http2NotProcessedException>(() => stream.ReadHeadAsync().AsTask().WaitAsync(Deadline));
+        stream.Release();
+    }
+
+    [Fact]
+    public async Task ResetAfterTheHead_FailsTheBodyAsAReset_NotAsNotProcessed()
+    {
+        var (stream, peer, id) = await RequestAsync();
+        await using var connection = peer;
+        await peer.WriteAsync(ResponseHead(id, endStream: false));
+        Assert.Equal(200, await stream.ReadHeadAsync().AsTask().WaitAsync(Deadline));
+        var payload = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(payload, (uint)Http2ErrorCode.InternalError);
+        await peer.WriteAsync(Peer.Frame(FrameType.RstStream, 0, id, payload));
+
+        var e = await Assert.ThrowsAsync<Http2StreamException>(() => stream.ReadAsync(new byte[16]).AsTask().WaitAsync(Deadline));
+        Assert.Equal(Http2ErrorCode.InternalError, e.Code);
+        stream.Release();
+    }
+
+    [Fact]
+    public async Task PaddedData_GivesOnlyTheData_AndAPingIsAnswered()
+    {
+        var (stream, peer, id) = await RequestAsync();
+        await using var connection = peer;
+        await peer.WriteAsync(Peer.Frame(FrameType.Ping, 0, 0, [1, 2, 3, 4, 5, 6, 7, 8]));
+        var pong = await peer.ReadUntilAsync(FrameType.Ping);
+        Assert.Equal(FrameFlags.Ack, pong.Header.Flags);
+        Assert.Equal(new byte[] { 1, 2, 3, 4, 5, 6, 7, 8 }, pong.Payload);
+
+        var padded = new byte[1 + 5 + 10];
+        padded[0] = 10;
+        "hello"u8.CopyTo(padded.AsSpan(1));
+        await peer.WriteAsync([.. ResponseHead(id, endStream: false), .. Peer.Frame(FrameType.Data, FrameFlags.Padded, id, padded),
+            .. Peer.Frame(FrameType.Data, FrameFlags.EndStream, id, " world"u8)]);
+
+        Assert.Equal(200, await stream.ReadHeadAsync().AsTask().WaitAsync(Deadline));
+        var body = new MemoryStream();
+        var buffer = new byte[64];
+        int read;
+        while ((read = await stream.ReadAsync(buffer).AsTask().WaitAsync(Deadline)) > 0)
+            body.Write(buffer, 0, read);
+        Assert.Equal("hello world", Encoding.ASCII.GetString(body.ToArray()));
+        stream.Release();
+    }
+
+    /// <summary>The server's end of one connection: preface and SETTINGS exchanged, then frames as the test writes them.</summary>
+    private sealed class Peer(Socket socket) : IAsyncDisposable
+    {
+        private readonly NetworkStream _stream = new(socket, ownsSocket: true);
+
+        public static async Task<Peer> AcceptAsync(TcpListener listener)
+        {
+            var peer = new Peer(await listener.AcceptSocketAsync());
+            var preface = new byte[24];
+            await peer._stream.ReadExactlyAsync(preface);
+            Assert.Equal(Frames.ClientPreface.ToArray(), preface);
+            var settings = new byte[64];
+            var n = Frames.WriteSettings(settings, [(SettingId.MaxConcurrentStreams, 10u)]);
+            n += Frames.WriteSettingsAck(settings.AsSpan(n));
+            await peer._stream.WriteAsync(settings.AsMemory(0, n));
+            return peer;
+        }
+
+        public static byte[] Frame(FrameType type, byte flags, int streamId, ReadOnlySpan<byte> payload)
+        {
+            var frame = new byte[FrameHeader.Size + payload.Length];
+            new FrameHeader(payload.Length, type, flags, streamId).Write(frame);
+            payload.CopyTo(frame.AsSpan(FrameHeader.Size));
+            return frame;
+        }
+
+        public Task WriteAsync(byte[] bytes) => _stream.WriteAsync(bytes).AsTask();
+
+        /// <summary>Reads frames (the client's SETTINGS, its ACK, WINDOW_UPDATEs...) until one of <paramref name="type"/>.</summary>
+        public async Task<(FrameHeader Header, byte[] Payload)> ReadUntilAsync(FrameType type)
+        {
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            var head = new byte[FrameHeader.Size];
+            while (true)
+            {
+                await _stream.ReadExactlyAsync(head, deadline.Token);
+                var header = FrameHeader.Read(head);
+                var payload = new byte[header.Length];
+                await _stream.ReadExactlyAsync(payload, deadline.Token);
+                if (header.Type == type)
+                    return (header, payload);
+            }
+        }
+
+        public ValueTask DisposeAsync() => _stream.DisposeAsync();
+    }
+}
