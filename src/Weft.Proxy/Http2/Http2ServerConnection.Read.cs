@@ -44,6 +44,13 @@ internal sealed partial class Http2ServerConnection
                     FailLocked(e.Code);
                 return;
             }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // A bug of ours must not take the sidecar down or leave the client waiting: the connection ends.
+                lock (_sync)
+                    FailLocked(Http2ErrorCode.InternalError);
+                return;
+            }
             finally
             {
                 _input.AdvanceTo(buffer.Start, buffer.End);
@@ -235,7 +242,9 @@ internal sealed partial class Http2ServerConnection
         lock (_sync)
         {
             known = id <= _lastStreamId;
-            refuse = !known && (_goingAway || _streams.Count >= MaxConcurrentStreams);
+            // Handlers of streams the client already reset still count: opening and resetting streams in a loop
+            // (CVE-2023-44487) cannot run more than twice the limit at once.
+            refuse = !known && (_goingAway || _streams.Count >= MaxConcurrentStreams || _running >= 2 * MaxConcurrentStreams);
             if (!known)
                 _lastStreamId = id;
         }

@@ -27,6 +27,9 @@ internal sealed partial class Http2ServerConnection
     /// <summary>The connection's receive window.</summary>
     public const int ConnectionWindow = 16 * 1024 * 1024;
 
+    /// <summary>How long a connection may stay without streams before it is closed (GOAWAY); Kestrel's keep-alive default.</summary>
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(130);
+
     private const int MaxFrameSize = 16 * 1024;
     private const int MaxHeaderBlock = 64 * 1024;
 
@@ -40,6 +43,8 @@ internal sealed partial class Http2ServerConnection
     private readonly HPackDecoder _decoder = new(maxHeaderListSize: MaxHeaderBlock);
     private readonly TaskCompletionSource _handlersDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Action<SettingId, uint> _onSetting;
+    private readonly TimeProvider _time;
+    private long _idleSince;
 
     // Peer's settings and our send windows.
     private int _peerInitialWindow = 65535;
@@ -66,9 +71,11 @@ internal sealed partial class Http2ServerConnection
     private TaskCompletionSource _flushed = new();
     private byte[] _headerScratch = new byte[4096];
 
-    public Http2ServerConnection(ConnectionContext connection, RequestDelegate application)
+    public Http2ServerConnection(ConnectionContext connection, RequestDelegate application, TimeProvider time)
     {
         _connection = connection;
+        _time = time;
+        _idleSince = time.GetTimestamp();
         _input = connection.Transport.Input;
         _output = connection.Transport.Output;
         _application = application;
@@ -106,6 +113,8 @@ internal sealed partial class Http2ServerConnection
         StartFlush();
         var lifetime = _connection.Features.Get<IConnectionLifetimeNotificationFeature>();
         using var drain = lifetime?.ConnectionClosedRequested.UnsafeRegister(static s => ((Http2ServerConnection)s!).Drain(), this);
+        var check = IdleTimeout / 4;
+        using var idle = _time.CreateTimer(static s => ((Http2ServerConnection)s!).CloseIfIdle(), this, check, check);
         try
         {
             await ReadLoopAsync();
@@ -120,6 +129,16 @@ internal sealed partial class Http2ServerConnection
                 flushed = FlushedLocked();
             await flushed;
         }
+    }
+
+    /// <summary>A connection without streams for <see cref="IdleTimeout"/> is drained (GOAWAY, then closed).</summary>
+    private void CloseIfIdle()
+    {
+        bool idle;
+        lock (_sync)
+            idle = _streams.Count == 0 && _running == 0 && _time.GetElapsedTime(_idleSince) >= IdleTimeout;
+        if (idle)
+            Drain();
     }
 
     /// <summary>GOAWAY with the last stream id: streams already started finish, then the connection closes.</summary>
@@ -204,6 +223,8 @@ internal sealed partial class Http2ServerConnection
             CreditConnectionLocked();
             _streams.Remove(stream.Id);
             _running--;
+            if (_running == 0)
+                _idleSince = _time.GetTimestamp();
             stop = _goingAway && _streams.Count == 0 && _running == 0 && !_stopping;
             done = _stopping && _running == 0;
         }

@@ -45,7 +45,7 @@ internal sealed class OwnH2Server
         }
 
         Interlocked.Increment(ref _served);
-        await new Http2ServerConnection(connection, application).ServeAsync();
+        await new Http2ServerConnection(connection, application, time).ServeAsync();
         return true;
     }
 

@@ -330,6 +330,33 @@ public sealed class Http2ServerTests : IDisposable
     }
 
     [Fact]
+    public async Task ConnectionWithoutStreamsForTheIdleTimeout_GetsGoAway_AndIsClosed()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var app = await AppAsync();
+        await using var server = await ProxyHost.StartAsync(Mesh.Options("orders", app.Address) with { Time = time });
+        Assert.True(server.ConfigSink.Apply(Mesh.Snapshot(1, [])).Applied);
+        await using var raw = await RawH2Client.ConnectAsync(server.InboundAddress);
+        await raw.GetAsync(1, "/hello");
+        Assert.Equal(200, (await raw.ReadResponseAsync(1)).Status);
+
+        var goAway = raw.ReadUntilAsync(h => h.Type == FrameType.GoAway);
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        // The stream leaves the connection just after its last frame: advance until the idle check sees it gone.
+        while (!goAway.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            time.Advance(Http2ServerConnection.IdleTimeout / 4);
+            await Task.WhenAny(goAway, Task.Delay(20));
+        }
+
+        var frame = await goAway;
+        Assert.NotNull(frame);
+        Assert.Equal(1, (int)BinaryPrimitives.ReadUInt32BigEndian(frame.Value.Payload));
+        Assert.Equal(Http2ErrorCode.NoError, (Http2ErrorCode)BinaryPrimitives.ReadUInt32BigEndian(frame.Value.Payload.AsSpan(4)));
+        Assert.Null(await raw.ReadFrameAsync());
+    }
+
+    [Fact]
     public async Task GarbageAfterTheMarkedSettings_GetsGoAwayProtocolError_AndTheSidecarServesOthers()
     {
         await using var app = await AppAsync();
