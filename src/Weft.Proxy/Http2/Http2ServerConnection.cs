@@ -70,6 +70,7 @@ internal sealed partial class Http2ServerConnection
     private bool _flushing;
     private TaskCompletionSource _flushed = new();
     private byte[] _headerScratch = new byte[4096];
+    private byte[] _valueScratch = new byte[256];
 
     public Http2ServerConnection(ConnectionContext connection, RequestDelegate application, TimeProvider time)
     {
@@ -407,8 +408,10 @@ internal sealed partial class Http2ServerConnection
             foreach (var value in values)
             {
                 var v = value ?? "";
-                var valueBytes = Encoding.Latin1.GetBytes(v);
-                Append(nameBytes, valueBytes, ref length);
+                if (_valueScratch.Length < v.Length)
+                    _valueScratch = new byte[Math.Max(v.Length, _valueScratch.Length * 2)];
+                var valueLength = Encoding.Latin1.GetBytes(v, _valueScratch);
+                Append(nameBytes, _valueScratch.AsSpan(0, valueLength), ref length);
             }
         }
 
