@@ -68,7 +68,7 @@ internal sealed partial class Http2ServerConnection
     private int _pendingLength;
     private byte[] _writing = new byte[32 * 1024];
     private bool _flushing;
-    private TaskCompletionSource _flushed = new();
+    private TaskCompletionSource? _flushed;
     private byte[] _headerScratch = new byte[4096];
     private byte[] _valueScratch = new byte[256];
 
@@ -327,6 +327,8 @@ internal sealed partial class Http2ServerConnection
         }
 
         StartFlush();
+        if (end)
+            return; // nothing follows on this stream to hold back
         Task flush;
         lock (_sync)
             flush = FlushedLocked();
@@ -486,24 +488,22 @@ internal sealed partial class Http2ServerConnection
             _ = FlushAsync();
     }
 
-    /// <summary>Whether the caller must start <see cref="FlushAsync"/> (outside the lock); <see cref="_flushed"/> is then the round's end.</summary>
+    /// <summary>Whether the caller must start <see cref="FlushAsync"/> (outside the lock).</summary>
     private void StartFlushLocked(out bool start)
     {
         start = !_flushing && _pendingLength > 0 && !_failed;
         if (start)
-        {
             _flushing = true;
-            _flushed = new TaskCompletionSource();
-        }
     }
 
     /// <summary>The running flush's end (completed when none runs).</summary>
-    private Task FlushedLocked() => _flushing ? _flushed.Task : Task.CompletedTask;
+    /// <remarks>Created only when someone waits: most flushes end before anyone asks.</remarks>
+    private Task FlushedLocked() => _flushing ? (_flushed ??= new TaskCompletionSource()).Task : Task.CompletedTask;
 
     /// <summary>Writes what is pending, then what was appended meanwhile, until nothing is; one flush per round.</summary>
     private async ValueTask FlushAsync()
     {
-        TaskCompletionSource done;
+        TaskCompletionSource? done;
         while (true)
         {
             int length;
@@ -513,6 +513,7 @@ internal sealed partial class Http2ServerConnection
                 {
                     _flushing = false;
                     done = _flushed;
+                    _flushed = null;
                     break;
                 }
 
@@ -536,6 +537,7 @@ internal sealed partial class Http2ServerConnection
                     _failed = true;
                     _pendingLength = 0;
                     done = _flushed;
+                    _flushed = null;
                 }
 
                 _input.CancelPendingRead();
@@ -543,7 +545,7 @@ internal sealed partial class Http2ServerConnection
             }
         }
 
-        done.TrySetResult();
+        done?.TrySetResult();
     }
 
     private sealed class HttpConnectionFeature : IHttpConnectionFeature

@@ -190,8 +190,12 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
         _context?.Uninitialize();
         _onStarting?.Clear();
         _onCompleted?.Clear();
-        _requestHeaders = new HeaderDictionary();
-        ResponseHeaders = new HeaderDictionary();
+        // Kept and cleared, as Kestrel keeps its header collections per stream: their stores stay allocated.
+        _requestHeaders.Clear();
+        if (ResponseHeaders is HeaderDictionary own)
+            own.Clear();
+        else
+            ResponseHeaders = new HeaderDictionary();
         _wrappedBody = null;
         _wrappedBodyOf = null;
         ((IHttpRequestFeature)this).Body = _bodyStream;
@@ -302,11 +306,11 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
             }
 
             if (name.SequenceEqual(":method"u8))
-                SetPseudo(ref _method, value);
+                SetPseudo(ref _method, value, Known(value, ref _lastMethod));
             else if (name.SequenceEqual(":scheme"u8))
-                SetPseudo(ref _scheme, value);
+                SetPseudo(ref _scheme, value, Known(value, ref _lastScheme));
             else if (name.SequenceEqual(":authority"u8))
-                SetPseudo(ref _authority, value);
+                SetPseudo(ref _authority, value, Known(value, ref _lastAuthority));
             else if (name.SequenceEqual(":path"u8))
                 SetPseudo(ref _path, value);
             else
@@ -350,12 +354,30 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
             _requestHeaders[key] = text;
     }
 
-    private void SetPseudo(ref string? field, ReadOnlySpan<byte> value)
+    private void SetPseudo(ref string? field, ReadOnlySpan<byte> value, string? known = null)
     {
         if (field is not null)
             _malformed = Http2ErrorCode.ProtocolError;
         else
-            field = Encoding.Latin1.GetString(value);
+            field = known ?? Encoding.Latin1.GetString(value);
+    }
+
+    // The last method, scheme and authority seen on this stream object: between two sidecars they repeat, so the
+    // string is reused rather than decoded again.
+    private string? _lastMethod, _lastScheme, _lastAuthority;
+
+    private static string Known(ReadOnlySpan<byte> value, ref string? last)
+    {
+        if (last is { } previous && previous.Length == value.Length)
+        {
+            var same = true;
+            for (var i = 0; i < value.Length && same; i++)
+                same = previous[i] == value[i];
+            if (same)
+                return previous;
+        }
+
+        return last = Encoding.Latin1.GetString(value);
     }
 
     private static string HeaderName(ReadOnlySpan<byte> name) => name switch
@@ -390,7 +412,8 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
         RawTarget = _path;
         var query = _path.IndexOf('?');
         var pathPart = query < 0 ? _path : _path[..query];
-        Path = pathPart == "*" ? "" : PathString.FromUriComponent(pathPart).Value ?? "";
+        // Unescaped as Kestrel does only when there is something to unescape.
+        Path = pathPart == "*" ? "" : pathPart.Contains('%') ? PathString.FromUriComponent(pathPart).Value ?? "" : pathPart;
         QueryString = query < 0 ? "" : _path[query..];
         if (_authority is not null)
             _requestHeaders["Host"] = _authority;
