@@ -118,6 +118,22 @@ internal static class Goals
                 Table.Ratio(Get(part, ownH2, "median_rps") ?? double.NaN, Get(part, haproxy, "median_rps") ?? double.NaN), "");
         }
 
+        // The server sidecar's end of that hop on Weft's own HTTP/2 server (A, "own h2 both") against Kestrel's (B, "own h2
+        // client", a server sidecar with WEFT_FAST_H2_SERVER=0), same client sidecar, same run. HTTP/1.1 callers only, as above.
+        const string ownH2Both = WeftTarget.OwnH2BothTwoHopsName;
+        {
+            table.Row("(A/B) 2 hops mTLS req/s, own h2 both vs own h2 client (HTTP/1.1)",
+                Table.Ratio(Get("http1", ownH2Both, "median_rps") ?? double.NaN, Get("http1", ownH2, "median_rps") ?? double.NaN), "");
+            var a = Get("http1", ownH2Both, "median_proxy_cpu_us_per_request");
+            var b = Get("http1", ownH2, "median_proxy_cpu_us_per_request");
+            table.Row("(A/B) 2 hops mTLS CPU/req, own h2 both vs own h2 client (HTTP/1.1)",
+                Table.Ratio(a ?? double.NaN, b ?? double.NaN) + (a is { } x && b is { } y ? $" ({x:F1} vs {y:F1} µs)" : ""), "");
+            var serverA = Get("http1", ownH2Both, "median_server_sidecar_cpu_us_per_request");
+            var serverB = Get("http1", ownH2, "median_server_sidecar_cpu_us_per_request");
+            table.Row("(A/B) 2 hops mTLS server sidecar CPU/req, own h2 server vs Kestrel (HTTP/1.1)",
+                Table.Ratio(serverA ?? double.NaN, serverB ?? double.NaN) + (serverA is { } sx && serverB is { } sy ? $" ({sx:F1} vs {sy:F1} µs)" : ""), "");
+        }
+
         // Not goals, but what the req/s split of 2 shared cores hides: the proxies' own CPU per request.
         foreach (var (part, label) in new[] { ("http1", "HTTP/1.1"), ("http2", "HTTP/2") })
         {

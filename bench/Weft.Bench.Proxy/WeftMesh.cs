@@ -23,6 +23,12 @@ internal sealed class WeftMesh : IAsyncDisposable
     /// <c>SocketsHttpHandler</c>, as before the inbound app client): the two-hop A/B in the same run, same client sidecar.
     /// </summary>
     public const string YarpInboundService = "backend-meshed-yarp";
+
+    /// <summary>
+    /// With <c>--mtls</c>: the same nginx behind a sidecar run with <c>WEFT_FAST_H2_SERVER=0</c>, so the own h2 client's
+    /// connections are served by Kestrel there: "own h2 client" (Kestrel's server) against "own h2 both" (ours).
+    /// </summary>
+    public const string KestrelH2Service = "backend-meshed-kestrel-h2";
     private readonly List<ChildProcess> _processes = [];
     private readonly string _dataDir;
 
@@ -86,6 +92,9 @@ internal sealed class WeftMesh : IAsyncDisposable
     public ChildProcess? OwnH2ClientSidecar { get; private set; }
 
     public int OwnH2ClientOutboundPort { get; private set; }
+
+    /// <summary>With <c>--mtls</c>: the server sidecar of <see cref="KestrelH2Service"/> (<c>WEFT_FAST_H2_SERVER=0</c>).</summary>
+    public ChildProcess? KestrelH2ServerSidecar { get; private set; }
 
     /// <summary>With <c>--mtls</c>: a client sidecar and a backend sidecar, both <c>--insecure-plaintext-mesh</c> (h2c between them).</summary>
     public ChildProcess? PlaintextClientSidecar { get; private set; }
@@ -191,9 +200,16 @@ internal sealed class WeftMesh : IAsyncDisposable
             launch: SidecarLaunch.Baseline(ctx) with { Variables = new Dictionary<string, string> { ["WEFT_FAST_PATH_SIDECARS"] = "0" } }));
         if (ctx.Mtls)
         {
+            var kestrelH2Inbound = ChildProcess.FreeLoopbackPort();
+            KestrelH2ServerSidecar = Track(await StartSidecarAsync(ctx, http, api, KestrelH2Service, $"127.0.0.1:{backend.Port}", kestrelH2Inbound,
+                ChildProcess.FreeLoopbackPort(), null, launch: SidecarLaunch.Baseline(ctx) with
+                {
+                    Name = "Kestrel h2 server",
+                    Variables = new Dictionary<string, string> { ["WEFT_FAST_H2_SERVER"] = "0" },
+                }));
             OwnH2ClientOutboundPort = ChildProcess.FreeLoopbackPort();
             OwnH2ClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client-own-h2", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
-                ChildProcess.FreeLoopbackPort(), OwnH2ClientOutboundPort, [(MeshedService, serverInbound)],
+                ChildProcess.FreeLoopbackPort(), OwnH2ClientOutboundPort, [(MeshedService, serverInbound), (KestrelH2Service, kestrelH2Inbound)],
                 launch: SidecarLaunch.Baseline(ctx) with { Name = "own h2 client", Variables = new Dictionary<string, string> { ["WEFT_FAST_H2"] = "1" } }));
             // The two-hop path again, with plaintext (h2c) between the two sidecars: what mTLS costs, in the same run.
             const string insecure = "--insecure-plaintext-mesh";
@@ -290,6 +306,7 @@ internal sealed class WeftTarget : Target
     public const string AotName = "weft 1 hop (AOT)";
     public const string YarpInboundName = "weft 2 hops (inbound YARP)";
     public const string OwnH2TwoHopsName = "weft 2 hops (own h2 client)";
+    public const string OwnH2BothTwoHopsName = "weft 2 hops (own h2 both)";
 
     private readonly Func<string?> _unavailable;
     private readonly Func<List<int>> _pids;
@@ -326,9 +343,16 @@ internal sealed class WeftTarget : Target
     public static WeftTarget TwoHopsLayered(WeftMesh mesh) =>
         new(LayeredTwoHopsName, 2, mesh.LayeredClientOutboundPort, WeftMesh.MeshedService, () => mesh.Unavailable, () => Pids(mesh.LayeredClientSidecar, mesh.ServerSidecar));
 
-    /// <summary>As <see cref="TwoHops"/>, through a client sidecar whose hop uses Weft's own HTTP/2 client (<c>WEFT_FAST_H2=1</c>; <c>--mtls</c> runs).</summary>
+    /// <summary>
+    /// As <see cref="TwoHops"/>, through a client sidecar whose hop uses Weft's own HTTP/2 client (<c>WEFT_FAST_H2=1</c>;
+    /// <c>--mtls</c> runs), to a server sidecar with <c>WEFT_FAST_H2_SERVER=0</c>: Kestrel serves the hop, as before the own server.
+    /// </summary>
     public static WeftTarget TwoHopsOwnH2(WeftMesh mesh) =>
-        new(OwnH2TwoHopsName, 2, mesh.OwnH2ClientOutboundPort, WeftMesh.MeshedService, () => mesh.Unavailable, () => Pids(mesh.OwnH2ClientSidecar, mesh.ServerSidecar));
+        new(OwnH2TwoHopsName, 2, mesh.OwnH2ClientOutboundPort, WeftMesh.KestrelH2Service, () => mesh.Unavailable, () => Pids(mesh.OwnH2ClientSidecar, mesh.KestrelH2ServerSidecar));
+
+    /// <summary>As <see cref="TwoHopsOwnH2"/>, to the server sidecar with its own HTTP/2 server on (the default): both ends of the hop are Weft's.</summary>
+    public static WeftTarget TwoHopsOwnH2Both(WeftMesh mesh) =>
+        new(OwnH2BothTwoHopsName, 2, mesh.OwnH2ClientOutboundPort, WeftMesh.MeshedService, () => mesh.Unavailable, () => Pids(mesh.OwnH2ClientSidecar, mesh.ServerSidecar));
 
     /// <summary>As <see cref="TwoHops"/>, the server sidecar forwarding to nginx with YARP (<c>WEFT_INBOUND_FAST=0</c>): the before of the A/B.</summary>
     public static WeftTarget TwoHopsInboundYarp(WeftMesh mesh) =>

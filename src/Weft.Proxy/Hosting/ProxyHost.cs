@@ -127,6 +127,8 @@ internal sealed class ProxyHost : IAsyncDisposable
         services.AddSingleton<System.Diagnostics.DiagnosticSource>(_ => new System.Diagnostics.DiagnosticListener("Microsoft.AspNetCore"));
         services.AddHttpForwarder();
         var bound = new List<(Listener, ListenOptions)>();
+        var ownH2 = options.FastH2Server ? new OwnH2Server() : null;
+        metrics.OwnH2 = ownH2;
         // Continuations of the listeners' pipes run on the socket thread that completed them instead of hopping to the
         // thread pool: every handler on these connections is asynchronous and short, and the hops were the largest
         // part of a forwarded request's CPU after the fast path removed Kestrel's and YARP's work.
@@ -145,7 +147,7 @@ internal sealed class ProxyHost : IAsyncDisposable
                     listen.Protocols = listener.Kind == ListenerKind.Admin ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2;
                     if (listener.Kind == ListenerKind.Inbound && options.Workload is { } workload)
                         InboundTls.Use(listen, workload);
-                    listen.Use(new ListenerConnections(listener, config, tcp, metrics.Listener(listener.Name), options.Time, fastPath).Middleware);
+                    listen.Use(new ListenerConnections(listener, config, tcp, metrics.Listener(listener.Name), options.Time, fastPath, ownH2).Middleware);
                     bound.Add((listener, listen));
                 });
             }
@@ -165,6 +167,8 @@ internal sealed class ProxyHost : IAsyncDisposable
             };
         });
 
+        if (ownH2 is not null)
+            ownH2.Application = application.ProcessRequestAsync;
         try
         {
             await server.StartAsync(application, cancellationToken);

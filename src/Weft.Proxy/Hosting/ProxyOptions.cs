@@ -48,6 +48,12 @@ internal sealed record ProxyOptions
     /// </summary>
     public bool FastH2 { get; init; } = Environment.GetEnvironmentVariable("WEFT_FAST_H2") == "1";
 
+    /// <summary>
+    /// The inbound listener serves our own client's HTTP/2 connections (marked in their first SETTINGS) with Weft's own
+    /// HTTP/2 server (<see cref="Listeners.OwnH2Server"/>) instead of Kestrel's; on unless <c>WEFT_FAST_H2_SERVER=0</c>.
+    /// </summary>
+    public bool FastH2Server { get; init; } = Listeners.OwnH2Server.EnabledByEnvironment;
+
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     /// <summary>

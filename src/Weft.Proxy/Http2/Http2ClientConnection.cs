@@ -85,10 +85,10 @@ internal sealed partial class Http2ClientConnection
             InlineCompletions.Set(socket, true);
         lock (connection._sync)
         {
-            var to = connection.Reserve(Frames.ClientPreface.Length + FrameHeader.Size + 3 * 6 + FrameHeader.Size + 4);
+            var to = connection.Reserve(Frames.ClientPreface.Length + FrameHeader.Size + 4 * 6 + FrameHeader.Size + 4);
             Frames.ClientPreface.CopyTo(to);
             var n = Frames.ClientPreface.Length;
-            n += Frames.WriteSettings(to[n..], [(SettingId.EnablePush, 0u), (SettingId.InitialWindowSize, (uint)window), (SettingId.MaxHeaderListSize, 64u * 1024)]);
+            n += Frames.WriteSettings(to[n..], [(SettingId.EnablePush, 0u), (SettingId.InitialWindowSize, (uint)window), (SettingId.MaxHeaderListSize, 64u * 1024), (OwnClientMarker.Setting, OwnClientMarker.Value)]);
             if (window > 65535)
                 n += Frames.WriteWindowUpdate(to[n..], 0, window - 65535);
             connection._pendingLength += n;

@@ -22,7 +22,7 @@ namespace Weft.Proxy.Listeners;
 /// read the handshake feature, which stays absent. When Kestrel ships preface detection, this goes.
 /// </summary>
 internal sealed class ListenerConnections(Listener listener, MeshConfig config, TcpProxy tcp, ListenerStats stats, TimeProvider time,
-    FastPath.Http1FastPath? fastPath = null)
+    FastPath.Http1FastPath? fastPath = null, OwnH2Server? ownH2 = null)
 {
     /// <summary>How long a new connection may stay silent before Kestrel's own timeouts take over.</summary>
     public static readonly TimeSpan FirstBytesTimeout = TimeSpan.FromSeconds(15);
@@ -47,12 +47,19 @@ internal sealed class ListenerConnections(Listener listener, MeshConfig config, 
 
             var http2 = false;
             // Over TLS, ALPN already chose the protocol.
-            if (listener.Kind != ListenerKind.Admin && connection.Features.Get<ITlsHandshakeFeature>() is null)
+            var tls = connection.Features.Get<ITlsHandshakeFeature>() is not null;
+            if (listener.Kind != ListenerKind.Admin && !tls)
             {
                 if (await StartsWithHttp2PrefaceAsync(connection, time) is not { } preface)
                     return; // silent, or gone before saying anything
                 http2 = preface;
             }
+
+            // Our own client's connections get our own HTTP/2 server (OwnH2Server); the rest go on to Kestrel.
+            if (ownH2 is not null && listener.Kind == ListenerKind.Inbound
+                && (http2 || tls && connection.Features.Get<ITlsApplicationProtocolFeature>()?.ApplicationProtocol.Span.SequenceEqual("h2"u8) == true)
+                && await ownH2.TryServeAsync(connection, time))
+                return;
 
             if (http2)
             {

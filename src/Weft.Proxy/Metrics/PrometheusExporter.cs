@@ -96,6 +96,12 @@ internal static class PrometheusExporter
         text.Family("weft_proxy_connections_total", "counter", "Connections accepted, per listener.");
         foreach (var l in listeners)
             text.Sample("weft_proxy_connections_total", [("service", self), ("listener", l.Name)], l.Total);
+        if (metrics.OwnH2 is { } ownH2)
+        {
+            text.Family("weft_proxy_inbound_h2_connections_total", "counter", "Inbound HTTP/2 connections, by the server that served them: weft (our own client's, WEFT_FAST_H2_SERVER) or kestrel.");
+            text.Sample("weft_proxy_inbound_h2_connections_total", [("service", self), ("server", "weft")], ownH2.Served);
+            text.Sample("weft_proxy_inbound_h2_connections_total", [("service", self), ("server", "kestrel")], ownH2.Kestrel);
+        }
 
         var tcp = metrics.TcpUpstreams.ToList();
         TcpCounter(text, tcp, self, "weft_proxy_tcp_sent_bytes_total", "Bytes sent to the upstream by raw TCP proxying.", static t => t.BytesToUpstream);

@@ -66,6 +66,9 @@ internal sealed class ProxyMetrics
 
     public void IntentionDenied() => Interlocked.Increment(ref _intentionDenials);
 
+    /// <summary>The inbound listener's HTTP/2 connection counts by server (ours or Kestrel's); null when ours is off.</summary>
+    public Listeners.OwnH2Server? OwnH2 { get; set; }
+
     /// <summary>The access log when <c>--access-log</c> is on (set once at start-up), for its written and dropped line counts.</summary>
     public Observability.AccessLog? AccessLog { get; set; }
 }

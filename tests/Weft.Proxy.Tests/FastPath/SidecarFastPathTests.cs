@@ -20,6 +20,9 @@ public class SidecarFastPathTests : IDisposable
     /// <summary>Whether the client sidecar's hop uses Weft's own HTTP/2 client (<c>WEFT_FAST_H2=1</c>).</summary>
     protected virtual bool FastH2 => false;
 
+    /// <summary>Whether the server sidecar serves our own client's connections with its own HTTP/2 server (<c>WEFT_FAST_H2_SERVER</c>).</summary>
+    protected virtual bool FastH2Server => true;
+
     /// <summary>The fast path's exchanges with sidecars, counting only the own h2 client's when it is on (so its tests prove it carried them).</summary>
     private long Exchanges(ProxyHost? proxy) => FastH2 ? proxy!.FastPath!.SidecarH2Exchanges : proxy!.FastPath!.SidecarExchanges;
 
@@ -32,7 +35,7 @@ public class SidecarFastPathTests : IDisposable
     /// <summary>A server sidecar for "orders" in front of <paramref name="app"/>, over mTLS.</summary>
     private async Task<ProxyHost> ServerSidecarAsync(IPEndPoint app)
     {
-        var server = await Mesh.SecureProxyAsync(_ca.Workload("orders"), "orders", app);
+        var server = await ProxyHost.StartAsync(Mesh.Options("orders", app) with { Workload = _ca.Workload("orders"), Time = _ca.Time, FastH2Server = FastH2Server });
         Assert.True(server.ConfigSink.Apply(Mesh.Snapshot(1, [])).Applied);
         return server;
     }
@@ -88,6 +91,8 @@ public class SidecarFastPathTests : IDisposable
         Assert.Equal(0, client.FastPath!.FallBacks);
         Assert.Equal(0, client.Workload!.TlsHandshakeFailures);
         Assert.Equal(0, server.Workload!.TlsHandshakeFailures);
+        // Which HTTP/2 server took the hop: ours only for our own client with ours on.
+        Assert.Equal(FastH2 && FastH2Server ? 1 : 0, server.Metrics.OwnH2?.Served ?? 0);
     }
 
     [Theory]

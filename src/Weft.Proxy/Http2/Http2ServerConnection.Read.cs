@@ -1,0 +1,529 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Connections;
+
+namespace Weft.Proxy.Http2;
+
+/// <summary>The read loop: frames from the client, applied under the lock; handlers and body readers run after it.</summary>
+internal sealed partial class Http2ServerConnection
+{
+    private readonly byte[] _frame = new byte[MaxFrameSize];
+    private bool _prefaceRead;
+    private bool _settingsSeen;
+
+    // A header block split over HEADERS and CONTINUATION frames.
+    private byte[] _block = new byte[4096];
+    private int _blockLength;
+    private int _blockStream;
+    private bool _blockEndStream;
+
+    private async Task ReadLoopAsync()
+    {
+        while (true)
+        {
+            ReadResult result;
+            try
+            {
+                result = await _input.ReadAsync();
+            }
+            catch (Exception)
+            {
+                return; // the connection is gone
+            }
+
+            var buffer = result.Buffer;
+            try
+            {
+                if (!Process(ref buffer) || result.IsCompleted || result.IsCanceled)
+                    return;
+            }
+            catch (Http2ProtocolException e)
+            {
+                lock (_sync)
+                    FailLocked(e.Code);
+                return;
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // A bug of ours must not take the sidecar down or leave the client waiting: the connection ends.
+                lock (_sync)
+                    FailLocked(Http2ErrorCode.InternalError);
+                return;
+            }
+            finally
+            {
+                _input.AdvanceTo(buffer.Start, buffer.End);
+            }
+        }
+    }
+
+    /// <summary>Applies the whole frames in <paramref name="buffer"/>, leaving it at the first incomplete one; false to stop reading.</summary>
+    private bool Process(ref ReadOnlySequence<byte> buffer)
+    {
+        lock (_sync)
+        {
+            if (_stopping || _failed)
+                return false;
+        }
+
+        if (!_prefaceRead)
+        {
+            if (buffer.Length < Frames.ClientPreface.Length)
+                return true;
+            Span<byte> preface = stackalloc byte[Frames.ClientPreface.Length];
+            buffer.Slice(0, preface.Length).CopyTo(preface);
+            if (!preface.SequenceEqual(Frames.ClientPreface))
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "not the HTTP/2 client preface");
+            buffer = buffer.Slice(preface.Length);
+            _prefaceRead = true;
+        }
+
+        Span<byte> head = stackalloc byte[FrameHeader.Size];
+        while (buffer.Length >= FrameHeader.Size)
+        {
+            buffer.Slice(0, FrameHeader.Size).CopyTo(head);
+            var header = FrameHeader.Read(head);
+            if (header.Length > MaxFrameSize)
+                throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, $"a {header.Type} frame of {header.Length} bytes is over our MAX_FRAME_SIZE");
+            if (buffer.Length < FrameHeader.Size + header.Length)
+                break;
+            var payloadSequence = buffer.Slice(FrameHeader.Size, header.Length);
+            ReadOnlySpan<byte> payload;
+            if (payloadSequence.IsSingleSegment)
+            {
+                payload = payloadSequence.FirstSpan;
+            }
+            else
+            {
+                payloadSequence.CopyTo(_frame);
+                payload = _frame.AsSpan(0, header.Length);
+            }
+
+            buffer = buffer.Slice(FrameHeader.Size + header.Length);
+            OnFrame(header, payload);
+            lock (_sync)
+            {
+                if (_stopping || _failed)
+                    return false;
+            }
+        }
+
+        return true;
+    }
+
+    private void OnFrame(FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (!_settingsSeen)
+        {
+            if (header.Type != FrameType.Settings || (header.Flags & FrameFlags.Ack) != 0)
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "the connection preface did not start with SETTINGS");
+            _settingsSeen = true;
+        }
+
+        if (_blockStream != 0)
+        {
+            if (header.Type != FrameType.Continuation || header.StreamId != _blockStream)
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "a header block was interrupted before its END_HEADERS");
+            AppendBlock(payload);
+            if ((header.Flags & FrameFlags.EndHeaders) != 0)
+            {
+                var id = _blockStream;
+                _blockStream = 0;
+                OnHeaderBlock(id, _block.AsSpan(0, _blockLength), _blockEndStream);
+                _blockLength = 0;
+            }
+
+            return;
+        }
+
+        switch (header.Type)
+        {
+            case FrameType.Data:
+                OnData(header, payload);
+                break;
+            case FrameType.Headers:
+                OnHeaders(header, payload);
+                break;
+            case FrameType.Priority:
+                if (header.StreamId == 0)
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "PRIORITY on stream 0");
+                if (payload.Length != 5)
+                    throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "a PRIORITY frame not 5 bytes long");
+                break;
+            case FrameType.RstStream:
+                if (header.StreamId == 0)
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "RST_STREAM on stream 0");
+                if (payload.Length != 4)
+                    throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "an RST_STREAM not 4 bytes long");
+                OnReset(header.StreamId);
+                break;
+            case FrameType.Settings:
+                OnSettings(header, payload);
+                break;
+            case FrameType.PushPromise:
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "PUSH_PROMISE from a client");
+            case FrameType.Ping:
+                if (header.StreamId != 0)
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "PING on a stream");
+                if (payload.Length != 8)
+                    throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "a PING not 8 bytes long");
+                if ((header.Flags & FrameFlags.Ack) == 0)
+                {
+                    lock (_sync)
+                        _pendingLength += Frames.WritePing(Reserve(FrameHeader.Size + 8), ack: true, BinaryPrimitives.ReadUInt64BigEndian(payload));
+                    StartFlush();
+                }
+
+                break;
+            case FrameType.GoAway:
+                if (header.StreamId != 0)
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "GOAWAY on a stream");
+                // The client sends no more streams; those open finish. Nothing to change here.
+                break;
+            case FrameType.WindowUpdate:
+                if (payload.Length != 4)
+                    throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "a WINDOW_UPDATE not 4 bytes long");
+                OnWindowUpdate(header.StreamId, (int)(BinaryPrimitives.ReadUInt32BigEndian(payload) & 0x7FFFFFFF));
+                break;
+            case FrameType.Continuation:
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "CONTINUATION without a header block to continue");
+            default:
+                break; // unknown frame types are ignored (5.5)
+        }
+    }
+
+    private static ReadOnlySpan<byte> Unpad(FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if ((header.Flags & FrameFlags.Padded) == 0)
+            return payload;
+        if (payload.IsEmpty || payload[0] >= payload.Length)
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "padding as long as the frame");
+        return payload.Slice(1, payload.Length - 1 - payload[0]);
+    }
+
+    private void OnHeaders(FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (header.StreamId == 0 || (header.StreamId & 1) == 0)
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"HEADERS on stream {header.StreamId}");
+        var block = Unpad(header, payload);
+        if ((header.Flags & FrameFlags.Priority) != 0)
+        {
+            if (block.Length < 5)
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "HEADERS too short for its priority");
+            block = block[5..];
+        }
+
+        _blockLength = 0;
+        _blockEndStream = (header.Flags & FrameFlags.EndStream) != 0;
+        if ((header.Flags & FrameFlags.EndHeaders) != 0)
+        {
+            OnHeaderBlock(header.StreamId, block, _blockEndStream);
+            return;
+        }
+
+        _blockStream = header.StreamId;
+        AppendBlock(block);
+    }
+
+    private void AppendBlock(ReadOnlySpan<byte> part)
+    {
+        if (_blockLength + part.Length > MaxHeaderBlock)
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "a header block over our limit");
+        if (_block.Length - _blockLength < part.Length)
+            Array.Resize(ref _block, Math.Max(_block.Length * 2, _blockLength + part.Length));
+        part.CopyTo(_block.AsSpan(_blockLength));
+        _blockLength += part.Length;
+    }
+
+    private void OnHeaderBlock(int id, ReadOnlySpan<byte> block, bool endStream)
+    {
+        bool known, refuse;
+        lock (_sync)
+        {
+            known = id <= _lastStreamId;
+            // Handlers of streams the client already reset still count: opening and resetting streams in a loop
+            // (CVE-2023-44487) cannot run more than twice the limit at once.
+            refuse = !known && (_goingAway || _streams.Count >= MaxConcurrentStreams || _running >= 2 * MaxConcurrentStreams);
+            if (!known)
+                _lastStreamId = id;
+        }
+
+        if (known)
+        {
+            // Trailers on an open stream, or HEADERS on a closed one. Our client sends no trailers; the block still has to
+            // be decoded to keep HPACK in step.
+            _decoder.Decode(block, IgnoredHeaders.Instance);
+            Http2ServerStream? open;
+            lock (_sync)
+                _streams.TryGetValue(id, out open);
+            if (open is null)
+                throw new Http2ProtocolException(Http2ErrorCode.StreamClosed, $"HEADERS on closed stream {id}");
+            if (!endStream || open.RequestEnded)
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"a second header block on stream {id} without END_STREAM");
+            EndRequest(open);
+            return;
+        }
+
+        if (refuse)
+        {
+            _decoder.Decode(block, IgnoredHeaders.Instance);
+            lock (_sync)
+                _pendingLength += Frames.WriteRstStream(Reserve(FrameHeader.Size + 4), id, Http2ErrorCode.RefusedStream);
+            StartFlush();
+            return;
+        }
+
+        var stream = RentStream();
+        stream.Begin(id, endStream);
+        _decoder.Decode(block, stream);
+        var error = stream.ValidateRequest();
+        lock (_sync)
+        {
+            stream.SendWindow = _peerInitialWindow;
+            stream.ReceiveWindow = StreamWindow;
+            stream.RequestEnded = endStream;
+            _streams[id] = stream;
+            _running++;
+            if (error is not null)
+                ResetLocked(stream, error.Value);
+        }
+
+        if (error is not null)
+        {
+            StartFlush();
+            stream.Abort(new Http2ProtocolException(error.Value, "a malformed request"));
+            StreamFinished(stream);
+            return;
+        }
+
+        // Inline: the handler runs until its first incomplete await, then the loop reads on.
+        _ = stream.RunAsync(_application);
+    }
+
+    private void OnData(FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (header.StreamId == 0)
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "DATA on stream 0");
+        var data = Unpad(header, payload);
+        var end = (header.Flags & FrameFlags.EndStream) != 0;
+        Http2ServerStream? stream;
+        Http2ErrorCode? reset = null;
+        lock (_sync)
+        {
+            _connectionReceiveWindow -= payload.Length;
+            if (_connectionReceiveWindow < 0)
+                throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "DATA beyond the connection's window");
+            if (!_streams.TryGetValue(header.StreamId, out stream) || stream.RequestEnded)
+            {
+                if (header.StreamId > _lastStreamId)
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "DATA on an idle stream");
+                // A stream already reset or finished: its bytes are nobody's, so the connection gets them back at once.
+                _connectionCredit += payload.Length;
+                CreditConnectionLocked();
+                if (stream is not null && !stream.Reset)
+                    ResetLocked(stream, Http2ErrorCode.StreamClosed);
+                stream = null;
+            }
+            else
+            {
+                stream.ReceiveWindow -= payload.Length;
+                if (stream.ReceiveWindow < 0)
+                    reset = Http2ErrorCode.FlowControlError;
+                else
+                {
+                    // Padding is never the app's to consume: credited now.
+                    _connectionCredit += payload.Length - data.Length;
+                    stream.Buffered += data.Length;
+                    stream.Received += data.Length;
+                    if (stream.ContentLength >= 0 && (stream.Received > stream.ContentLength || end && stream.Received != stream.ContentLength))
+                        reset = Http2ErrorCode.ProtocolError;
+                    else if (end)
+                        EndRequestLocked(stream);
+                }
+            }
+        }
+
+        if (stream is null)
+        {
+            StartFlush();
+            return;
+        }
+
+        if (reset is { } code)
+        {
+            ResetStream(stream, code);
+            return;
+        }
+
+        stream.ReceiveData(data, end);
+    }
+
+    private void EndRequest(Http2ServerStream stream)
+    {
+        bool malformed;
+        lock (_sync)
+        {
+            malformed = stream.ContentLength >= 0 && stream.Received != stream.ContentLength;
+            if (!malformed)
+                EndRequestLocked(stream);
+        }
+
+        if (malformed)
+            ResetStream(stream, Http2ErrorCode.ProtocolError);
+        else
+            stream.ReceiveData([], end: true);
+    }
+
+    /// <summary>The client's END_STREAM: closed both ways once the response ended too.</summary>
+    private void EndRequestLocked(Http2ServerStream stream)
+    {
+        stream.RequestEnded = true;
+        if (stream.ResponseEnded)
+            _streams.Remove(stream.Id);
+    }
+
+    private void OnReset(int id)
+    {
+        Http2ServerStream? stream;
+        lock (_sync)
+        {
+            if (id > _lastStreamId)
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "RST_STREAM on an idle stream");
+            if (!_streams.TryGetValue(id, out stream))
+                return;
+            stream.RequestEnded = stream.ResponseEnded = stream.Reset = true;
+            _streams.Remove(id);
+        }
+
+        stream.Abort(new ConnectionAbortedException("the client reset the stream"));
+    }
+
+    private void OnSettings(FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (header.StreamId != 0)
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "SETTINGS on a stream");
+        if ((header.Flags & FrameFlags.Ack) != 0)
+        {
+            if (payload.Length != 0)
+                throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "a SETTINGS ACK with a payload");
+            return;
+        }
+
+        List<TaskCompletionSource>? wake;
+        lock (_sync)
+        {
+            _windowDelta = 0;
+            Frames.ReadSettings(payload, _onSetting);
+            if (_windowDelta != 0)
+            {
+                foreach (var stream in _streams.Values)
+                {
+                    stream.SendWindow += _windowDelta;
+                    if (stream.SendWindow > int.MaxValue)
+                        throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "INITIAL_WINDOW_SIZE overflows a stream's window");
+                }
+            }
+
+            _pendingLength += Frames.WriteSettingsAck(Reserve(FrameHeader.Size));
+            wake = _windowDelta > 0 ? TakeWindowWaitersLocked(null) : null;
+        }
+
+        StartFlush();
+        Wake(wake);
+    }
+
+    private void OnSetting(SettingId id, uint value)
+    {
+        switch (id)
+        {
+            case SettingId.EnablePush when value > 1:
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "ENABLE_PUSH above 1");
+            case SettingId.InitialWindowSize:
+                if (value > int.MaxValue)
+                    throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "INITIAL_WINDOW_SIZE above 2^31-1");
+                _windowDelta += (int)value - _peerInitialWindow;
+                _peerInitialWindow = (int)value;
+                break;
+            case SettingId.MaxFrameSize:
+                if (value is < 16384 or > 16777215)
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "MAX_FRAME_SIZE out of range");
+                // Our frames stay at our own receive size: smaller frames interleave streams better.
+                _peerMaxFrameSize = (int)Math.Min(value, MaxFrameSize);
+                break;
+            default:
+                break; // the rest bound what we send, which stays small; unknown ones are ignored (6.5.2)
+        }
+    }
+
+    private void OnWindowUpdate(int id, int increment)
+    {
+        List<TaskCompletionSource>? wake;
+        Http2ServerStream? broken = null;
+        lock (_sync)
+        {
+            if (id == 0)
+            {
+                if (increment == 0)
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "a connection WINDOW_UPDATE of 0");
+                _connectionSendWindow += increment;
+                if (_connectionSendWindow > int.MaxValue)
+                    throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "the connection's send window over 2^31-1");
+                wake = TakeWindowWaitersLocked(null);
+            }
+            else
+            {
+                if (id > _lastStreamId)
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "WINDOW_UPDATE on an idle stream");
+                if (!_streams.TryGetValue(id, out var stream))
+                    return;
+                if (increment == 0 || stream.SendWindow + increment > int.MaxValue)
+                {
+                    broken = stream;
+                    wake = null;
+                }
+                else
+                {
+                    stream.SendWindow += increment;
+                    wake = TakeWindowWaitersLocked(stream);
+                }
+            }
+        }
+
+        if (broken is not null)
+            ResetStream(broken, increment == 0 ? Http2ErrorCode.ProtocolError : Http2ErrorCode.FlowControlError);
+        Wake(wake);
+    }
+
+    private List<TaskCompletionSource>? TakeWindowWaitersLocked(Http2ServerStream? only)
+    {
+        List<TaskCompletionSource>? wake = null;
+        foreach (var stream in only is null ? [.. _streams.Values] : (IEnumerable<Http2ServerStream>)[only])
+        {
+            if (stream.WindowWaiter is { } waiter)
+            {
+                stream.WindowWaiter = null;
+                (wake ??= []).Add(waiter);
+            }
+        }
+
+        return wake;
+    }
+
+    private static void Wake(List<TaskCompletionSource>? waiters)
+    {
+        if (waiters is null)
+            return;
+        foreach (var waiter in waiters)
+            waiter.TrySetResult();
+    }
+
+    private sealed class IgnoredHeaders : IHeaderSink
+    {
+        public static readonly IgnoredHeaders Instance = new();
+
+        public void OnHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+        {
+        }
+    }
+}

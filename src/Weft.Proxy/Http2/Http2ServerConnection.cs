@@ -1,0 +1,561 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Primitives;
+
+namespace Weft.Proxy.Http2;
+
+/// <summary>
+/// A server HTTP/2 connection (RFC 9113) for our own client's connections on the inbound listener (see
+/// <see cref="OwnClientMarker"/>). Every stream runs the same <see cref="RequestDelegate"/> Kestrel runs, on a
+/// <see cref="DefaultHttpContext"/> over the stream's features with the connection's features behind them (the
+/// listener, the TLS client certificate), so intentions and everything else stay the pipeline's. The read loop runs
+/// on the connection's pipe and starts each stream's handler inline; writes are frames appended to one buffer under
+/// the connection's lock and flushed by whoever finds no flush running. Nothing is completed while the lock is held.
+/// </summary>
+internal sealed partial class Http2ServerConnection
+{
+    public const int MaxConcurrentStreams = 100;
+
+    /// <summary>Our SETTINGS_INITIAL_WINDOW_SIZE: what one request body may have in flight before the app reads it.</summary>
+    public const int StreamWindow = 1024 * 1024;
+
+    /// <summary>The connection's receive window.</summary>
+    public const int ConnectionWindow = 16 * 1024 * 1024;
+
+    /// <summary>How long a connection may stay without streams before it is closed (GOAWAY); Kestrel's keep-alive default.</summary>
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(130);
+
+    private const int MaxFrameSize = 16 * 1024;
+    private const int MaxHeaderBlock = 64 * 1024;
+
+    private readonly ConnectionContext _connection;
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private readonly RequestDelegate _application;
+    private readonly object _sync = new();
+    private readonly Dictionary<int, Http2ServerStream> _streams = [];
+    private readonly Stack<Http2ServerStream> _free = new();
+    private readonly HPackDecoder _decoder = new(maxHeaderListSize: MaxHeaderBlock);
+    private readonly TaskCompletionSource _handlersDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Action<SettingId, uint> _onSetting;
+    private readonly TimeProvider _time;
+    private long _idleSince;
+
+    // Peer's settings and our send windows.
+    private int _peerInitialWindow = 65535;
+    private int _peerMaxFrameSize = 16384;
+    private long _connectionSendWindow = 65535;
+    private long _windowDelta;
+
+    // Receive side.
+    private long _connectionReceiveWindow = ConnectionWindow;
+    private int _connectionCredit;
+
+    // Streams.
+    private int _lastStreamId;
+    private int _running;
+    private bool _goingAway;
+    private bool _stopping;
+    private bool _failed;
+
+    // Writes.
+    private byte[] _pending = new byte[32 * 1024];
+    private int _pendingLength;
+    private byte[] _writing = new byte[32 * 1024];
+    private bool _flushing;
+    private TaskCompletionSource? _flushed;
+    private byte[] _headerScratch = new byte[4096];
+    private byte[] _valueScratch = new byte[256];
+
+    public Http2ServerConnection(ConnectionContext connection, RequestDelegate application, TimeProvider time)
+    {
+        _connection = connection;
+        _time = time;
+        _idleSince = time.GetTimestamp();
+        _input = connection.Transport.Input;
+        _output = connection.Transport.Output;
+        _application = application;
+        _onSetting = OnSetting;
+        ConnectionFeature = new HttpConnectionFeature
+        {
+            ConnectionId = connection.ConnectionId,
+            RemoteIpAddress = (connection.RemoteEndPoint as System.Net.IPEndPoint)?.Address,
+            RemotePort = (connection.RemoteEndPoint as System.Net.IPEndPoint)?.Port ?? 0,
+            LocalIpAddress = (connection.LocalEndPoint as System.Net.IPEndPoint)?.Address,
+            LocalPort = (connection.LocalEndPoint as System.Net.IPEndPoint)?.Port ?? 0,
+        };
+    }
+
+    internal IFeatureCollection ConnectionFeatures => _connection.Features;
+
+    internal IHttpConnectionFeature ConnectionFeature { get; }
+
+    /// <summary>
+    /// Serves the connection until the client closes it, a protocol error, or a drain that finished its streams.
+    /// The preface must still be unread in the transport (the listener only peeked at it).
+    /// </summary>
+    public async Task ServeAsync()
+    {
+        lock (_sync)
+        {
+            var to = Reserve(FrameHeader.Size + 4 * 6 + FrameHeader.Size + 4);
+            var n = Frames.WriteSettings(to, [
+                (SettingId.MaxConcurrentStreams, MaxConcurrentStreams), (SettingId.InitialWindowSize, StreamWindow),
+                (SettingId.MaxHeaderListSize, MaxHeaderBlock), (SettingId.EnablePush, 0u)]);
+            n += Frames.WriteWindowUpdate(to[n..], 0, ConnectionWindow - 65535);
+            _pendingLength += n;
+        }
+
+        StartFlush();
+        var lifetime = _connection.Features.Get<IConnectionLifetimeNotificationFeature>();
+        using var drain = lifetime?.ConnectionClosedRequested.UnsafeRegister(static s => ((Http2ServerConnection)s!).Drain(), this);
+        var check = IdleTimeout / 4;
+        using var idle = _time.CreateTimer(static s => ((Http2ServerConnection)s!).CloseIfIdle(), this, check, check);
+        try
+        {
+            await ReadLoopAsync();
+        }
+        finally
+        {
+            AbortAll();
+            await _handlersDone.Task;
+            StartFlush();
+            Task flushed;
+            lock (_sync)
+                flushed = FlushedLocked();
+            await flushed;
+        }
+    }
+
+    /// <summary>A connection without streams for <see cref="IdleTimeout"/> is drained (GOAWAY, then closed).</summary>
+    private void CloseIfIdle()
+    {
+        bool idle;
+        lock (_sync)
+            idle = _streams.Count == 0 && _running == 0 && _time.GetElapsedTime(_idleSince) >= IdleTimeout;
+        if (idle)
+            Drain();
+    }
+
+    /// <summary>GOAWAY with the last stream id: streams already started finish, then the connection closes.</summary>
+    public void Drain()
+    {
+        bool stop;
+        lock (_sync)
+        {
+            if (_goingAway || _failed)
+                return;
+            _goingAway = true;
+            _pendingLength += Frames.WriteGoAway(Reserve(FrameHeader.Size + 8), _lastStreamId, Http2ErrorCode.NoError);
+            stop = _streams.Count == 0 && _running == 0;
+        }
+
+        StartFlush();
+        if (stop)
+            Stop();
+    }
+
+    private void Stop()
+    {
+        lock (_sync)
+            _stopping = true;
+        _input.CancelPendingRead();
+    }
+
+    /// <summary>A connection error: GOAWAY with <paramref name="code"/>, every stream aborted, the read loop ends.</summary>
+    private void FailLocked(Http2ErrorCode code)
+    {
+        if (_failed)
+            return;
+        _pendingLength += Frames.WriteGoAway(Reserve(FrameHeader.Size + 8), _lastStreamId, code);
+        _goingAway = true;
+        _stopping = true;
+    }
+
+    /// <summary>Aborts every stream still open (the connection is gone or failed) and lets the handlers run out.</summary>
+    private void AbortAll()
+    {
+        List<Http2ServerStream> aborted;
+        bool done;
+        lock (_sync)
+        {
+            _stopping = true;
+            _goingAway = true;
+            aborted = [.. _streams.Values];
+            foreach (var stream in aborted)
+                stream.RequestEnded = stream.ResponseEnded = stream.Reset = true;
+            _streams.Clear();
+            done = _running == 0;
+        }
+
+        foreach (var stream in aborted)
+            stream.Abort(new ConnectionAbortedException("the HTTP/2 connection closed"));
+        if (done)
+            _handlersDone.TrySetResult();
+    }
+
+    internal Http2ServerStream RentStream()
+    {
+        lock (_sync)
+            return _free.TryPop(out var stream) ? stream : new Http2ServerStream(this);
+    }
+
+    /// <summary>The handler returned and the response ended: the stream leaves the connection and goes back to the pool.</summary>
+    internal void StreamFinished(Http2ServerStream stream)
+    {
+        bool stop, done;
+        lock (_sync)
+        {
+            if (!stream.ResponseEnded)
+                ResetLocked(stream, Http2ErrorCode.InternalError);
+            else if (!stream.RequestEnded && !_failed)
+            {
+                // The response is whole while the request body is still coming: tell the client to stop sending (8.1).
+                _pendingLength += Frames.WriteRstStream(Reserve(FrameHeader.Size + 4), stream.Id, Http2ErrorCode.NoError);
+                stream.RequestEnded = true;
+            }
+
+            _connectionCredit += stream.DropBuffered();
+            CreditConnectionLocked();
+            _streams.Remove(stream.Id);
+            _running--;
+            if (_running == 0)
+                _idleSince = _time.GetTimestamp();
+            stop = _goingAway && _streams.Count == 0 && _running == 0 && !_stopping;
+            done = _stopping && _running == 0;
+        }
+
+        stream.Recycle();
+        lock (_sync)
+        {
+            if (_free.Count < MaxConcurrentStreams)
+                _free.Push(stream);
+        }
+
+        StartFlush();
+        if (stop)
+            Stop();
+        if (done)
+            _handlersDone.TrySetResult();
+    }
+
+    /// <summary>RST_STREAM from our side: the stream ends both ways and its handler sees RequestAborted.</summary>
+    internal void ResetStream(Http2ServerStream stream, Http2ErrorCode code)
+    {
+        lock (_sync)
+        {
+            if (stream.Reset || (stream.RequestEnded && stream.ResponseEnded))
+                return;
+            ResetLocked(stream, code);
+        }
+
+        StartFlush();
+        stream.Abort(new ConnectionAbortedException($"the stream was reset ({code})"));
+    }
+
+    private void ResetLocked(Http2ServerStream stream, Http2ErrorCode code)
+    {
+        if (!_failed && !(stream.RequestEnded && stream.ResponseEnded))
+            _pendingLength += Frames.WriteRstStream(Reserve(FrameHeader.Size + 4), stream.Id, code);
+        stream.RequestEnded = stream.ResponseEnded = stream.Reset = true;
+        _streams.Remove(stream.Id);
+    }
+
+    /// <summary>
+    /// Sends the response head if not yet sent, then <paramref name="data"/> as DATA within the peer's windows,
+    /// END_STREAM on the last frame when <paramref name="end"/>. After a reset the bytes go nowhere.
+    /// </summary>
+    internal async ValueTask SendAsync(Http2ServerStream stream, ReadOnlyMemory<byte> data, bool end)
+    {
+        while (true)
+        {
+            Task? wait = null;
+            lock (_sync)
+            {
+                if (stream.ResponseEnded || _failed)
+                    return;
+                if (!stream.HeadersSent)
+                {
+                    WriteHeadersLocked(stream, end && data.IsEmpty);
+                    stream.HeadersSent = true;
+                    if (end && data.IsEmpty)
+                    {
+                        EndResponseLocked(stream);
+                        break;
+                    }
+                }
+
+                while (!data.IsEmpty)
+                {
+                    var allowed = (int)Math.Min(Math.Min(data.Length, _peerMaxFrameSize), Math.Min(stream.SendWindow, _connectionSendWindow));
+                    if (allowed <= 0)
+                        break;
+                    stream.SendWindow -= allowed;
+                    _connectionSendWindow -= allowed;
+                    var last = end && allowed == data.Length;
+                    var to = Reserve(FrameHeader.Size + allowed);
+                    new FrameHeader(allowed, FrameType.Data, last ? FrameFlags.EndStream : (byte)0, stream.Id).Write(to);
+                    data.Span[..allowed].CopyTo(to[FrameHeader.Size..]);
+                    _pendingLength += FrameHeader.Size + allowed;
+                    data = data[allowed..];
+                    if (last)
+                        EndResponseLocked(stream);
+                }
+
+                if (data.IsEmpty)
+                {
+                    if (end && !stream.ResponseEnded)
+                    {
+                        new FrameHeader(0, FrameType.Data, FrameFlags.EndStream, stream.Id).Write(Reserve(FrameHeader.Size));
+                        _pendingLength += FrameHeader.Size;
+                        EndResponseLocked(stream);
+                    }
+
+                    break;
+                }
+
+                wait = stream.WaitForWindowLocked();
+            }
+
+            StartFlush();
+            await wait;
+        }
+
+        StartFlush();
+        if (end)
+            return; // nothing follows on this stream to hold back
+        Task flush;
+        lock (_sync)
+            flush = FlushedLocked();
+
+        // Back-pressure: a writer does not run ahead of the socket by more than what one flush holds.
+        await flush;
+    }
+
+    /// <summary>
+    /// END_STREAM is queued: a stream whose request also ended is closed (RFC 9113 5.1) and stops counting against
+    /// MAX_CONCURRENT_STREAMS now, not when its handler's last callbacks have run: the client may open the next at once.
+    /// </summary>
+    private void EndResponseLocked(Http2ServerStream stream)
+    {
+        stream.ResponseEnded = true;
+        if (stream.RequestEnded)
+            _streams.Remove(stream.Id);
+    }
+
+    /// <summary>Takes the stream's window waiter, if any, to be completed outside the lock.</summary>
+    internal TaskCompletionSource? TakeWindowWaiter(Http2ServerStream stream)
+    {
+        lock (_sync)
+        {
+            var waiter = stream.WindowWaiter;
+            stream.WindowWaiter = null;
+            return waiter;
+        }
+    }
+
+    private void WriteHeadersLocked(Http2ServerStream stream, bool endStream)
+    {
+        var block = EncodeResponseHead(stream.StatusCode, stream.ResponseHeaders);
+        var frames = Math.Max(1, (block.Length + _peerMaxFrameSize - 1) / _peerMaxFrameSize);
+        var to = Reserve(block.Length + frames * FrameHeader.Size);
+        var n = 0;
+        var first = true;
+        do
+        {
+            var part = Math.Min(block.Length, _peerMaxFrameSize);
+            var last = part == block.Length;
+            byte flags = last ? FrameFlags.EndHeaders : (byte)0;
+            if (first && endStream)
+                flags |= FrameFlags.EndStream;
+            new FrameHeader(part, first ? FrameType.Headers : FrameType.Continuation, flags, stream.Id).Write(to[n..]);
+            block[..part].CopyTo(to[(n + FrameHeader.Size)..]);
+            n += FrameHeader.Size + part;
+            block = block[part..];
+            first = false;
+        }
+        while (!block.IsEmpty);
+        _pendingLength += n;
+    }
+
+    /// <summary>:status and the response headers, names lower-cased, connection-specific fields left out (8.2.2).</summary>
+    private ReadOnlySpan<byte> EncodeResponseHead(int status, IHeaderDictionary headers)
+    {
+        var length = 0;
+        Span<byte> code = stackalloc byte[3];
+        status = status is >= 100 and <= 999 ? status : 500;
+        code[0] = (byte)('0' + status / 100);
+        code[1] = (byte)('0' + status / 10 % 10);
+        code[2] = (byte)('0' + status % 10);
+        Append(":status"u8, code, ref length);
+        Span<byte> name = stackalloc byte[256];
+        foreach (var (key, values) in headers)
+        {
+            if (IsConnectionSpecific(key))
+                continue;
+            var nameLength = Encoding.ASCII.GetByteCount(key);
+            var nameBytes = nameLength <= name.Length ? name[..nameLength] : new byte[nameLength];
+            Encoding.ASCII.GetBytes(key, nameBytes);
+            for (var i = 0; i < nameBytes.Length; i++)
+            {
+                if (nameBytes[i] is >= (byte)'A' and <= (byte)'Z')
+                    nameBytes[i] |= 0x20;
+            }
+
+            foreach (var value in values)
+            {
+                var v = value ?? "";
+                if (_valueScratch.Length < v.Length)
+                    _valueScratch = new byte[Math.Max(v.Length, _valueScratch.Length * 2)];
+                var valueLength = Encoding.Latin1.GetBytes(v, _valueScratch);
+                Append(nameBytes, _valueScratch.AsSpan(0, valueLength), ref length);
+            }
+        }
+
+        return _headerScratch.AsSpan(0, length);
+    }
+
+    private void Append(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, ref int length)
+    {
+        var max = HPackEncoder.MaxEncodedLength(name.Length, value.Length);
+        if (_headerScratch.Length - length < max)
+            Array.Resize(ref _headerScratch, Math.Max(_headerScratch.Length * 2, length + max));
+        length += HPackEncoder.EncodeField(name, value, _headerScratch.AsSpan(length));
+    }
+
+    internal static bool IsConnectionSpecific(string name) =>
+        name.Equals("connection", StringComparison.OrdinalIgnoreCase) || name.Equals("transfer-encoding", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("keep-alive", StringComparison.OrdinalIgnoreCase) || name.Equals("upgrade", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("proxy-connection", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Credits request body bytes the app consumed, queueing WINDOW_UPDATEs past the thresholds.</summary>
+    internal void Consumed(Http2ServerStream stream, int n)
+    {
+        if (n <= 0)
+            return;
+        bool queued;
+        lock (_sync)
+        {
+            stream.Buffered -= n;
+            _connectionCredit += n;
+            queued = CreditConnectionLocked();
+            if (!stream.RequestEnded && !_failed)
+            {
+                stream.StreamCredit += n;
+                if (stream.StreamCredit >= StreamWindow / 4)
+                {
+                    _pendingLength += Frames.WriteWindowUpdate(Reserve(FrameHeader.Size + 4), stream.Id, stream.StreamCredit);
+                    stream.ReceiveWindow += stream.StreamCredit;
+                    stream.StreamCredit = 0;
+                    queued = true;
+                }
+            }
+        }
+
+        if (queued)
+            StartFlush();
+    }
+
+    private bool CreditConnectionLocked()
+    {
+        if (_connectionCredit < ConnectionWindow / 16 || _failed)
+            return false;
+        _pendingLength += Frames.WriteWindowUpdate(Reserve(FrameHeader.Size + 4), 0, _connectionCredit);
+        _connectionReceiveWindow += _connectionCredit;
+        _connectionCredit = 0;
+        return true;
+    }
+
+    /// <summary>Room for <paramref name="size"/> more bytes in the pending write buffer (under the lock).</summary>
+    private Span<byte> Reserve(int size)
+    {
+        if (_pending.Length - _pendingLength < size)
+            Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + size));
+        return _pending.AsSpan(_pendingLength, size);
+    }
+
+    internal void StartFlush()
+    {
+        bool start;
+        lock (_sync)
+            StartFlushLocked(out start);
+        if (start)
+            _ = FlushAsync();
+    }
+
+    /// <summary>Whether the caller must start <see cref="FlushAsync"/> (outside the lock).</summary>
+    private void StartFlushLocked(out bool start)
+    {
+        start = !_flushing && _pendingLength > 0 && !_failed;
+        if (start)
+            _flushing = true;
+    }
+
+    /// <summary>The running flush's end (completed when none runs).</summary>
+    /// <remarks>Created only when someone waits: most flushes end before anyone asks.</remarks>
+    private Task FlushedLocked() => _flushing ? (_flushed ??= new TaskCompletionSource()).Task : Task.CompletedTask;
+
+    /// <summary>Writes what is pending, then what was appended meanwhile, until nothing is; one flush per round.</summary>
+    private async ValueTask FlushAsync()
+    {
+        TaskCompletionSource? done;
+        while (true)
+        {
+            int length;
+            lock (_sync)
+            {
+                if (_pendingLength == 0 || _failed)
+                {
+                    _flushing = false;
+                    done = _flushed;
+                    _flushed = null;
+                    break;
+                }
+
+                (_pending, _writing) = (_writing, _pending);
+                length = _pendingLength;
+                _pendingLength = 0;
+            }
+
+            try
+            {
+                _output.Write(_writing.AsSpan(0, length));
+                var result = await _output.FlushAsync();
+                if (result.IsCompleted || result.IsCanceled)
+                    throw new ConnectionAbortedException("the client stopped reading");
+            }
+            catch (Exception)
+            {
+                lock (_sync)
+                {
+                    _flushing = false;
+                    _failed = true;
+                    _pendingLength = 0;
+                    done = _flushed;
+                    _flushed = null;
+                }
+
+                _input.CancelPendingRead();
+                break;
+            }
+        }
+
+        done?.TrySetResult();
+    }
+
+    private sealed class HttpConnectionFeature : IHttpConnectionFeature
+    {
+        public string ConnectionId { get; set; } = "";
+        public System.Net.IPAddress? RemoteIpAddress { get; set; }
+        public System.Net.IPAddress? LocalIpAddress { get; set; }
+        public int RemotePort { get; set; }
+        public int LocalPort { get; set; }
+    }
+
+    internal static StringValues Join(StringValues existing, string value) => StringValues.Concat(existing, value);
+}

@@ -1,0 +1,104 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http;
+using Weft.Proxy.Http2;
+
+namespace Weft.Proxy.Listeners;
+
+/// <summary>
+/// The inbound listener's choice between Kestrel's HTTP/2 server and ours (<see cref="Http2ServerConnection"/>): a
+/// connection whose first SETTINGS carries <see cref="OwnClientMarker"/> comes from our own client and is served by
+/// ours, on the same <see cref="RequestDelegate"/> Kestrel runs; every other connection goes to Kestrel untouched.
+/// <c>WEFT_FAST_H2_SERVER=0</c> sends them all to Kestrel.
+/// </summary>
+internal sealed class OwnH2Server
+{
+    /// <summary>The longest first SETTINGS we wait for: far more entries than any client sends.</summary>
+    private const int MaxFirstSettings = 36 * 6;
+
+    private long _served;
+    private long _kestrel;
+
+    public static bool EnabledByEnvironment => Environment.GetEnvironmentVariable("WEFT_FAST_H2_SERVER") != "0";
+
+    /// <summary>Set once the pipeline exists (after Kestrel's listeners are configured, before it accepts).</summary>
+    public RequestDelegate? Application { get; set; }
+
+    /// <summary>Inbound HTTP/2 connections served by ours.</summary>
+    public long Served => Interlocked.Read(ref _served);
+
+    /// <summary>Inbound HTTP/2 connections left to Kestrel.</summary>
+    public long Kestrel => Interlocked.Read(ref _kestrel);
+
+    /// <summary>
+    /// Serves the connection with ours when its first SETTINGS is marked and returns true once it is done; false (with
+    /// nothing consumed) when Kestrel is to serve it. <paramref name="connection"/> starts with the HTTP/2 preface.
+    /// </summary>
+    public async ValueTask<bool> TryServeAsync(ConnectionContext connection, TimeProvider time)
+    {
+        if (Application is not { } application || !await IsMarkedAsync(connection.Transport.Input, time))
+        {
+            Interlocked.Increment(ref _kestrel);
+            return false;
+        }
+
+        Interlocked.Increment(ref _served);
+        await new Http2ServerConnection(connection, application, time).ServeAsync();
+        return true;
+    }
+
+    /// <summary>Peeks at the preface and the first frame, bounded in size and time; consumes nothing.</summary>
+    internal static async ValueTask<bool> IsMarkedAsync(PipeReader input, TimeProvider time)
+    {
+        using var timeout = new CancellationTokenSource(ListenerConnections.FirstBytesTimeout, time);
+        while (true)
+        {
+            ReadResult result;
+            try
+            {
+                result = await input.ReadAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+
+            var verdict = Judge(result.Buffer);
+            if (verdict is not null || result.IsCompleted || result.IsCanceled)
+            {
+                input.AdvanceTo(result.Buffer.Start);
+                return verdict == true;
+            }
+
+            input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+        }
+    }
+
+    /// <summary>True: marked; false: not; null: not enough bytes yet.</summary>
+    private static bool? Judge(ReadOnlySequence<byte> buffer)
+    {
+        var prefaceLength = Frames.ClientPreface.Length;
+        if (buffer.Length < prefaceLength + FrameHeader.Size)
+            return null;
+        Span<byte> head = stackalloc byte[FrameHeader.Size];
+        buffer.Slice(prefaceLength, FrameHeader.Size).CopyTo(head);
+        var header = FrameHeader.Read(head);
+        if (header.Type != FrameType.Settings || header.StreamId != 0 || (header.Flags & FrameFlags.Ack) != 0
+            || header.Length > MaxFirstSettings || header.Length % 6 != 0)
+            return false;
+        if (buffer.Length < prefaceLength + FrameHeader.Size + header.Length)
+            return null;
+        Span<byte> payload = stackalloc byte[header.Length];
+        buffer.Slice(prefaceLength + FrameHeader.Size, header.Length).CopyTo(payload);
+        for (; !payload.IsEmpty; payload = payload[6..])
+        {
+            if ((SettingId)BinaryPrimitives.ReadUInt16BigEndian(payload) == OwnClientMarker.Setting
+                && BinaryPrimitives.ReadUInt32BigEndian(payload[2..]) == OwnClientMarker.Value)
+                return true;
+        }
+
+        return false;
+    }
+}
