@@ -57,6 +57,8 @@ internal sealed class RequestPipeline
             await _head.InvokeAsync(call);
             if (call.Error != ProxyErrorKind.None)
                 await ProxyErrors.WriteAsync(http, call.Error, call.ErrorMessage!);
+            if (logged)
+                await FlushCountedBodyAsync(http);
             status = http.RequestAborted.IsCancellationRequested && !http.Response.HasStarted ? 0 : http.Response.StatusCode;
             if (_count)
             {
@@ -76,6 +78,23 @@ internal sealed class RequestPipeline
             Observability.ProxyTracing.Stop(call, status);
             if (logged)
                 _accessLog!.End(call, status, _time.GetElapsedTime(call.Started));
+        }
+    }
+
+    /// <summary>
+    /// With the access log, the response body is its counting stream under a <c>StreamPipeWriter</c>: bytes written to
+    /// <c>BodyWriter</c> without a flush (the inbound app client leaves the last flush to the end of the response, which
+    /// Kestrel's own writer honours) reach the caller, and the count, only when this writer is flushed.
+    /// </summary>
+    private static async ValueTask FlushCountedBodyAsync(HttpContext http)
+    {
+        try
+        {
+            await http.Response.BodyWriter.FlushAsync(http.RequestAborted);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or Microsoft.AspNetCore.Connections.ConnectionAbortedException)
+        {
+            // The caller is gone: nothing to deliver.
         }
     }
 }

@@ -70,6 +70,33 @@ public sealed class AccessLogTests : IDisposable
     }
 
     [Fact]
+    public async Task Inbound_AppBodyInTheSameReadAsItsHead_ReachesTheCallerWhole_AndIsCounted()
+    {
+        // The inbound app client writes a body that came with the head without flushing it (Kestrel's end of the response
+        // does); with the access log the response body is a counting stream, which only a flush reaches.
+        var path = Path.Combine(_dir, "inbound.log");
+        await using var app = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("hello from the app")));
+        var proxy = await ProxyHost.StartAsync(Mesh.Options("orders", app.Address) with { AccessLogPath = path });
+        try
+        {
+            Assert.True(proxy.ConfigSink.Apply(Mesh.Snapshot(1, [])).Applied);
+            using var client = Mesh.Client(proxy.InboundAddress, "orders");
+            for (var i = 0; i < 3; i++)
+                Assert.Equal("hello from the app", await client.GetStringAsync("/small"));
+            Assert.Equal(3, proxy.AppClient!.Requests);
+        }
+        finally
+        {
+            await proxy.DisposeAsync();
+        }
+
+        var lines = Lines(path);
+        Assert.Equal(3, lines.Count);
+        Assert.All(lines, l => Assert.Equal("hello from the app".Length, l.GetProperty("bytes_out").GetInt64()));
+        Assert.All(lines, l => Assert.Equal("inbound", l.GetProperty("direction").GetString()));
+    }
+
+    [Fact]
     public async Task TracingOnButNotSampled_TraceIdIsTheOneForwarded()
     {
         var path = Path.Combine(_dir, "traced.log");
