@@ -47,6 +47,24 @@ internal sealed class SidecarProcess : IAsyncDisposable
     /// <param name="upstreams">Services that get an <c>--upstream</c> listener of their own.</param>
     public static async Task<SidecarProcess> StartAsync(Uri server, string service, int appPort, IEnumerable<string>? upstreams = null, string drainTime = "2s")
     {
+        // The ports are free when chosen, but the sidecar binds them only after its first certificate (seconds later), and
+        // any process's outgoing connection may take one as its ephemeral port meanwhile: a lost race gets new ports.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnceAsync(server, service, appPort, upstreams, drainTime);
+            }
+            catch (PortTakenException) when (attempt < 3)
+            {
+            }
+        }
+    }
+
+    private sealed class PortTakenException(string message) : Exception(message);
+
+    private static async Task<SidecarProcess> StartOnceAsync(Uri server, string service, int appPort, IEnumerable<string>? upstreams, string drainTime)
+    {
         var loopback = IPAddress.Loopback;
         IPEndPoint inbound = new(loopback, FreePort()), outbound = new(loopback, FreePort()), admin = new(loopback, FreePort());
         var upstreamListeners = (upstreams ?? []).ToDictionary(u => u, _ => new IPEndPoint(loopback, FreePort()));
@@ -72,6 +90,8 @@ internal sealed class SidecarProcess : IAsyncDisposable
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
             await MeshFixture.WaitUntilAsync(async () =>
             {
+                if (sidecar.Process.HasExited && sidecar.Output.Contains("address already in use", StringComparison.Ordinal))
+                    throw new PortTakenException($"weft proxy for {service} lost a port to another process:\n{sidecar.Output}");
                 if (sidecar.Process.HasExited) Assert.Fail($"weft proxy for {service} exited with {sidecar.Process.ExitCode}:\n{sidecar.Output}");
                 try
                 {
