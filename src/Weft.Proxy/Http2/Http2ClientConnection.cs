@@ -50,10 +50,7 @@ internal sealed partial class Http2ClientConnection
     private List<Http2ClientStream>? _windowWaiters;
 
     // Writes.
-    private byte[] _pending = new byte[32 * 1024];
-    private int _pendingLength;
-    private byte[] _writing = new byte[32 * 1024];
-    private bool _flushing;
+    private Http2WriteBuffer _writes = new();
 
     private Http2ClientConnection(Stream transport, TimeProvider time, int window)
     {
@@ -91,7 +88,7 @@ internal sealed partial class Http2ClientConnection
             n += Frames.WriteSettings(to[n..], [(SettingId.EnablePush, 0u), (SettingId.InitialWindowSize, (uint)window), (SettingId.MaxHeaderListSize, 64u * 1024), (OwnClientMarker.Setting, OwnClientMarker.Value)]);
             if (window > 65535)
                 n += Frames.WriteWindowUpdate(to[n..], 0, window - 65535);
-            connection._pendingLength += n;
+            connection._writes.Length += n;
         }
 
         connection.StartFlush();
@@ -222,7 +219,7 @@ internal sealed partial class Http2ClientConnection
                 first = false;
             }
             while (!block.IsEmpty);
-            _pendingLength += n;
+            _writes.Length += n;
         }
 
         StartFlush();
@@ -252,7 +249,7 @@ internal sealed partial class Http2ClientConnection
                     var to = Reserve(FrameHeader.Size + allowed);
                     new FrameHeader(allowed, FrameType.Data, end ? FrameFlags.EndStream : (byte)0, stream.Id).Write(to);
                     data.Span[..allowed].CopyTo(to[FrameHeader.Size..]);
-                    _pendingLength += FrameHeader.Size + allowed;
+                    _writes.Length += FrameHeader.Size + allowed;
                     data = data[allowed..];
                     wait = default;
                 }
@@ -371,7 +368,7 @@ internal sealed partial class Http2ClientConnection
         if (!(stream.RequestEnded && stream.ResponseEnded))
         {
             var to = Reserve(FrameHeader.Size + 4);
-            _pendingLength += Frames.WriteRstStream(to, stream.Id, code);
+            _writes.Length += Frames.WriteRstStream(to, stream.Id, code);
         }
 
         stream.RequestEnded = stream.ResponseEnded = true;
@@ -406,7 +403,7 @@ internal sealed partial class Http2ClientConnection
         if (_connectionCredit >= _creditThreshold && _failure is null)
         {
             var to = Reserve(FrameHeader.Size + 4);
-            _pendingLength += Frames.WriteWindowUpdate(to, 0, _connectionCredit);
+            _writes.Length += Frames.WriteWindowUpdate(to, 0, _connectionCredit);
             _connectionReceiveWindow += _connectionCredit;
             _connectionCredit = 0;
             queued = true;
@@ -418,7 +415,7 @@ internal sealed partial class Http2ClientConnection
             if (stream.StreamCredit >= _creditThreshold && _failure is null)
             {
                 var to = Reserve(FrameHeader.Size + 4);
-                _pendingLength += Frames.WriteWindowUpdate(to, stream.Id, stream.StreamCredit);
+                _writes.Length += Frames.WriteWindowUpdate(to, stream.Id, stream.StreamCredit);
                 stream.StreamCredit = 0;
                 queued = true;
             }
@@ -428,12 +425,7 @@ internal sealed partial class Http2ClientConnection
     }
 
     /// <summary>Room for <paramref name="size"/> more bytes in the pending write buffer (under the lock).</summary>
-    private Span<byte> Reserve(int size)
-    {
-        if (_pending.Length - _pendingLength < size)
-            Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + size));
-        return _pending.AsSpan(_pendingLength, size);
-    }
+    private Span<byte> Reserve(int size) => _writes.Reserve(size);
 
     private void StartFlush()
     {
@@ -444,40 +436,33 @@ internal sealed partial class Http2ClientConnection
             _ = FlushAsync();
     }
 
-    private void StartFlushLocked(out bool start)
-    {
-        start = !_flushing && _pendingLength > 0 && _failure is null;
-        if (start)
-            _flushing = true;
-    }
+    private void StartFlushLocked(out bool start) => start = _writes.TryStartFlush(_failure is not null);
 
     /// <summary>Writes what is pending, then what was appended meanwhile, until nothing is; one write per round.</summary>
     private async ValueTask FlushAsync()
     {
         while (true)
         {
-            int length;
+            ReadOnlyMemory<byte> writing;
             lock (_sync)
             {
-                if (_pendingLength == 0 || _failure is not null)
+                if (_writes.Length == 0 || _failure is not null)
                 {
-                    _flushing = false;
+                    _writes.Flushing = false;
                     return;
                 }
 
-                (_pending, _writing) = (_writing, _pending);
-                length = _pendingLength;
-                _pendingLength = 0;
+                writing = _writes.Take();
             }
 
             try
             {
-                await _transport.WriteAsync(_writing.AsMemory(0, length));
+                await _transport.WriteAsync(writing);
             }
             catch (Exception e)
             {
                 lock (_sync)
-                    _flushing = false;
+                    _writes.Flushing = false;
                 Fail(new IOException("writing to the server failed", e), Http2ErrorCode.NoError);
                 return;
             }
@@ -495,14 +480,14 @@ internal sealed partial class Http2ClientConnection
         {
             if (_failure is not null)
                 return;
-            if (code != Http2ErrorCode.NoError && !_flushing)
+            if (code != Http2ErrorCode.NoError && !_writes.Flushing)
             {
                 var to = Reserve(FrameHeader.Size + 8);
-                _pendingLength += Frames.WriteGoAway(to, 0, code);
+                _writes.Length += Frames.WriteGoAway(to, 0, code);
                 try
                 {
                     // Best effort and small: the connection is going anyway.
-                    _transport.Write(_pending, 0, _pendingLength);
+                    _transport.Write(_writes.Pending);
                 }
                 catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException)
                 {
@@ -510,7 +495,7 @@ internal sealed partial class Http2ClientConnection
             }
 
             _failure = error;
-            _pendingLength = 0;
+            _writes.Length = 0;
             failed = [.. _streams.Values];
             foreach (var stream in failed)
             {

@@ -171,7 +171,7 @@ internal sealed partial class Http2ServerConnection
                 if ((header.Flags & FrameFlags.Ack) == 0)
                 {
                     lock (_sync)
-                        _pendingLength += Frames.WritePing(Reserve(FrameHeader.Size + 8), ack: true, BinaryPrimitives.ReadUInt64BigEndian(payload));
+                        _writes.Length += Frames.WritePing(Reserve(FrameHeader.Size + 8), ack: true, BinaryPrimitives.ReadUInt64BigEndian(payload));
                     StartFlush();
                 }
 
@@ -269,7 +269,7 @@ internal sealed partial class Http2ServerConnection
         {
             _decoder.Decode(block, IgnoredHeaders.Instance);
             lock (_sync)
-                _pendingLength += Frames.WriteRstStream(Reserve(FrameHeader.Size + 4), id, Http2ErrorCode.RefusedStream);
+                _writes.Length += Frames.WriteRstStream(Reserve(FrameHeader.Size + 4), id, Http2ErrorCode.RefusedStream);
             StartFlush();
             return;
         }
@@ -401,31 +401,17 @@ internal sealed partial class Http2ServerConnection
 
     private void OnSettings(FrameHeader header, ReadOnlySpan<byte> payload)
     {
-        if (header.StreamId != 0)
-            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "SETTINGS on a stream");
-        if ((header.Flags & FrameFlags.Ack) != 0)
-        {
-            if (payload.Length != 0)
-                throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "a SETTINGS ACK with a payload");
+        if (Http2Settings.IsAck(header, payload))
             return;
-        }
 
         List<TaskCompletionSource>? wake;
         lock (_sync)
         {
             _windowDelta = 0;
             Frames.ReadSettings(payload, _onSetting);
-            if (_windowDelta != 0)
-            {
-                foreach (var stream in _streams.Values)
-                {
-                    stream.SendWindow += _windowDelta;
-                    if (stream.SendWindow > int.MaxValue)
-                        throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "INITIAL_WINDOW_SIZE overflows a stream's window");
-                }
-            }
+            Http2Settings.ApplyWindowDelta(_streams, _windowDelta);
 
-            _pendingLength += Frames.WriteSettingsAck(Reserve(FrameHeader.Size));
+            _writes.Length += Frames.WriteSettingsAck(Reserve(FrameHeader.Size));
             wake = _windowDelta > 0 ? TakeWindowWaitersLocked(null) : null;
         }
 

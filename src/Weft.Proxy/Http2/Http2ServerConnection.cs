@@ -64,10 +64,7 @@ internal sealed partial class Http2ServerConnection
     private bool _failed;
 
     // Writes.
-    private byte[] _pending = new byte[32 * 1024];
-    private int _pendingLength;
-    private byte[] _writing = new byte[32 * 1024];
-    private bool _flushing;
+    private Http2WriteBuffer _writes = new();
     private TaskCompletionSource? _flushed;
     private byte[] _headerScratch = new byte[4096];
     private byte[] _valueScratch = new byte[256];
@@ -108,7 +105,7 @@ internal sealed partial class Http2ServerConnection
                 (SettingId.MaxConcurrentStreams, MaxConcurrentStreams), (SettingId.InitialWindowSize, StreamWindow),
                 (SettingId.MaxHeaderListSize, MaxHeaderBlock), (SettingId.EnablePush, 0u)]);
             n += Frames.WriteWindowUpdate(to[n..], 0, ConnectionWindow - 65535);
-            _pendingLength += n;
+            _writes.Length += n;
         }
 
         StartFlush();
@@ -151,7 +148,7 @@ internal sealed partial class Http2ServerConnection
             if (_goingAway || _failed)
                 return;
             _goingAway = true;
-            _pendingLength += Frames.WriteGoAway(Reserve(FrameHeader.Size + 8), _lastStreamId, Http2ErrorCode.NoError);
+            _writes.Length += Frames.WriteGoAway(Reserve(FrameHeader.Size + 8), _lastStreamId, Http2ErrorCode.NoError);
             stop = _streams.Count == 0 && _running == 0;
         }
 
@@ -172,7 +169,7 @@ internal sealed partial class Http2ServerConnection
     {
         if (_failed)
             return;
-        _pendingLength += Frames.WriteGoAway(Reserve(FrameHeader.Size + 8), _lastStreamId, code);
+        _writes.Length += Frames.WriteGoAway(Reserve(FrameHeader.Size + 8), _lastStreamId, code);
         _goingAway = true;
         _stopping = true;
     }
@@ -216,7 +213,7 @@ internal sealed partial class Http2ServerConnection
             else if (!stream.RequestEnded && !_failed)
             {
                 // The response is whole while the request body is still coming: tell the client to stop sending (8.1).
-                _pendingLength += Frames.WriteRstStream(Reserve(FrameHeader.Size + 4), stream.Id, Http2ErrorCode.NoError);
+                _writes.Length += Frames.WriteRstStream(Reserve(FrameHeader.Size + 4), stream.Id, Http2ErrorCode.NoError);
                 stream.RequestEnded = true;
             }
 
@@ -261,7 +258,7 @@ internal sealed partial class Http2ServerConnection
     private void ResetLocked(Http2ServerStream stream, Http2ErrorCode code)
     {
         if (!_failed && !(stream.RequestEnded && stream.ResponseEnded))
-            _pendingLength += Frames.WriteRstStream(Reserve(FrameHeader.Size + 4), stream.Id, code);
+            _writes.Length += Frames.WriteRstStream(Reserve(FrameHeader.Size + 4), stream.Id, code);
         stream.RequestEnded = stream.ResponseEnded = stream.Reset = true;
         _streams.Remove(stream.Id);
     }
@@ -301,7 +298,7 @@ internal sealed partial class Http2ServerConnection
                     var to = Reserve(FrameHeader.Size + allowed);
                     new FrameHeader(allowed, FrameType.Data, last ? FrameFlags.EndStream : (byte)0, stream.Id).Write(to);
                     data.Span[..allowed].CopyTo(to[FrameHeader.Size..]);
-                    _pendingLength += FrameHeader.Size + allowed;
+                    _writes.Length += FrameHeader.Size + allowed;
                     data = data[allowed..];
                     if (last)
                         EndResponseLocked(stream);
@@ -312,7 +309,7 @@ internal sealed partial class Http2ServerConnection
                     if (end && !stream.ResponseEnded)
                     {
                         new FrameHeader(0, FrameType.Data, FrameFlags.EndStream, stream.Id).Write(Reserve(FrameHeader.Size));
-                        _pendingLength += FrameHeader.Size;
+                        _writes.Length += FrameHeader.Size;
                         EndResponseLocked(stream);
                     }
 
@@ -380,7 +377,7 @@ internal sealed partial class Http2ServerConnection
             first = false;
         }
         while (!block.IsEmpty);
-        _pendingLength += n;
+        _writes.Length += n;
     }
 
     /// <summary>:status and the response headers, names lower-cased, connection-specific fields left out (8.2.2).</summary>
@@ -449,7 +446,7 @@ internal sealed partial class Http2ServerConnection
                 stream.StreamCredit += n;
                 if (stream.StreamCredit >= StreamWindow / 4)
                 {
-                    _pendingLength += Frames.WriteWindowUpdate(Reserve(FrameHeader.Size + 4), stream.Id, stream.StreamCredit);
+                    _writes.Length += Frames.WriteWindowUpdate(Reserve(FrameHeader.Size + 4), stream.Id, stream.StreamCredit);
                     stream.ReceiveWindow += stream.StreamCredit;
                     stream.StreamCredit = 0;
                     queued = true;
@@ -465,19 +462,14 @@ internal sealed partial class Http2ServerConnection
     {
         if (_connectionCredit < ConnectionWindow / 16 || _failed)
             return false;
-        _pendingLength += Frames.WriteWindowUpdate(Reserve(FrameHeader.Size + 4), 0, _connectionCredit);
+        _writes.Length += Frames.WriteWindowUpdate(Reserve(FrameHeader.Size + 4), 0, _connectionCredit);
         _connectionReceiveWindow += _connectionCredit;
         _connectionCredit = 0;
         return true;
     }
 
     /// <summary>Room for <paramref name="size"/> more bytes in the pending write buffer (under the lock).</summary>
-    private Span<byte> Reserve(int size)
-    {
-        if (_pending.Length - _pendingLength < size)
-            Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + size));
-        return _pending.AsSpan(_pendingLength, size);
-    }
+    private Span<byte> Reserve(int size) => _writes.Reserve(size);
 
     internal void StartFlush()
     {
@@ -489,16 +481,11 @@ internal sealed partial class Http2ServerConnection
     }
 
     /// <summary>Whether the caller must start <see cref="FlushAsync"/> (outside the lock).</summary>
-    private void StartFlushLocked(out bool start)
-    {
-        start = !_flushing && _pendingLength > 0 && !_failed;
-        if (start)
-            _flushing = true;
-    }
+    private void StartFlushLocked(out bool start) => start = _writes.TryStartFlush(_failed);
 
     /// <summary>The running flush's end (completed when none runs).</summary>
     /// <remarks>Created only when someone waits: most flushes end before anyone asks.</remarks>
-    private Task FlushedLocked() => _flushing ? (_flushed ??= new TaskCompletionSource()).Task : Task.CompletedTask;
+    private Task FlushedLocked() => _writes.Flushing ? (_flushed ??= new TaskCompletionSource()).Task : Task.CompletedTask;
 
     /// <summary>Writes what is pending, then what was appended meanwhile, until nothing is; one flush per round.</summary>
     private async ValueTask FlushAsync()
@@ -506,25 +493,23 @@ internal sealed partial class Http2ServerConnection
         TaskCompletionSource? done;
         while (true)
         {
-            int length;
+            ReadOnlyMemory<byte> writing;
             lock (_sync)
             {
-                if (_pendingLength == 0 || _failed)
+                if (_writes.Length == 0 || _failed)
                 {
-                    _flushing = false;
+                    _writes.Flushing = false;
                     done = _flushed;
                     _flushed = null;
                     break;
                 }
 
-                (_pending, _writing) = (_writing, _pending);
-                length = _pendingLength;
-                _pendingLength = 0;
+                writing = _writes.Take();
             }
 
             try
             {
-                _output.Write(_writing.AsSpan(0, length));
+                _output.Write(writing.Span);
                 var result = await _output.FlushAsync();
                 if (result.IsCompleted || result.IsCanceled)
                     throw new ConnectionAbortedException("the client stopped reading");
@@ -533,9 +518,9 @@ internal sealed partial class Http2ServerConnection
             {
                 lock (_sync)
                 {
-                    _flushing = false;
+                    _writes.Flushing = false;
                     _failed = true;
-                    _pendingLength = 0;
+                    _writes.Length = 0;
                     done = _flushed;
                     _flushed = null;
                 }
