@@ -11,7 +11,7 @@ namespace Weft.Proxy.Http2;
 /// frames appended to one buffer under the connection's lock and flushed by whoever finds no flush running, one write
 /// per flush. One lock guards all state; nothing is completed while it is held.
 /// </summary>
-internal sealed partial class Http2ClientConnection
+internal sealed partial class Http2ClientConnection : Http2Connection
 {
     /// <summary>Our SETTINGS_INITIAL_WINDOW_SIZE and connection window (both ways of the flow-control sum).</summary>
     public const int DefaultWindow = 16 * 1024 * 1024;
@@ -20,7 +20,6 @@ internal sealed partial class Http2ClientConnection
     private const int MaxHeaderBlock = 256 * 1024;
 
     private readonly Stream _transport;
-    private readonly object _sync = new();
     private readonly Dictionary<int, Http2ClientStream> _streams = [];
     private readonly Stack<Http2ClientStream> _free = new();
     private readonly HPackDecoder _decoder = new();
@@ -32,9 +31,6 @@ internal sealed partial class Http2ClientConnection
 
     // Peer's settings and our send windows.
     private int _maxConcurrent = 100;
-    private int _peerInitialWindow = 65535;
-    private int _peerMaxFrameSize = 16384;
-    private long _connectionSendWindow = 65535;
 
     // Receive side.
     private long _connectionReceiveWindow;
@@ -48,9 +44,6 @@ internal sealed partial class Http2ClientConnection
     private Exception? _failure;
     private long _idleSince;
     private List<Http2ClientStream>? _windowWaiters;
-
-    // Writes.
-    private Http2WriteBuffer _writes = new();
 
     private Http2ClientConnection(Stream transport, TimeProvider time, int window)
     {
@@ -82,7 +75,7 @@ internal sealed partial class Http2ClientConnection
             InlineCompletions.Set(socket, true);
         lock (connection._sync)
         {
-            var to = connection.Reserve(Frames.ClientPreface.Length + FrameHeader.Size + 4 * 6 + FrameHeader.Size + 4);
+            var to = connection._writes.Reserve(Frames.ClientPreface.Length + FrameHeader.Size + 4 * 6 + FrameHeader.Size + 4);
             Frames.ClientPreface.CopyTo(to);
             var n = Frames.ClientPreface.Length;
             n += Frames.WriteSettings(to[n..], [(SettingId.EnablePush, 0u), (SettingId.InitialWindowSize, (uint)window), (SettingId.MaxHeaderListSize, 64u * 1024), (OwnClientMarker.Setting, OwnClientMarker.Value)]);
@@ -201,25 +194,7 @@ internal sealed partial class Http2ClientConnection
             stream.RequestEnded = contentLength == 0;
             _streams[id] = stream;
 
-            var frames = Math.Max(1, (block.Length + _peerMaxFrameSize - 1) / _peerMaxFrameSize);
-            var to = Reserve(block.Length + frames * FrameHeader.Size);
-            var n = 0;
-            var first = true;
-            do
-            {
-                var part = Math.Min(block.Length, _peerMaxFrameSize);
-                var last = part == block.Length;
-                byte flags = last ? FrameFlags.EndHeaders : (byte)0;
-                if (first && contentLength == 0)
-                    flags |= FrameFlags.EndStream;
-                new FrameHeader(part, first ? FrameType.Headers : FrameType.Continuation, flags, id).Write(to[n..]);
-                block[..part].CopyTo(to[(n + FrameHeader.Size)..]);
-                n += FrameHeader.Size + part;
-                block = block[part..];
-                first = false;
-            }
-            while (!block.IsEmpty);
-            _writes.Length += n;
+            _writes.AddHeaderBlock(id, block, endStream: contentLength == 0, _peerMaxFrameSize);
         }
 
         StartFlush();
@@ -238,15 +213,14 @@ internal sealed partial class Http2ClientConnection
                     throw new Http2StreamException(Http2ErrorCode.InternalError, "the connection was lost while sending the request body", failure);
                 if (stream.RequestEnded || data.Length > stream.RequestBodyLeft)
                     throw new InvalidOperationException("more request body than its announced length");
-                var allowed = (int)Math.Min(Math.Min(data.Length, _peerMaxFrameSize), Math.Min(stream.SendWindow, _connectionSendWindow));
+                var allowed = TakeSendWindowLocked(data.Length, stream.SendWindow);
                 if (allowed > 0)
                 {
                     stream.SendWindow -= allowed;
-                    _connectionSendWindow -= allowed;
                     stream.RequestBodyLeft -= allowed;
                     var end = stream.RequestBodyLeft == 0;
                     stream.RequestEnded = end;
-                    var to = Reserve(FrameHeader.Size + allowed);
+                    var to = _writes.Reserve(FrameHeader.Size + allowed);
                     new FrameHeader(allowed, FrameType.Data, end ? FrameFlags.EndStream : (byte)0, stream.Id).Write(to);
                     data.Span[..allowed].CopyTo(to[FrameHeader.Size..]);
                     _writes.Length += FrameHeader.Size + allowed;
@@ -367,7 +341,7 @@ internal sealed partial class Http2ClientConnection
             return;
         if (!(stream.RequestEnded && stream.ResponseEnded))
         {
-            var to = Reserve(FrameHeader.Size + 4);
+            var to = _writes.Reserve(FrameHeader.Size + 4);
             _writes.Length += Frames.WriteRstStream(to, stream.Id, code);
         }
 
@@ -402,7 +376,7 @@ internal sealed partial class Http2ClientConnection
         _connectionCredit += n;
         if (_connectionCredit >= _creditThreshold && _failure is null)
         {
-            var to = Reserve(FrameHeader.Size + 4);
+            var to = _writes.Reserve(FrameHeader.Size + 4);
             _writes.Length += Frames.WriteWindowUpdate(to, 0, _connectionCredit);
             _connectionReceiveWindow += _connectionCredit;
             _connectionCredit = 0;
@@ -414,7 +388,7 @@ internal sealed partial class Http2ClientConnection
             stream.StreamCredit += n;
             if (stream.StreamCredit >= _creditThreshold && _failure is null)
             {
-                var to = Reserve(FrameHeader.Size + 4);
+                var to = _writes.Reserve(FrameHeader.Size + 4);
                 _writes.Length += Frames.WriteWindowUpdate(to, stream.Id, stream.StreamCredit);
                 stream.StreamCredit = 0;
                 queued = true;
@@ -424,22 +398,10 @@ internal sealed partial class Http2ClientConnection
         return queued;
     }
 
-    /// <summary>Room for <paramref name="size"/> more bytes in the pending write buffer (under the lock).</summary>
-    private Span<byte> Reserve(int size) => _writes.Reserve(size);
-
-    private void StartFlush()
-    {
-        bool start;
-        lock (_sync)
-            StartFlushLocked(out start);
-        if (start)
-            _ = FlushAsync();
-    }
-
-    private void StartFlushLocked(out bool start) => start = _writes.TryStartFlush(_failure is not null);
+    private protected override bool FailedLocked => _failure is not null;
 
     /// <summary>Writes what is pending, then what was appended meanwhile, until nothing is; one write per round.</summary>
-    private async ValueTask FlushAsync()
+    private protected override async ValueTask FlushAsync()
     {
         while (true)
         {
@@ -482,7 +444,7 @@ internal sealed partial class Http2ClientConnection
                 return;
             if (code != Http2ErrorCode.NoError && !_writes.Flushing)
             {
-                var to = Reserve(FrameHeader.Size + 8);
+                var to = _writes.Reserve(FrameHeader.Size + 8);
                 _writes.Length += Frames.WriteGoAway(to, 0, code);
                 try
                 {

@@ -34,6 +34,30 @@ internal struct Http2WriteBuffer
         return _pending.AsSpan(Length, size);
     }
 
+    /// <summary>Appends a header block as one HEADERS frame and as many CONTINUATIONs as <paramref name="maxFrameSize"/> asks (RFC 9113, 6.10).</summary>
+    public void AddHeaderBlock(int streamId, ReadOnlySpan<byte> block, bool endStream, int maxFrameSize)
+    {
+        var frames = Math.Max(1, (block.Length + maxFrameSize - 1) / maxFrameSize);
+        var to = Reserve(block.Length + frames * FrameHeader.Size);
+        var n = 0;
+        var first = true;
+        do
+        {
+            var part = Math.Min(block.Length, maxFrameSize);
+            var last = part == block.Length;
+            byte flags = last ? FrameFlags.EndHeaders : (byte)0;
+            if (first && endStream)
+                flags |= FrameFlags.EndStream;
+            new FrameHeader(part, first ? FrameType.Headers : FrameType.Continuation, flags, streamId).Write(to[n..]);
+            block[..part].CopyTo(to[(n + FrameHeader.Size)..]);
+            n += FrameHeader.Size + part;
+            block = block[part..];
+            first = false;
+        }
+        while (!block.IsEmpty);
+        Length += n;
+    }
+
     /// <summary>Whether the caller must start a flush (outside the lock): something pending, none running, not failed.</summary>
     public bool TryStartFlush(bool failed)
     {
