@@ -10,10 +10,7 @@ internal sealed partial class Http2ClientConnection
     private int _readEnd;
 
     // A header block split over HEADERS and CONTINUATION frames.
-    private byte[] _block = [];
-    private int _blockLength;
-    private int _blockStream;
-    private bool _blockEndStream;
+    private Http2HeaderBlock _block = new(0, MaxHeaderBlock, Http2ErrorCode.EnhanceYourCalm, "a header block over 256 KiB");
 
     private async ValueTask ReadLoopAsync()
     {
@@ -73,19 +70,10 @@ internal sealed partial class Http2ClientConnection
 
     private void OnFrame(FrameHeader header, ReadOnlySpan<byte> payload)
     {
-        if (_blockLength > 0 || _blockStream != 0)
+        if (_block.IsOpen)
         {
-            if (header.Type != FrameType.Continuation || header.StreamId != _blockStream)
-                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "a header block was interrupted before its END_HEADERS");
-            AppendBlock(payload);
-            if ((header.Flags & FrameFlags.EndHeaders) != 0)
-            {
-                var stream = _blockStream;
-                _blockStream = 0;
-                OnHeaderBlock(stream, _block.AsSpan(0, _blockLength), _blockEndStream);
-                _blockLength = 0;
-            }
-
+            if (_block.Continue(header, payload, out var stream, out var endStream, out var block))
+                OnHeaderBlock(stream, block, endStream);
             return;
         }
 
@@ -110,13 +98,7 @@ internal sealed partial class Http2ClientConnection
             case FrameType.Ping:
                 if (header.StreamId != 0 || payload.Length != 8)
                     throw new Http2ProtocolException(header.StreamId != 0 ? Http2ErrorCode.ProtocolError : Http2ErrorCode.FrameSizeError, "a malformed PING");
-                if ((header.Flags & FrameFlags.Ack) == 0)
-                {
-                    lock (_sync)
-                        _pendingLength += Frames.WritePing(Reserve(FrameHeader.Size + 8), ack: true, BinaryPrimitives.ReadUInt64BigEndian(payload));
-                    StartFlush();
-                }
-
+                ReplyToPing(header, payload);
                 break;
             case FrameType.GoAway:
                 if (header.StreamId != 0 || payload.Length < 8)
@@ -136,22 +118,11 @@ internal sealed partial class Http2ClientConnection
         }
     }
 
-    private static ReadOnlySpan<byte> Unpad(FrameHeader header, ReadOnlySpan<byte> payload, out int padding)
-    {
-        padding = 0;
-        if ((header.Flags & FrameFlags.Padded) == 0)
-            return payload;
-        if (payload.IsEmpty || payload[0] >= payload.Length)
-            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "padding as long as the frame");
-        padding = payload[0] + 1;
-        return payload.Slice(1, payload.Length - padding);
-    }
-
     private void OnData(FrameHeader header, ReadOnlySpan<byte> payload)
     {
         if (header.StreamId == 0)
             throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "DATA on stream 0");
-        var data = Unpad(header, payload, out var padding);
+        var data = FramePayload.Unpad(header, payload, out var padding);
         var end = (header.Flags & FrameFlags.EndStream) != 0;
         Http2ClientStream? stream;
         var complete = -1;
@@ -225,7 +196,7 @@ internal sealed partial class Http2ClientConnection
     {
         if (_connectionCredit < _creditThreshold)
             return false;
-        _pendingLength += Frames.WriteWindowUpdate(Reserve(FrameHeader.Size + 4), 0, _connectionCredit);
+        _writes.Length += Frames.WriteWindowUpdate(_writes.Reserve(FrameHeader.Size + 4), 0, _connectionCredit);
         _connectionReceiveWindow += _connectionCredit;
         _connectionCredit = 0;
         return true;
@@ -235,35 +206,9 @@ internal sealed partial class Http2ClientConnection
     {
         if (header.StreamId == 0)
             throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "HEADERS on stream 0");
-        var block = Unpad(header, payload, out _);
-        if ((header.Flags & FrameFlags.Priority) != 0)
-        {
-            if (block.Length < 5)
-                throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "HEADERS too short for its priority");
-            block = block[5..];
-        }
-
-        var end = (header.Flags & FrameFlags.EndStream) != 0;
-        if ((header.Flags & FrameFlags.EndHeaders) != 0)
-        {
+        var block = FramePayload.HeadersFragment(header, payload, Http2ErrorCode.FrameSizeError);
+        if (_block.TakesWhole(header, block, out var end))
             OnHeaderBlock(header.StreamId, block, end);
-            return;
-        }
-
-        _blockStream = header.StreamId;
-        _blockEndStream = end;
-        _blockLength = 0;
-        AppendBlock(block);
-    }
-
-    private void AppendBlock(ReadOnlySpan<byte> fragment)
-    {
-        if (_blockLength + fragment.Length > MaxHeaderBlock)
-            throw new Http2ProtocolException(Http2ErrorCode.EnhanceYourCalm, "a header block over 256 KiB");
-        if (_block.Length < _blockLength + fragment.Length)
-            Array.Resize(ref _block, Math.Max(_blockLength + fragment.Length, Math.Max(_block.Length * 2, 4096)));
-        fragment.CopyTo(_block.AsSpan(_blockLength));
-        _blockLength += fragment.Length;
     }
 
     private void OnHeaderBlock(int streamId, ReadOnlySpan<byte> block, bool end)
@@ -416,32 +361,14 @@ internal sealed partial class Http2ClientConnection
 
     private void OnSettings(FrameHeader header, ReadOnlySpan<byte> payload)
     {
-        if (header.StreamId != 0)
-            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "SETTINGS on a stream");
-        if ((header.Flags & FrameFlags.Ack) != 0)
-        {
-            if (payload.Length != 0)
-                throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "a SETTINGS ACK with a payload");
+        if (Http2Settings.IsAck(header, payload))
             return;
-        }
 
         List<Http2ClientStream>? wake;
         lock (_sync)
         {
-            _windowDelta = 0;
-            Frames.ReadSettings(payload, _onSetting);
-            if (_windowDelta != 0)
-            {
-                foreach (var stream in _streams.Values)
-                {
-                    stream.SendWindow += _windowDelta;
-                    if (stream.SendWindow > int.MaxValue)
-                        throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "INITIAL_WINDOW_SIZE overflows a stream's window");
-                }
-            }
-
-            _pendingLength += Frames.WriteSettingsAck(Reserve(FrameHeader.Size));
-            wake = _windowDelta > 0 ? TakeWindowWaitersLocked() : null;
+            var windowDelta = ApplySettingsLocked(payload, _onSetting, _streams);
+            wake = windowDelta > 0 ? TakeWindowWaitersLocked() : null;
         }
 
         StartFlush();
@@ -449,8 +376,6 @@ internal sealed partial class Http2ClientConnection
         WakeWindows(wake);
         Changed?.Invoke(this);
     }
-
-    private long _windowDelta;
 
     private void OnSetting(SettingId id, uint value)
     {
@@ -460,15 +385,10 @@ internal sealed partial class Http2ClientConnection
                 _maxConcurrent = (int)Math.Min(value, int.MaxValue);
                 break;
             case SettingId.InitialWindowSize:
-                if (value > int.MaxValue)
-                    throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "INITIAL_WINDOW_SIZE over 2^31-1");
-                _windowDelta += (long)value - _peerInitialWindow;
-                _peerInitialWindow = (int)value;
+                SetPeerInitialWindow(value, "INITIAL_WINDOW_SIZE over 2^31-1");
                 break;
             case SettingId.MaxFrameSize:
-                if (value is < 16384 or > 16777215)
-                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "MAX_FRAME_SIZE out of range");
-                _peerMaxFrameSize = (int)value;
+                _peerMaxFrameSize = CheckedMaxFrameSize(value);
                 break;
             case SettingId.EnablePush:
                 if (value > 1)
@@ -519,11 +439,7 @@ internal sealed partial class Http2ClientConnection
         {
             if (streamId == 0)
             {
-                if (increment == 0)
-                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "a WINDOW_UPDATE of 0 for the connection");
-                _connectionSendWindow += increment;
-                if (_connectionSendWindow > int.MaxValue)
-                    throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "the connection's send window over 2^31-1");
+                AddConnectionSendWindowLocked(increment, "a WINDOW_UPDATE of 0 for the connection");
                 wake = TakeWindowWaitersLocked();
             }
             else if (_streams.TryGetValue(streamId, out var stream))

@@ -11,7 +11,7 @@ namespace Weft.Proxy.Http2;
 /// frames appended to one buffer under the connection's lock and flushed by whoever finds no flush running, one write
 /// per flush. One lock guards all state; nothing is completed while it is held.
 /// </summary>
-internal sealed partial class Http2ClientConnection
+internal sealed partial class Http2ClientConnection : Http2Connection
 {
     /// <summary>Our SETTINGS_INITIAL_WINDOW_SIZE and connection window (both ways of the flow-control sum).</summary>
     public const int DefaultWindow = 16 * 1024 * 1024;
@@ -20,7 +20,6 @@ internal sealed partial class Http2ClientConnection
     private const int MaxHeaderBlock = 256 * 1024;
 
     private readonly Stream _transport;
-    private readonly object _sync = new();
     private readonly Dictionary<int, Http2ClientStream> _streams = [];
     private readonly Stack<Http2ClientStream> _free = new();
     private readonly HPackDecoder _decoder = new();
@@ -32,9 +31,6 @@ internal sealed partial class Http2ClientConnection
 
     // Peer's settings and our send windows.
     private int _maxConcurrent = 100;
-    private int _peerInitialWindow = 65535;
-    private int _peerMaxFrameSize = 16384;
-    private long _connectionSendWindow = 65535;
 
     // Receive side.
     private long _connectionReceiveWindow;
@@ -48,12 +44,6 @@ internal sealed partial class Http2ClientConnection
     private Exception? _failure;
     private long _idleSince;
     private List<Http2ClientStream>? _windowWaiters;
-
-    // Writes.
-    private byte[] _pending = new byte[32 * 1024];
-    private int _pendingLength;
-    private byte[] _writing = new byte[32 * 1024];
-    private bool _flushing;
 
     private Http2ClientConnection(Stream transport, TimeProvider time, int window)
     {
@@ -85,13 +75,13 @@ internal sealed partial class Http2ClientConnection
             InlineCompletions.Set(socket, true);
         lock (connection._sync)
         {
-            var to = connection.Reserve(Frames.ClientPreface.Length + FrameHeader.Size + 4 * 6 + FrameHeader.Size + 4);
+            var to = connection._writes.Reserve(Frames.ClientPreface.Length + FrameHeader.Size + 4 * 6 + FrameHeader.Size + 4);
             Frames.ClientPreface.CopyTo(to);
             var n = Frames.ClientPreface.Length;
             n += Frames.WriteSettings(to[n..], [(SettingId.EnablePush, 0u), (SettingId.InitialWindowSize, (uint)window), (SettingId.MaxHeaderListSize, 64u * 1024), (OwnClientMarker.Setting, OwnClientMarker.Value)]);
             if (window > 65535)
                 n += Frames.WriteWindowUpdate(to[n..], 0, window - 65535);
-            connection._pendingLength += n;
+            connection._writes.Length += n;
         }
 
         connection.StartFlush();
@@ -204,25 +194,7 @@ internal sealed partial class Http2ClientConnection
             stream.RequestEnded = contentLength == 0;
             _streams[id] = stream;
 
-            var frames = Math.Max(1, (block.Length + _peerMaxFrameSize - 1) / _peerMaxFrameSize);
-            var to = Reserve(block.Length + frames * FrameHeader.Size);
-            var n = 0;
-            var first = true;
-            do
-            {
-                var part = Math.Min(block.Length, _peerMaxFrameSize);
-                var last = part == block.Length;
-                byte flags = last ? FrameFlags.EndHeaders : (byte)0;
-                if (first && contentLength == 0)
-                    flags |= FrameFlags.EndStream;
-                new FrameHeader(part, first ? FrameType.Headers : FrameType.Continuation, flags, id).Write(to[n..]);
-                block[..part].CopyTo(to[(n + FrameHeader.Size)..]);
-                n += FrameHeader.Size + part;
-                block = block[part..];
-                first = false;
-            }
-            while (!block.IsEmpty);
-            _pendingLength += n;
+            _writes.AddHeaderBlock(id, block, endStream: contentLength == 0, _peerMaxFrameSize);
         }
 
         StartFlush();
@@ -241,18 +213,17 @@ internal sealed partial class Http2ClientConnection
                     throw new Http2StreamException(Http2ErrorCode.InternalError, "the connection was lost while sending the request body", failure);
                 if (stream.RequestEnded || data.Length > stream.RequestBodyLeft)
                     throw new InvalidOperationException("more request body than its announced length");
-                var allowed = (int)Math.Min(Math.Min(data.Length, _peerMaxFrameSize), Math.Min(stream.SendWindow, _connectionSendWindow));
+                var allowed = TakeSendWindowLocked(data.Length, stream.SendWindow);
                 if (allowed > 0)
                 {
                     stream.SendWindow -= allowed;
-                    _connectionSendWindow -= allowed;
                     stream.RequestBodyLeft -= allowed;
                     var end = stream.RequestBodyLeft == 0;
                     stream.RequestEnded = end;
-                    var to = Reserve(FrameHeader.Size + allowed);
+                    var to = _writes.Reserve(FrameHeader.Size + allowed);
                     new FrameHeader(allowed, FrameType.Data, end ? FrameFlags.EndStream : (byte)0, stream.Id).Write(to);
                     data.Span[..allowed].CopyTo(to[FrameHeader.Size..]);
-                    _pendingLength += FrameHeader.Size + allowed;
+                    _writes.Length += FrameHeader.Size + allowed;
                     data = data[allowed..];
                     wait = default;
                 }
@@ -370,8 +341,8 @@ internal sealed partial class Http2ClientConnection
             return;
         if (!(stream.RequestEnded && stream.ResponseEnded))
         {
-            var to = Reserve(FrameHeader.Size + 4);
-            _pendingLength += Frames.WriteRstStream(to, stream.Id, code);
+            var to = _writes.Reserve(FrameHeader.Size + 4);
+            _writes.Length += Frames.WriteRstStream(to, stream.Id, code);
         }
 
         stream.RequestEnded = stream.ResponseEnded = true;
@@ -405,8 +376,8 @@ internal sealed partial class Http2ClientConnection
         _connectionCredit += n;
         if (_connectionCredit >= _creditThreshold && _failure is null)
         {
-            var to = Reserve(FrameHeader.Size + 4);
-            _pendingLength += Frames.WriteWindowUpdate(to, 0, _connectionCredit);
+            var to = _writes.Reserve(FrameHeader.Size + 4);
+            _writes.Length += Frames.WriteWindowUpdate(to, 0, _connectionCredit);
             _connectionReceiveWindow += _connectionCredit;
             _connectionCredit = 0;
             queued = true;
@@ -417,8 +388,8 @@ internal sealed partial class Http2ClientConnection
             stream.StreamCredit += n;
             if (stream.StreamCredit >= _creditThreshold && _failure is null)
             {
-                var to = Reserve(FrameHeader.Size + 4);
-                _pendingLength += Frames.WriteWindowUpdate(to, stream.Id, stream.StreamCredit);
+                var to = _writes.Reserve(FrameHeader.Size + 4);
+                _writes.Length += Frames.WriteWindowUpdate(to, stream.Id, stream.StreamCredit);
                 stream.StreamCredit = 0;
                 queued = true;
             }
@@ -427,57 +398,33 @@ internal sealed partial class Http2ClientConnection
         return queued;
     }
 
-    /// <summary>Room for <paramref name="size"/> more bytes in the pending write buffer (under the lock).</summary>
-    private Span<byte> Reserve(int size)
-    {
-        if (_pending.Length - _pendingLength < size)
-            Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + size));
-        return _pending.AsSpan(_pendingLength, size);
-    }
-
-    private void StartFlush()
-    {
-        bool start;
-        lock (_sync)
-            StartFlushLocked(out start);
-        if (start)
-            _ = FlushAsync();
-    }
-
-    private void StartFlushLocked(out bool start)
-    {
-        start = !_flushing && _pendingLength > 0 && _failure is null;
-        if (start)
-            _flushing = true;
-    }
+    private protected override bool FailedLocked => _failure is not null;
 
     /// <summary>Writes what is pending, then what was appended meanwhile, until nothing is; one write per round.</summary>
-    private async ValueTask FlushAsync()
+    private protected override async ValueTask FlushAsync()
     {
         while (true)
         {
-            int length;
+            ReadOnlyMemory<byte> writing;
             lock (_sync)
             {
-                if (_pendingLength == 0 || _failure is not null)
+                if (_writes.Length == 0 || _failure is not null)
                 {
-                    _flushing = false;
+                    _writes.Flushing = false;
                     return;
                 }
 
-                (_pending, _writing) = (_writing, _pending);
-                length = _pendingLength;
-                _pendingLength = 0;
+                writing = _writes.Take();
             }
 
             try
             {
-                await _transport.WriteAsync(_writing.AsMemory(0, length));
+                await _transport.WriteAsync(writing);
             }
             catch (Exception e)
             {
                 lock (_sync)
-                    _flushing = false;
+                    _writes.Flushing = false;
                 Fail(new IOException("writing to the server failed", e), Http2ErrorCode.NoError);
                 return;
             }
@@ -495,14 +442,14 @@ internal sealed partial class Http2ClientConnection
         {
             if (_failure is not null)
                 return;
-            if (code != Http2ErrorCode.NoError && !_flushing)
+            if (code != Http2ErrorCode.NoError && !_writes.Flushing)
             {
-                var to = Reserve(FrameHeader.Size + 8);
-                _pendingLength += Frames.WriteGoAway(to, 0, code);
+                var to = _writes.Reserve(FrameHeader.Size + 8);
+                _writes.Length += Frames.WriteGoAway(to, 0, code);
                 try
                 {
                     // Best effort and small: the connection is going anyway.
-                    _transport.Write(_pending, 0, _pendingLength);
+                    _transport.Write(_writes.Pending);
                 }
                 catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException)
                 {
@@ -510,7 +457,7 @@ internal sealed partial class Http2ClientConnection
             }
 
             _failure = error;
-            _pendingLength = 0;
+            _writes.Length = 0;
             failed = [.. _streams.Values];
             foreach (var stream in failed)
             {

@@ -11,7 +11,7 @@ namespace Weft.Proxy.Http2;
 /// guarded by the connection's lock; waiters are completed outside it, inline (no thread-pool hop), so the connection's
 /// read loop runs the consumer's continuation on the socket's completion.
 /// </summary>
-internal sealed class Http2ClientStream : Stream, IValueTaskSource<int>, IHeaderSink
+internal sealed class Http2ClientStream : Stream, IValueTaskSource<int>, IHeaderSink, IHttp2SendWindow
 {
     private readonly Http2ClientConnection _connection;
     private ManualResetValueTaskSourceCore<int> _read = new() { RunContinuationsAsynchronously = false };
@@ -58,7 +58,7 @@ internal sealed class Http2ClientStream : Stream, IValueTaskSource<int>, IHeader
     internal bool ResponseEnded;
     internal bool InTrailers;
     internal Exception? Error;
-    internal long SendWindow;
+    public long SendWindow { get; set; }
     internal long RequestBodyLeft;
     internal int StreamCredit;
     internal bool ReadWaiting;

@@ -13,10 +13,7 @@ internal sealed partial class Http2ServerConnection
     private bool _settingsSeen;
 
     // A header block split over HEADERS and CONTINUATION frames.
-    private byte[] _block = new byte[4096];
-    private int _blockLength;
-    private int _blockStream;
-    private bool _blockEndStream;
+    private Http2HeaderBlock _block = new(4096, MaxHeaderBlock, Http2ErrorCode.ProtocolError, "a header block over our limit");
 
     private async Task ReadLoopAsync()
     {
@@ -121,19 +118,10 @@ internal sealed partial class Http2ServerConnection
             _settingsSeen = true;
         }
 
-        if (_blockStream != 0)
+        if (_block.IsOpen)
         {
-            if (header.Type != FrameType.Continuation || header.StreamId != _blockStream)
-                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "a header block was interrupted before its END_HEADERS");
-            AppendBlock(payload);
-            if ((header.Flags & FrameFlags.EndHeaders) != 0)
-            {
-                var id = _blockStream;
-                _blockStream = 0;
-                OnHeaderBlock(id, _block.AsSpan(0, _blockLength), _blockEndStream);
-                _blockLength = 0;
-            }
-
+            if (_block.Continue(header, payload, out var id, out var endStream, out var block))
+                OnHeaderBlock(id, block, endStream);
             return;
         }
 
@@ -168,13 +156,7 @@ internal sealed partial class Http2ServerConnection
                     throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "PING on a stream");
                 if (payload.Length != 8)
                     throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "a PING not 8 bytes long");
-                if ((header.Flags & FrameFlags.Ack) == 0)
-                {
-                    lock (_sync)
-                        _pendingLength += Frames.WritePing(Reserve(FrameHeader.Size + 8), ack: true, BinaryPrimitives.ReadUInt64BigEndian(payload));
-                    StartFlush();
-                }
-
+                ReplyToPing(header, payload);
                 break;
             case FrameType.GoAway:
                 if (header.StreamId != 0)
@@ -193,47 +175,13 @@ internal sealed partial class Http2ServerConnection
         }
     }
 
-    private static ReadOnlySpan<byte> Unpad(FrameHeader header, ReadOnlySpan<byte> payload)
-    {
-        if ((header.Flags & FrameFlags.Padded) == 0)
-            return payload;
-        if (payload.IsEmpty || payload[0] >= payload.Length)
-            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "padding as long as the frame");
-        return payload.Slice(1, payload.Length - 1 - payload[0]);
-    }
-
     private void OnHeaders(FrameHeader header, ReadOnlySpan<byte> payload)
     {
         if (header.StreamId == 0 || (header.StreamId & 1) == 0)
             throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"HEADERS on stream {header.StreamId}");
-        var block = Unpad(header, payload);
-        if ((header.Flags & FrameFlags.Priority) != 0)
-        {
-            if (block.Length < 5)
-                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "HEADERS too short for its priority");
-            block = block[5..];
-        }
-
-        _blockLength = 0;
-        _blockEndStream = (header.Flags & FrameFlags.EndStream) != 0;
-        if ((header.Flags & FrameFlags.EndHeaders) != 0)
-        {
-            OnHeaderBlock(header.StreamId, block, _blockEndStream);
-            return;
-        }
-
-        _blockStream = header.StreamId;
-        AppendBlock(block);
-    }
-
-    private void AppendBlock(ReadOnlySpan<byte> part)
-    {
-        if (_blockLength + part.Length > MaxHeaderBlock)
-            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "a header block over our limit");
-        if (_block.Length - _blockLength < part.Length)
-            Array.Resize(ref _block, Math.Max(_block.Length * 2, _blockLength + part.Length));
-        part.CopyTo(_block.AsSpan(_blockLength));
-        _blockLength += part.Length;
+        var block = FramePayload.HeadersFragment(header, payload, Http2ErrorCode.ProtocolError);
+        if (_block.TakesWhole(header, block, out var endStream))
+            OnHeaderBlock(header.StreamId, block, endStream);
     }
 
     private void OnHeaderBlock(int id, ReadOnlySpan<byte> block, bool endStream)
@@ -269,7 +217,7 @@ internal sealed partial class Http2ServerConnection
         {
             _decoder.Decode(block, IgnoredHeaders.Instance);
             lock (_sync)
-                _pendingLength += Frames.WriteRstStream(Reserve(FrameHeader.Size + 4), id, Http2ErrorCode.RefusedStream);
+                _writes.Length += Frames.WriteRstStream(_writes.Reserve(FrameHeader.Size + 4), id, Http2ErrorCode.RefusedStream);
             StartFlush();
             return;
         }
@@ -305,7 +253,7 @@ internal sealed partial class Http2ServerConnection
     {
         if (header.StreamId == 0)
             throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "DATA on stream 0");
-        var data = Unpad(header, payload);
+        var data = FramePayload.Unpad(header, payload, out _);
         var end = (header.Flags & FrameFlags.EndStream) != 0;
         Http2ServerStream? stream;
         Http2ErrorCode? reset = null;
@@ -401,32 +349,14 @@ internal sealed partial class Http2ServerConnection
 
     private void OnSettings(FrameHeader header, ReadOnlySpan<byte> payload)
     {
-        if (header.StreamId != 0)
-            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "SETTINGS on a stream");
-        if ((header.Flags & FrameFlags.Ack) != 0)
-        {
-            if (payload.Length != 0)
-                throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "a SETTINGS ACK with a payload");
+        if (Http2Settings.IsAck(header, payload))
             return;
-        }
 
         List<TaskCompletionSource>? wake;
         lock (_sync)
         {
-            _windowDelta = 0;
-            Frames.ReadSettings(payload, _onSetting);
-            if (_windowDelta != 0)
-            {
-                foreach (var stream in _streams.Values)
-                {
-                    stream.SendWindow += _windowDelta;
-                    if (stream.SendWindow > int.MaxValue)
-                        throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "INITIAL_WINDOW_SIZE overflows a stream's window");
-                }
-            }
-
-            _pendingLength += Frames.WriteSettingsAck(Reserve(FrameHeader.Size));
-            wake = _windowDelta > 0 ? TakeWindowWaitersLocked(null) : null;
+            var windowDelta = ApplySettingsLocked(payload, _onSetting, _streams);
+            wake = windowDelta > 0 ? TakeWindowWaitersLocked(null) : null;
         }
 
         StartFlush();
@@ -440,16 +370,11 @@ internal sealed partial class Http2ServerConnection
             case SettingId.EnablePush when value > 1:
                 throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "ENABLE_PUSH above 1");
             case SettingId.InitialWindowSize:
-                if (value > int.MaxValue)
-                    throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "INITIAL_WINDOW_SIZE above 2^31-1");
-                _windowDelta += (int)value - _peerInitialWindow;
-                _peerInitialWindow = (int)value;
+                SetPeerInitialWindow(value, "INITIAL_WINDOW_SIZE above 2^31-1");
                 break;
             case SettingId.MaxFrameSize:
-                if (value is < 16384 or > 16777215)
-                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "MAX_FRAME_SIZE out of range");
                 // Our frames stay at our own receive size: smaller frames interleave streams better.
-                _peerMaxFrameSize = (int)Math.Min(value, MaxFrameSize);
+                _peerMaxFrameSize = Math.Min(CheckedMaxFrameSize(value), MaxFrameSize);
                 break;
             default:
                 break; // the rest bound what we send, which stays small; unknown ones are ignored (6.5.2)
@@ -464,11 +389,7 @@ internal sealed partial class Http2ServerConnection
         {
             if (id == 0)
             {
-                if (increment == 0)
-                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "a connection WINDOW_UPDATE of 0");
-                _connectionSendWindow += increment;
-                if (_connectionSendWindow > int.MaxValue)
-                    throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "the connection's send window over 2^31-1");
+                AddConnectionSendWindowLocked(increment, "a connection WINDOW_UPDATE of 0");
                 wake = TakeWindowWaitersLocked(null);
             }
             else

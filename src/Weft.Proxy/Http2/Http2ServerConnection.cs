@@ -17,7 +17,7 @@ namespace Weft.Proxy.Http2;
 /// on the connection's pipe and starts each stream's handler inline; writes are frames appended to one buffer under
 /// the connection's lock and flushed by whoever finds no flush running. Nothing is completed while the lock is held.
 /// </summary>
-internal sealed partial class Http2ServerConnection
+internal sealed partial class Http2ServerConnection : Http2Connection
 {
     public const int MaxConcurrentStreams = 100;
 
@@ -37,7 +37,6 @@ internal sealed partial class Http2ServerConnection
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
     private readonly RequestDelegate _application;
-    private readonly object _sync = new();
     private readonly Dictionary<int, Http2ServerStream> _streams = [];
     private readonly Stack<Http2ServerStream> _free = new();
     private readonly HPackDecoder _decoder = new(maxHeaderListSize: MaxHeaderBlock);
@@ -47,10 +46,6 @@ internal sealed partial class Http2ServerConnection
     private long _idleSince;
 
     // Peer's settings and our send windows.
-    private int _peerInitialWindow = 65535;
-    private int _peerMaxFrameSize = 16384;
-    private long _connectionSendWindow = 65535;
-    private long _windowDelta;
 
     // Receive side.
     private long _connectionReceiveWindow = ConnectionWindow;
@@ -64,10 +59,6 @@ internal sealed partial class Http2ServerConnection
     private bool _failed;
 
     // Writes.
-    private byte[] _pending = new byte[32 * 1024];
-    private int _pendingLength;
-    private byte[] _writing = new byte[32 * 1024];
-    private bool _flushing;
     private TaskCompletionSource? _flushed;
     private byte[] _headerScratch = new byte[4096];
     private byte[] _valueScratch = new byte[256];
@@ -103,12 +94,12 @@ internal sealed partial class Http2ServerConnection
     {
         lock (_sync)
         {
-            var to = Reserve(FrameHeader.Size + 4 * 6 + FrameHeader.Size + 4);
+            var to = _writes.Reserve(FrameHeader.Size + 4 * 6 + FrameHeader.Size + 4);
             var n = Frames.WriteSettings(to, [
                 (SettingId.MaxConcurrentStreams, MaxConcurrentStreams), (SettingId.InitialWindowSize, StreamWindow),
                 (SettingId.MaxHeaderListSize, MaxHeaderBlock), (SettingId.EnablePush, 0u)]);
             n += Frames.WriteWindowUpdate(to[n..], 0, ConnectionWindow - 65535);
-            _pendingLength += n;
+            _writes.Length += n;
         }
 
         StartFlush();
@@ -151,7 +142,7 @@ internal sealed partial class Http2ServerConnection
             if (_goingAway || _failed)
                 return;
             _goingAway = true;
-            _pendingLength += Frames.WriteGoAway(Reserve(FrameHeader.Size + 8), _lastStreamId, Http2ErrorCode.NoError);
+            _writes.Length += Frames.WriteGoAway(_writes.Reserve(FrameHeader.Size + 8), _lastStreamId, Http2ErrorCode.NoError);
             stop = _streams.Count == 0 && _running == 0;
         }
 
@@ -172,7 +163,7 @@ internal sealed partial class Http2ServerConnection
     {
         if (_failed)
             return;
-        _pendingLength += Frames.WriteGoAway(Reserve(FrameHeader.Size + 8), _lastStreamId, code);
+        _writes.Length += Frames.WriteGoAway(_writes.Reserve(FrameHeader.Size + 8), _lastStreamId, code);
         _goingAway = true;
         _stopping = true;
     }
@@ -216,7 +207,7 @@ internal sealed partial class Http2ServerConnection
             else if (!stream.RequestEnded && !_failed)
             {
                 // The response is whole while the request body is still coming: tell the client to stop sending (8.1).
-                _pendingLength += Frames.WriteRstStream(Reserve(FrameHeader.Size + 4), stream.Id, Http2ErrorCode.NoError);
+                _writes.Length += Frames.WriteRstStream(_writes.Reserve(FrameHeader.Size + 4), stream.Id, Http2ErrorCode.NoError);
                 stream.RequestEnded = true;
             }
 
@@ -261,7 +252,7 @@ internal sealed partial class Http2ServerConnection
     private void ResetLocked(Http2ServerStream stream, Http2ErrorCode code)
     {
         if (!_failed && !(stream.RequestEnded && stream.ResponseEnded))
-            _pendingLength += Frames.WriteRstStream(Reserve(FrameHeader.Size + 4), stream.Id, code);
+            _writes.Length += Frames.WriteRstStream(_writes.Reserve(FrameHeader.Size + 4), stream.Id, code);
         stream.RequestEnded = stream.ResponseEnded = stream.Reset = true;
         _streams.Remove(stream.Id);
     }
@@ -292,16 +283,15 @@ internal sealed partial class Http2ServerConnection
 
                 while (!data.IsEmpty)
                 {
-                    var allowed = (int)Math.Min(Math.Min(data.Length, _peerMaxFrameSize), Math.Min(stream.SendWindow, _connectionSendWindow));
+                    var allowed = TakeSendWindowLocked(data.Length, stream.SendWindow);
                     if (allowed <= 0)
                         break;
                     stream.SendWindow -= allowed;
-                    _connectionSendWindow -= allowed;
                     var last = end && allowed == data.Length;
-                    var to = Reserve(FrameHeader.Size + allowed);
+                    var to = _writes.Reserve(FrameHeader.Size + allowed);
                     new FrameHeader(allowed, FrameType.Data, last ? FrameFlags.EndStream : (byte)0, stream.Id).Write(to);
                     data.Span[..allowed].CopyTo(to[FrameHeader.Size..]);
-                    _pendingLength += FrameHeader.Size + allowed;
+                    _writes.Length += FrameHeader.Size + allowed;
                     data = data[allowed..];
                     if (last)
                         EndResponseLocked(stream);
@@ -311,8 +301,8 @@ internal sealed partial class Http2ServerConnection
                 {
                     if (end && !stream.ResponseEnded)
                     {
-                        new FrameHeader(0, FrameType.Data, FrameFlags.EndStream, stream.Id).Write(Reserve(FrameHeader.Size));
-                        _pendingLength += FrameHeader.Size;
+                        new FrameHeader(0, FrameType.Data, FrameFlags.EndStream, stream.Id).Write(_writes.Reserve(FrameHeader.Size));
+                        _writes.Length += FrameHeader.Size;
                         EndResponseLocked(stream);
                     }
 
@@ -362,25 +352,7 @@ internal sealed partial class Http2ServerConnection
     private void WriteHeadersLocked(Http2ServerStream stream, bool endStream)
     {
         var block = EncodeResponseHead(stream.StatusCode, stream.ResponseHeaders);
-        var frames = Math.Max(1, (block.Length + _peerMaxFrameSize - 1) / _peerMaxFrameSize);
-        var to = Reserve(block.Length + frames * FrameHeader.Size);
-        var n = 0;
-        var first = true;
-        do
-        {
-            var part = Math.Min(block.Length, _peerMaxFrameSize);
-            var last = part == block.Length;
-            byte flags = last ? FrameFlags.EndHeaders : (byte)0;
-            if (first && endStream)
-                flags |= FrameFlags.EndStream;
-            new FrameHeader(part, first ? FrameType.Headers : FrameType.Continuation, flags, stream.Id).Write(to[n..]);
-            block[..part].CopyTo(to[(n + FrameHeader.Size)..]);
-            n += FrameHeader.Size + part;
-            block = block[part..];
-            first = false;
-        }
-        while (!block.IsEmpty);
-        _pendingLength += n;
+        _writes.AddHeaderBlock(stream.Id, block, endStream, _peerMaxFrameSize);
     }
 
     /// <summary>:status and the response headers, names lower-cased, connection-specific fields left out (8.2.2).</summary>
@@ -449,7 +421,7 @@ internal sealed partial class Http2ServerConnection
                 stream.StreamCredit += n;
                 if (stream.StreamCredit >= StreamWindow / 4)
                 {
-                    _pendingLength += Frames.WriteWindowUpdate(Reserve(FrameHeader.Size + 4), stream.Id, stream.StreamCredit);
+                    _writes.Length += Frames.WriteWindowUpdate(_writes.Reserve(FrameHeader.Size + 4), stream.Id, stream.StreamCredit);
                     stream.ReceiveWindow += stream.StreamCredit;
                     stream.StreamCredit = 0;
                     queued = true;
@@ -465,66 +437,41 @@ internal sealed partial class Http2ServerConnection
     {
         if (_connectionCredit < ConnectionWindow / 16 || _failed)
             return false;
-        _pendingLength += Frames.WriteWindowUpdate(Reserve(FrameHeader.Size + 4), 0, _connectionCredit);
+        _writes.Length += Frames.WriteWindowUpdate(_writes.Reserve(FrameHeader.Size + 4), 0, _connectionCredit);
         _connectionReceiveWindow += _connectionCredit;
         _connectionCredit = 0;
         return true;
     }
 
-    /// <summary>Room for <paramref name="size"/> more bytes in the pending write buffer (under the lock).</summary>
-    private Span<byte> Reserve(int size)
-    {
-        if (_pending.Length - _pendingLength < size)
-            Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + size));
-        return _pending.AsSpan(_pendingLength, size);
-    }
-
-    internal void StartFlush()
-    {
-        bool start;
-        lock (_sync)
-            StartFlushLocked(out start);
-        if (start)
-            _ = FlushAsync();
-    }
-
-    /// <summary>Whether the caller must start <see cref="FlushAsync"/> (outside the lock).</summary>
-    private void StartFlushLocked(out bool start)
-    {
-        start = !_flushing && _pendingLength > 0 && !_failed;
-        if (start)
-            _flushing = true;
-    }
+    private protected override bool FailedLocked => _failed;
 
     /// <summary>The running flush's end (completed when none runs).</summary>
     /// <remarks>Created only when someone waits: most flushes end before anyone asks.</remarks>
-    private Task FlushedLocked() => _flushing ? (_flushed ??= new TaskCompletionSource()).Task : Task.CompletedTask;
+    private Task FlushedLocked() => _writes.Flushing ? (_flushed ??= new TaskCompletionSource()).Task : Task.CompletedTask;
 
     /// <summary>Writes what is pending, then what was appended meanwhile, until nothing is; one flush per round.</summary>
-    private async ValueTask FlushAsync()
+    private protected override async ValueTask FlushAsync()
     {
         TaskCompletionSource? done;
         while (true)
         {
-            int length;
+            ReadOnlyMemory<byte> writing;
             lock (_sync)
             {
-                if (_pendingLength == 0 || _failed)
+                if (_writes.Length == 0 || _failed)
                 {
-                    _flushing = false;
+                    _writes.Flushing = false;
                     done = _flushed;
                     _flushed = null;
                     break;
                 }
 
-                (_pending, _writing) = (_writing, _pending);
-                length = _pendingLength;
-                _pendingLength = 0;
+                writing = _writes.Take();
             }
 
             try
             {
-                _output.Write(_writing.AsSpan(0, length));
+                _output.Write(writing.Span);
                 var result = await _output.FlushAsync();
                 if (result.IsCompleted || result.IsCanceled)
                     throw new ConnectionAbortedException("the client stopped reading");
@@ -533,9 +480,9 @@ internal sealed partial class Http2ServerConnection
             {
                 lock (_sync)
                 {
-                    _flushing = false;
+                    _writes.Flushing = false;
                     _failed = true;
-                    _pendingLength = 0;
+                    _writes.Length = 0;
                     done = _flushed;
                     _flushed = null;
                 }

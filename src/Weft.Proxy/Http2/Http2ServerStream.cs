@@ -15,7 +15,7 @@ namespace Weft.Proxy.Http2;
 /// late call about a previous use from the current one.
 /// </summary>
 internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeature, IHttpResponseFeature, IHttpResponseBodyFeature,
-    IHttpRequestBodyDetectionFeature, IRequestBodyPipeFeature, IHttpRequestLifetimeFeature, IHttpResetFeature
+    IHttpRequestBodyDetectionFeature, IRequestBodyPipeFeature, IHttpRequestLifetimeFeature, IHttpResetFeature, IHttp2SendWindow
 {
     private static readonly PipeOptions BodyPipeOptions = new(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline,
         pauseWriterThreshold: 0, resumeWriterThreshold: 0, useSynchronizationContext: false);

@@ -1,0 +1,100 @@
+using System.Buffers.Binary;
+
+namespace Weft.Proxy.Http2;
+
+/// <summary>
+/// What our client and server HTTP/2 connections do alike: one lock over all state, frames appended to one pending
+/// buffer under it, and one flush at a time started by whoever finds none running. How a flush writes and how a
+/// connection fails stay with each side.
+/// </summary>
+internal abstract class Http2Connection
+{
+    private protected readonly object _sync = new();
+    private protected Http2WriteBuffer _writes = new();
+
+    // The peer's settings that shape what we send.
+    private protected int _peerInitialWindow = 65535;
+    private protected int _peerMaxFrameSize = 16384;
+    private long _windowDelta;
+    private long _connectionSendWindow = 65535;
+
+    /// <summary>Whether the connection failed (under the lock): nothing more is flushed.</summary>
+    private protected abstract bool FailedLocked { get; }
+
+    /// <summary>Writes what is pending, then what was appended meanwhile, until nothing is; clears <see cref="Http2WriteBuffer.Flushing"/> at the end.</summary>
+    private protected abstract ValueTask FlushAsync();
+
+    /// <summary>Starts a flush unless one runs (or nothing is pending).</summary>
+    internal void StartFlush()
+    {
+        bool start;
+        lock (_sync)
+            StartFlushLocked(out start);
+        if (start)
+            _ = FlushAsync();
+    }
+
+    /// <summary>Whether the caller must start <see cref="FlushAsync"/> (outside the lock).</summary>
+    private protected void StartFlushLocked(out bool start) => start = _writes.TryStartFlush(FailedLocked);
+
+    /// <summary>
+    /// Under the lock: applies a SETTINGS frame's settings through <paramref name="onSetting"/>, moves the open
+    /// streams' send windows by an INITIAL_WINDOW_SIZE change and queues the ACK (RFC 9113, 6.5.3 and 6.9.2).
+    /// Returns how far the windows moved (above 0: window waiters may go on).
+    /// </summary>
+    private protected long ApplySettingsLocked<TStream>(ReadOnlySpan<byte> payload, Action<SettingId, uint> onSetting, Dictionary<int, TStream> streams)
+        where TStream : IHttp2SendWindow
+    {
+        _windowDelta = 0;
+        Frames.ReadSettings(payload, onSetting);
+        Http2Settings.ApplyWindowDelta(streams, _windowDelta);
+        _writes.Length += Frames.WriteSettingsAck(_writes.Reserve(FrameHeader.Size));
+        return _windowDelta;
+    }
+
+    /// <summary>Takes the peer's SETTINGS_INITIAL_WINDOW_SIZE (called back from a setting's handler), keeping the change for the open streams.</summary>
+    private protected void SetPeerInitialWindow(uint value, string tooLargeMessage)
+    {
+        if (value > int.MaxValue)
+            throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, tooLargeMessage);
+        _windowDelta += (long)value - _peerInitialWindow;
+        _peerInitialWindow = (int)value;
+    }
+
+    /// <summary>The peer's SETTINGS_MAX_FRAME_SIZE, checked to be in range (6.5.2).</summary>
+    private protected static int CheckedMaxFrameSize(uint value) => value is < 16384 or > 16777215
+        ? throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "MAX_FRAME_SIZE out of range")
+        : (int)value;
+
+    /// <summary>
+    /// Under the lock: how many of <paramref name="length"/> bytes may go in one DATA frame now (the peer's frame size,
+    /// the stream's and the connection's send windows), taken from the connection's window; the caller takes them from the stream's.
+    /// </summary>
+    private protected int TakeSendWindowLocked(int length, long streamWindow)
+    {
+        var allowed = (int)Math.Min(Math.Min(length, _peerMaxFrameSize), Math.Min(streamWindow, _connectionSendWindow));
+        if (allowed > 0)
+            _connectionSendWindow -= allowed;
+        return allowed;
+    }
+
+    /// <summary>Under the lock: a WINDOW_UPDATE for the connection (6.9.1); 0 and a window past 2^31-1 are connection errors.</summary>
+    private protected void AddConnectionSendWindowLocked(int increment, string zeroMessage)
+    {
+        if (increment == 0)
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, zeroMessage);
+        _connectionSendWindow += increment;
+        if (_connectionSendWindow > int.MaxValue)
+            throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "the connection's send window over 2^31-1");
+    }
+
+    /// <summary>Answers a PING (already checked well-formed) unless it is itself an answer (RFC 9113, 6.7).</summary>
+    private protected void ReplyToPing(FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if ((header.Flags & FrameFlags.Ack) != 0)
+            return;
+        lock (_sync)
+            _writes.Length += Frames.WritePing(_writes.Reserve(FrameHeader.Size + 8), ack: true, BinaryPrimitives.ReadUInt64BigEndian(payload));
+        StartFlush();
+    }
+}
