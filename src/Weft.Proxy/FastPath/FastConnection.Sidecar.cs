@@ -113,13 +113,7 @@ internal sealed partial class FastConnection
             }
             catch (Exception e)
             {
-                // The response has begun: the client can only learn of the failure by the connection closing.
-                _closeAfter = true;
-                _exception = e;
-                _outcome = _clientGone || e is ConnectionAbortedException ? AttemptOutcome.Cancelled : AttemptOutcome.Reset;
-                if (_outcome == AttemptOutcome.Reset)
-                    _owner.Log.FastAttemptFailed(_binding.Name, endpoint.Endpoint.HostPort, _outcome, e);
-                _connection.Abort(new ConnectionAbortedException("the upstream response failed midway"));
+                ResponseFailedMidway(endpoint, e);
             }
         }
         finally
@@ -128,6 +122,17 @@ internal sealed partial class FastConnection
             response?.Dispose();
             await StopBodyAsync(body?.Sending);
         }
+    }
+
+    /// <summary>The response has begun: the client can only learn of the failure by the connection closing.</summary>
+    private void ResponseFailedMidway(EndpointState endpoint, Exception e)
+    {
+        _closeAfter = true;
+        _exception = e;
+        _outcome = _clientGone || e is ConnectionAbortedException ? AttemptOutcome.Cancelled : AttemptOutcome.Reset;
+        if (_outcome == AttemptOutcome.Reset)
+            _owner.Log.FastAttemptFailed(_binding.Name, endpoint.Endpoint.HostPort, _outcome, e);
+        _connection.Abort(new ConnectionAbortedException("the upstream response failed midway"));
     }
 
     private CancellationTokenSource RentExchange()

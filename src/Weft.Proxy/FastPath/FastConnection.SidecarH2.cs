@@ -110,13 +110,7 @@ internal sealed partial class FastConnection
             }
             catch (Exception e)
             {
-                // The response has begun: the client can only learn of the failure by the connection closing.
-                _closeAfter = true;
-                _exception = e;
-                _outcome = _clientGone || e is ConnectionAbortedException ? AttemptOutcome.Cancelled : AttemptOutcome.Reset;
-                if (_outcome == AttemptOutcome.Reset)
-                    _owner.Log.FastAttemptFailed(_binding.Name, endpoint.Endpoint.HostPort, _outcome, e);
-                _connection.Abort(new ConnectionAbortedException("the upstream response failed midway"));
+                ResponseFailedMidway(endpoint, e);
             }
         }
         finally
