@@ -32,14 +32,14 @@ public sealed class OwnH2AllocationTests : IDisposable
         using var ownClient = await RawClient.ConnectAsync(own.OutboundAddress);
         using var handlerClient = await RawClient.ConnectAsync(handler.OutboundAddress);
         var request = Encoding.ASCII.GetBytes("GET /orders/7 HTTP/1.1\r\nHost: orders\r\nUser-Agent: wrk\r\n\r\n");
-        await SendAsync(ownClient, request, 200);
-        await SendAsync(handlerClient, request, 200);
+        await ownClient.SendOkAsync(request, 200);
+        await handlerClient.SendOkAsync(request, 200);
 
         long ownBytes = long.MaxValue, handlerBytes = long.MaxValue;
         for (var round = 0; round < 5; round++)
         {
-            ownBytes = Math.Min(ownBytes, await BytesPerRequestAsync(ownClient, request));
-            handlerBytes = Math.Min(handlerBytes, await BytesPerRequestAsync(handlerClient, request));
+            ownBytes = Math.Min(ownBytes, await ownClient.BytesPerRequestAsync(request, Requests));
+            handlerBytes = Math.Min(handlerBytes, await handlerClient.BytesPerRequestAsync(request, Requests));
         }
 
         Assert.Equal(200 + 5 * Requests, own.FastPath!.SidecarH2Exchanges);
@@ -53,22 +53,5 @@ public sealed class OwnH2AllocationTests : IDisposable
         var client = await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with { Workload = _ca.Workload("frontend"), Time = _ca.Time, FastH2 = fastH2 });
         Assert.True(client.ConfigSink.Apply(Mesh.Snapshot(1, [("orders", [Mesh.Endpoint("orders-0", inbound, sidecar: true)])])).Applied);
         return client;
-    }
-
-    private static async Task<long> BytesPerRequestAsync(RawClient client, byte[] request)
-    {
-        var before = GC.GetTotalAllocatedBytes(precise: true);
-        await SendAsync(client, request, Requests);
-        return (GC.GetTotalAllocatedBytes(precise: true) - before) / Requests;
-    }
-
-    private static async Task SendAsync(RawClient client, byte[] request, int times)
-    {
-        for (var i = 0; i < times; i++)
-        {
-            await client.SendAsync(request);
-            var response = await client.ReadResponseAsync();
-            Assert.Equal((int)HttpStatusCode.OK, response.Status);
-        }
     }
 }

@@ -35,6 +35,25 @@ internal sealed class RawClient : IDisposable
 
     public async Task SendAsync(string text) => await SendAsync(Encoding.ASCII.GetBytes(text));
 
+    /// <summary>Sends <paramref name="request"/> <paramref name="times"/> times, one after the other, each answered 200.</summary>
+    public async Task SendOkAsync(byte[] request, int times)
+    {
+        for (var i = 0; i < times; i++)
+        {
+            await SendAsync(request);
+            var response = await ReadResponseAsync();
+            Assert.Equal(200, response.Status);
+        }
+    }
+
+    /// <summary>Bytes the whole test process allocated per request over <paramref name="times"/> requests (<see cref="SendOkAsync"/>).</summary>
+    public async Task<long> BytesPerRequestAsync(byte[] request, int times)
+    {
+        var before = GC.GetTotalAllocatedBytes(precise: true);
+        await SendOkAsync(request, times);
+        return (GC.GetTotalAllocatedBytes(precise: true) - before) / times;
+    }
+
     public async Task SendAsync(byte[] bytes)
     {
         var sent = 0;

@@ -41,16 +41,16 @@ public sealed class TracingAllocationTests
         var withParent = Encoding.ASCII.GetBytes("GET /orders/7 HTTP/1.1\r\nHost: orders\r\nUser-Agent: wrk\r\n"
             + "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00\r\n\r\n");
         var withoutParent = Encoding.ASCII.GetBytes("GET /orders/7 HTTP/1.1\r\nHost: orders\r\nUser-Agent: wrk\r\n\r\n");
-        await SendAsync(tracedClient, withParent, 100);
-        await SendAsync(tracedClient, withoutParent, 100);
-        await SendAsync(plainClient, withParent, 200);
+        await tracedClient.SendOkAsync(withParent, 100);
+        await tracedClient.SendOkAsync(withoutParent, 100);
+        await plainClient.SendOkAsync(withParent, 200);
 
         long unsampledParent = long.MaxValue, noParent = long.MaxValue, untraced = long.MaxValue;
         for (var round = 0; round < 5; round++)
         {
-            unsampledParent = Math.Min(unsampledParent, await BytesPerRequestAsync(tracedClient, withParent));
-            noParent = Math.Min(noParent, await BytesPerRequestAsync(tracedClient, withoutParent));
-            untraced = Math.Min(untraced, await BytesPerRequestAsync(plainClient, withParent));
+            unsampledParent = Math.Min(unsampledParent, await tracedClient.BytesPerRequestAsync(withParent, Requests));
+            noParent = Math.Min(noParent, await tracedClient.BytesPerRequestAsync(withoutParent, Requests));
+            untraced = Math.Min(untraced, await plainClient.BytesPerRequestAsync(withParent, Requests));
         }
 
         Assert.True(traced.FastPath is { Connections: 1, FallBacks: 0 } && plain.FastPath is { Connections: 1, FallBacks: 0 });
@@ -60,22 +60,5 @@ public sealed class TracingAllocationTests
         var figures = $"bytes per request: traced, unsampled parent {unsampledParent}; traced, no parent {noParent}; untraced {untraced}";
         Assert.True(unsampledParent - untraced < 200, figures);
         Assert.True(noParent - untraced < 200, figures);
-    }
-
-    private static async Task<long> BytesPerRequestAsync(RawClient client, byte[] request)
-    {
-        var before = GC.GetTotalAllocatedBytes(precise: true);
-        await SendAsync(client, request, Requests);
-        return (GC.GetTotalAllocatedBytes(precise: true) - before) / Requests;
-    }
-
-    private static async Task SendAsync(RawClient client, byte[] request, int times)
-    {
-        for (var i = 0; i < times; i++)
-        {
-            await client.SendAsync(request);
-            var response = await client.ReadResponseAsync();
-            Assert.Equal((int)HttpStatusCode.OK, response.Status);
-        }
     }
 }

@@ -37,14 +37,14 @@ public sealed class Http2ServerAllocationTests : IDisposable
         using var kestrelClient = await RawClient.ConnectAsync(client.OutboundAddress);
         var toOurs = Encoding.ASCII.GetBytes("GET /orders/7 HTTP/1.1\r\nHost: orders\r\nUser-Agent: wrk\r\n\r\n");
         var toKestrel = Encoding.ASCII.GetBytes("GET /orders/7 HTTP/1.1\r\nHost: billing\r\nUser-Agent: wrk\r\n\r\n");
-        await SendAsync(oursClient, toOurs, 200);
-        await SendAsync(kestrelClient, toKestrel, 200);
+        await oursClient.SendOkAsync(toOurs, 200);
+        await kestrelClient.SendOkAsync(toKestrel, 200);
 
         long oursBytes = long.MaxValue, kestrelBytes = long.MaxValue;
         for (var round = 0; round < 5; round++)
         {
-            oursBytes = Math.Min(oursBytes, await BytesPerRequestAsync(oursClient, toOurs));
-            kestrelBytes = Math.Min(kestrelBytes, await BytesPerRequestAsync(kestrelClient, toKestrel));
+            oursBytes = Math.Min(oursBytes, await oursClient.BytesPerRequestAsync(toOurs, Requests));
+            kestrelBytes = Math.Min(kestrelBytes, await kestrelClient.BytesPerRequestAsync(toKestrel, Requests));
         }
 
         Assert.Equal(1, ours.Metrics.OwnH2!.Served);
@@ -58,22 +58,5 @@ public sealed class Http2ServerAllocationTests : IDisposable
         var server = await ProxyHost.StartAsync(Mesh.Options(service, app) with { Workload = _ca.Workload(service), Time = _ca.Time, FastH2Server = ownServer });
         Assert.True(server.ConfigSink.Apply(Mesh.Snapshot(1, [])).Applied);
         return server;
-    }
-
-    private static async Task<long> BytesPerRequestAsync(RawClient client, byte[] request)
-    {
-        var before = GC.GetTotalAllocatedBytes(precise: true);
-        await SendAsync(client, request, Requests);
-        return (GC.GetTotalAllocatedBytes(precise: true) - before) / Requests;
-    }
-
-    private static async Task SendAsync(RawClient client, byte[] request, int times)
-    {
-        for (var i = 0; i < times; i++)
-        {
-            await client.SendAsync(request);
-            var response = await client.ReadResponseAsync();
-            Assert.Equal((int)HttpStatusCode.OK, response.Status);
-        }
     }
 }
