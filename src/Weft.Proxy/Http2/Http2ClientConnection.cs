@@ -41,6 +41,9 @@ internal sealed partial class Http2ClientConnection : Http2Connection
     private int _open;
     private int _goAwayLastId = int.MaxValue;
     private bool _goingAway;
+    private bool _retired;
+    private bool _closeAfterFlush;
+    private ITimer? _graceTimer;
     private Exception? _failure;
     private long _idleSince;
     private List<Http2ClientStream>? _windowWaiters;
@@ -161,18 +164,46 @@ internal sealed partial class Http2ClientConnection : Http2Connection
         return true;
     }
 
-    /// <summary>Stops taking streams; the connection closes when the last one is released.</summary>
+    /// <summary>How long a retired connection waits for its GOAWAY to be written before it closes anyway (a dead peer).</summary>
+    public static readonly TimeSpan GoAwayGrace = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Stops taking streams; once the last one is released the connection sends GOAWAY(NO_ERROR) and closes (RFC 9113
+    /// 6.8: the server learns the close is deliberate and no stream of its own is lost).
+    /// </summary>
     public void Retire()
     {
         bool close;
         lock (_sync)
         {
             _goingAway = true;
+            _retired = true;
             close = _open == 0;
         }
 
         if (close)
-            Close();
+            CloseWithGoAway();
+    }
+
+    /// <summary>
+    /// Queues GOAWAY(NO_ERROR) (last stream id 0: the server opens none) and closes once the flush has written it, or
+    /// after <see cref="GoAwayGrace"/> if the write does not finish.
+    /// </summary>
+    private void CloseWithGoAway()
+    {
+        bool start;
+        lock (_sync)
+        {
+            if (_failure is not null || _closeAfterFlush)
+                return;
+            _closeAfterFlush = true;
+            _writes.Length += Frames.WriteGoAway(_writes.Reserve(FrameHeader.Size + 8), 0, Http2ErrorCode.NoError);
+            StartFlushLocked(out start);
+            _graceTimer = _time.CreateTimer(static s => ((Http2ClientConnection)s!).Close(), this, GoAwayGrace, Timeout.InfiniteTimeSpan);
+        }
+
+        if (start)
+            _ = FlushAsync();
     }
 
     /// <summary>Closes at once: streams still open fail.</summary>
@@ -303,7 +334,7 @@ internal sealed partial class Http2ClientConnection : Http2Connection
 
     internal void Release(Http2ClientStream stream)
     {
-        bool close;
+        bool close, retired;
         lock (_sync)
         {
             if (stream.Released)
@@ -325,10 +356,13 @@ internal sealed partial class Http2ClientConnection : Http2Connection
             if (_open == 0)
                 _idleSince = _time.GetTimestamp();
             close = _open == 0 && _goingAway && _failure is null;
+            retired = _retired;
         }
 
         StartFlush();
-        if (close)
+        if (close && retired)
+            CloseWithGoAway();
+        else if (close)
             Close();
         else
             Changed?.Invoke(this);
@@ -411,10 +445,21 @@ internal sealed partial class Http2ClientConnection : Http2Connection
                 if (_writes.Length == 0 || _failure is not null)
                 {
                     _writes.Flushing = false;
-                    return;
+                    // A retired connection's GOAWAY is written: it closes now.
+                    if (!_closeAfterFlush || _failure is not null)
+                        return;
+                    writing = default;
                 }
+                else
+                {
+                    writing = _writes.Take();
+                }
+            }
 
-                writing = _writes.Take();
+            if (writing.IsEmpty)
+            {
+                Close();
+                return;
             }
 
             try
@@ -458,6 +503,7 @@ internal sealed partial class Http2ClientConnection : Http2Connection
 
             _failure = error;
             _writes.Length = 0;
+            _graceTimer?.Dispose();
             failed = [.. _streams.Values];
             foreach (var stream in failed)
             {

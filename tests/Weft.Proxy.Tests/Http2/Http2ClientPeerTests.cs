@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Microsoft.Extensions.Time.Testing;
 using Weft.Proxy.Http2;
 using Weft.Proxy.Tests.Support;
 using Weft.Proxy.Transport;
@@ -10,7 +11,8 @@ namespace Weft.Proxy.Tests.Http2;
 
 /// <summary>
 /// The own HTTP/2 client against a scripted server on a real socket, for what Kestrel does not do on demand: a GOAWAY
-/// below an open stream, REFUSED_STREAM, a reset after the head, padded DATA, a PING.
+/// below an open stream, REFUSED_STREAM, a reset after the head, padded DATA, a PING; and what the client sends when
+/// its pool retires a connection (GOAWAY(NO_ERROR), then the close), with the pool's clock driven by the test.
 /// </summary>
 public sealed class Http2ClientPeerTests : IDisposable
 {
@@ -18,10 +20,12 @@ public sealed class Http2ClientPeerTests : IDisposable
     private readonly UpstreamTransport _transport = new(null, TimeSpan.FromMinutes(5));
     private readonly SidecarH2Pool _pool;
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
+    private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(5);
 
     public Http2ClientPeerTests()
     {
-        _pool = new SidecarH2Pool(_transport, "orders", TimeSpan.FromSeconds(5), int.MaxValue, TimeSpan.FromMinutes(5), TimeProvider.System);
+        _pool = new SidecarH2Pool(_transport, "orders", TimeSpan.FromSeconds(5), int.MaxValue, Lifetime, _time);
         _listener.Start();
     }
 
@@ -35,9 +39,9 @@ public sealed class Http2ClientPeerTests : IDisposable
     private IPEndPoint Address => (IPEndPoint)_listener.LocalEndpoint;
 
     /// <summary>Opens a stream through the pool while the peer accepts; the request's HEADERS are sent, END_STREAM set.</summary>
-    private async Task<(Http2ClientStream Stream, Peer Peer, int StreamId)> RequestAsync()
+    private async Task<(Http2ClientStream Stream, Peer Peer, int StreamId)> RequestAsync(Peer? onConnection = null)
     {
-        var accepting = Peer.AcceptAsync(_listener);
+        var accepting = onConnection is null ? Peer.AcceptAsync(_listener) : Task.FromResult(onConnection);
         var stream = await _pool.OpenStreamAsync(Mesh.Endpoint("orders-0", Address, sidecar: true), default);
         var peer = await accepting;
         var block = new byte[64];
@@ -127,6 +131,55 @@ public sealed class Http2ClientPeerTests : IDisposable
         stream.Release();
     }
 
+    /// <summary>A request answered whole and released: the connection is then idle in the pool.</summary>
+    private async Task<Peer> AnsweredRequestAsync(Peer? onConnection = null)
+    {
+        var (stream, peer, id) = await RequestAsync(onConnection);
+        await peer.WriteAsync(ResponseHead(id, endStream: true));
+        Assert.Equal(200, await stream.ReadHeadAsync().AsTask().WaitAsync(Deadline));
+        stream.Release();
+        return peer;
+    }
+
+    [Fact]
+    public async Task PoolDisposed_SendsGoAwayNoError_ThenCloses()
+    {
+        await using var peer = await AnsweredRequestAsync();
+
+        _pool.Dispose();
+
+        await peer.ExpectGoAwayNoErrorThenEndAsync();
+    }
+
+    [Fact]
+    public async Task IdleConnection_PastTheIdleTimeout_SendsGoAwayNoError_ThenCloses()
+    {
+        await using var peer = await AnsweredRequestAsync();
+
+        _time.Advance(SidecarH2Pool.IdleTimeout - TimeSpan.FromSeconds(15));
+        Assert.Equal(1, _pool.Connections);
+        _time.Advance(TimeSpan.FromSeconds(30)); // the sweep after the idle timeout
+
+        await peer.ExpectGoAwayNoErrorThenEndAsync();
+        Assert.Equal(0, _pool.Connections);
+    }
+
+    [Fact]
+    public async Task ConnectionPastItsLifetime_FinishesItsStream_ThenSendsGoAwayNoError_AndCloses()
+    {
+        var (stream, peer, id) = await RequestAsync();
+        await using var first = peer;
+
+        _time.Advance(Lifetime + TimeSpan.FromSeconds(1));
+        await using var second = await AnsweredRequestAsync(); // a new request opens a new connection
+        await first.WriteAsync(ResponseHead(id, endStream: true));
+        Assert.Equal(200, await stream.ReadHeadAsync().AsTask().WaitAsync(Deadline)); // the old stream still finishes
+        stream.Release();
+
+        await first.ExpectGoAwayNoErrorThenEndAsync();
+        Assert.Equal(1, _pool.Connections);
+    }
+
     /// <summary>The server's end of one connection: preface and SETTINGS exchanged, then frames as the test writes them.</summary>
     private sealed class Peer(Socket socket) : IAsyncDisposable
     {
@@ -168,6 +221,33 @@ public sealed class Http2ClientPeerTests : IDisposable
                 await _stream.ReadExactlyAsync(payload, deadline.Token);
                 if (header.Type == type)
                     return (header, payload);
+            }
+        }
+
+        /// <summary>The next GOAWAY is NO_ERROR with last stream id 0, and the connection ends after it.</summary>
+        public async Task ExpectGoAwayNoErrorThenEndAsync()
+        {
+            var (header, payload) = await ReadUntilAsync(FrameType.GoAway);
+            Assert.Equal(0, header.StreamId);
+            Assert.Equal(0u, BinaryPrimitives.ReadUInt32BigEndian(payload) & 0x7FFF_FFFF);
+            Assert.Equal((uint)Http2ErrorCode.NoError, BinaryPrimitives.ReadUInt32BigEndian(payload.AsSpan(4)));
+            await ExpectEndAsync();
+        }
+
+        /// <summary>Reads until the client closes the connection (within the deadline).</summary>
+        public async Task ExpectEndAsync()
+        {
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            var buffer = new byte[4096];
+            try
+            {
+                while (await _stream.ReadAsync(buffer, deadline.Token) > 0)
+                {
+                }
+            }
+            catch (IOException)
+            {
+                // A reset is an end too.
             }
         }
 
