@@ -201,6 +201,7 @@ internal static partial class ProxyCommand
                   admin       http://{host.AdminAddress}  (/ready /config /clusters /stats)
                   control     {options.Server}
                   runtime     {RuntimeDescription()}
+                  sidecar hop {SidecarHopDescription(options.Proxy)}
                 """);
             LogFootprint(options.Proxy.LoggerFactory);
             if (options.InsecurePlaintextMesh)
@@ -236,6 +237,11 @@ internal static partial class ProxyCommand
         $"{(System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported ? "JIT" : "Native AOT")} "
         + $"({System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}), "
         + $"fast-path inline completions {(Weft.Proxy.FastPath.InlineCompletions.Available ? "on" : "off")}";
+
+    /// <summary>Which HTTP/2 client this sidecar's calls to other sidecars use, and which server takes them in (README "own HTTP/2").</summary>
+    internal static string SidecarHopDescription(ProxyOptions options) =>
+        $"h2 client {(options.FastH2 ? "weft" : "SocketsHttpHandler (WEFT_FAST_H2=0)")}, "
+        + $"h2 server {(options.FastH2Server ? "weft for weft clients, Kestrel for others" : "Kestrel (WEFT_FAST_H2_SERVER=0)")}";
 
     /// <summary>
     /// What the sidecar holds once it listens (<c>--log-level debug</c>): how many assemblies it loaded and methods

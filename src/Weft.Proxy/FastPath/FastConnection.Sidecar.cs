@@ -20,8 +20,8 @@ namespace Weft.Proxy.FastPath;
 /// pipe, sent with the cluster's <see cref="Routing.ClusterBinding.SidecarInvoker"/> (so mTLS, the peer's identity check,
 /// connection lifetime and renewal are the transport's, unchanged). The response is written back as HTTP/1.1: its
 /// Content-Length when it has one, chunked otherwise; trailers are dropped, as the layered path drops them for an
-/// HTTP/1.1 client (Kestrel's HTTP/1.1 responses have no trailers). With <c>WEFT_FAST_H2=1</c> the attempt goes through
-/// Weft's own HTTP/2 client instead, by the same rules (<c>FastConnection.SidecarH2.cs</c>).
+/// HTTP/1.1 client (Kestrel's HTTP/1.1 responses have no trailers). This is the attempt with <c>WEFT_FAST_H2=0</c>; by
+/// default it goes through Weft's own HTTP/2 client instead, by the same rules (<c>FastConnection.SidecarH2.cs</c>).
 /// </summary>
 internal sealed partial class FastConnection
 {

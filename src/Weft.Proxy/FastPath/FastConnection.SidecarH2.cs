@@ -12,7 +12,7 @@ using Weft.Proxy.Transport;
 namespace Weft.Proxy.FastPath;
 
 /// <summary>
-/// The sidecar attempt through Weft's own HTTP/2 client (<see cref="SidecarH2Pool"/>, <c>WEFT_FAST_H2=1</c>): the same
+/// The sidecar attempt through Weft's own HTTP/2 client (<see cref="SidecarH2Pool"/>, the default unless <c>WEFT_FAST_H2=0</c>): the same
 /// request the <see cref="HttpRequestMessage"/> path sends (hop-by-hop headers left out, Host as <c>:authority</c>,
 /// this hop's <c>traceparent</c>, the body by the same buffered or streamed rules), the same declines, timeouts,
 /// outcomes and response copying, without building a message or hopping through the handler's loops.

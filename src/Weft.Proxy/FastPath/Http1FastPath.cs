@@ -98,7 +98,7 @@ internal sealed class Http1FastPath(MeshConfig config, TimeProvider time, ProxyM
 
     private long _sidecarH2Exchanges;
 
-    /// <summary>Of <see cref="SidecarExchanges"/>, those sent through Weft's own HTTP/2 client (<c>WEFT_FAST_H2=1</c>).</summary>
+    /// <summary>Of <see cref="SidecarExchanges"/>, those sent through Weft's own HTTP/2 client (the default; not with <c>WEFT_FAST_H2=0</c>).</summary>
     public long SidecarH2Exchanges => Interlocked.Read(ref _sidecarH2Exchanges);
 
     public void SidecarH2Exchange()

@@ -44,9 +44,9 @@ internal sealed record ProxyOptions
 
     /// <summary>
     /// The fast path's hop to another sidecar goes through Weft's own HTTP/2 client (<see cref="Transport.SidecarH2Pool"/>)
-    /// instead of SocketsHttpHandler; off unless <c>WEFT_FAST_H2=1</c>, until measured to win.
+    /// instead of SocketsHttpHandler; on unless <c>WEFT_FAST_H2=0</c>.
     /// </summary>
-    public bool FastH2 { get; init; } = Environment.GetEnvironmentVariable("WEFT_FAST_H2") == "1";
+    public bool FastH2 { get; init; } = Environment.GetEnvironmentVariable("WEFT_FAST_H2") != "0";
 
     /// <summary>
     /// The inbound listener serves our own client's HTTP/2 connections (marked in their first SETTINGS) with Weft's own

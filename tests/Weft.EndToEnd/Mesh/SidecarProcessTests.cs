@@ -32,12 +32,14 @@ public sealed class SidecarProcessTests(SidecarProcessMesh mesh) : IClassFixture
     private static readonly bool Native = !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(WeftProxyLauncher.Variable));
 
     [Fact]
-    public void Banner_SaysWhichBuildRuns_AndTheFastPathsInlineCompletionsAreOn()
+    public void Banner_SaysWhichBuildRuns_TheFastPathsInlineCompletionsAreOn_AndTheSidecarHopIsTheOwnH2Pair()
     {
         var banner = mesh.Client.Output;
         Assert.Contains(Native ? "runtime     Native AOT (.NET " : "runtime     JIT (.NET ", banner);
         // Set by reflection on an internal runtime property: a trimmed build that lost it would say "off".
         Assert.Contains("fast-path inline completions on", banner);
+        // The hop between sidecars is Weft's own HTTP/2 pair unless WEFT_FAST_H2=0 / WEFT_FAST_H2_SERVER=0.
+        Assert.Contains("sidecar hop h2 client weft, h2 server weft for weft clients", banner);
     }
 
     [Fact]

@@ -10,15 +10,15 @@ namespace Weft.Proxy.Tests.FastPath;
 
 /// <summary>
 /// The fast path carrying HTTP/1.1 from the app to a service behind sidecars: the hop between the two sidecars is h2
-/// over mTLS through the transport's invoker, as on the layered path, and what the client and the far app see must be
-/// what the layered path gives them.
+/// over mTLS, by default through Weft's own HTTP/2 client to the server sidecar's own HTTP/2 server, and what the client
+/// and the far app see must be what the layered path gives them.
 /// </summary>
 public class SidecarFastPathTests : IDisposable
 {
     private readonly TestCa _ca = new();
 
-    /// <summary>Whether the client sidecar's hop uses Weft's own HTTP/2 client (<c>WEFT_FAST_H2=1</c>).</summary>
-    protected virtual bool FastH2 => false;
+    /// <summary>Whether the client sidecar's hop uses Weft's own HTTP/2 client (the default; off with <c>WEFT_FAST_H2=0</c>).</summary>
+    protected virtual bool FastH2 => true;
 
     /// <summary>Whether the server sidecar serves our own client's connections with its own HTTP/2 server (<c>WEFT_FAST_H2_SERVER</c>).</summary>
     protected virtual bool FastH2Server => true;

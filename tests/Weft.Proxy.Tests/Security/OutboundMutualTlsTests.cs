@@ -11,8 +11,8 @@ public class OutboundMutualTlsTests : IDisposable
     private readonly TestCa _ca = new();
     private int _hits;
 
-    /// <summary>Whether the client sidecar's hop uses Weft's own HTTP/2 client (<c>WEFT_FAST_H2=1</c>).</summary>
-    protected virtual bool FastH2 => false;
+    /// <summary>Whether the client sidecar's hop uses Weft's own HTTP/2 client (the default; off with <c>WEFT_FAST_H2=0</c>).</summary>
+    protected virtual bool FastH2 => true;
 
     public void Dispose()
     {
