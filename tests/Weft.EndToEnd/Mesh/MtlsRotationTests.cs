@@ -7,7 +7,10 @@ using Weft.Proxy.Sidecar;
 
 namespace Weft.EndToEnd.Mesh;
 
-/// <summary>Certificates renewing and the CA root rotating while traffic flows between two sidecars over mTLS, against the real server CA.</summary>
+/// <summary>
+/// Certificates renewing and the CA root rotating while traffic flows between two sidecars over mTLS, against the real
+/// server CA, over the default sidecar hop (Weft's own HTTP/2 client and server).
+/// </summary>
 public sealed class MtlsRotationTests : IAsyncLifetime
 {
     private readonly MeshFixture _mesh = new();
@@ -119,5 +122,13 @@ public sealed class MtlsRotationTests : IAsyncLifetime
         Assert.Equal(2, after.GetProperty("Roots").GetArrayLength());
         Assert.Equal(0, orders.Host.Workload!.TlsHandshakeFailures);
         Assert.Equal(0, web.Host.Workload!.TlsHandshakeFailures);
+
+        // The hop ran over Weft's own HTTP/2 pair (the default): every request through web's own client, and every
+        // connection orders's sidecar took in (one a second, by the lifetime) served by its own server, none by Kestrel.
+        var ownClientExchanges = web.Host.FastPath!.SidecarH2Exchanges;
+        Assert.True(ownClientExchanges >= Interlocked.Read(ref ok), $"only {ownClientExchanges} of {ok} requests went through the own h2 client");
+        var ownServer = orders.Host.Metrics.OwnH2!;
+        Assert.True(ownServer.Served > 1, $"the own h2 server served {ownServer.Served} connections");
+        Assert.Equal(0, ownServer.Kestrel);
     }
 }
