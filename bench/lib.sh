@@ -13,19 +13,30 @@ bench_need() {
   fi
 }
 
+# bench_workdir NAME PROCESS-PATTERN: a fresh work dir in $work, removed on exit with the processes recorded in
+# $work/pids (one PID a line) stopped, if they still match PROCESS-PATTERN.
+bench_workdir() {
+  work=$(mktemp -d "${TMPDIR:-/tmp}/weft-bench-$1.XXXXXX")
+  bench_pattern=$2
+  trap bench_cleanup EXIT
+}
+
+# bench_build_weft: a Release build of the weft CLI in $work/weft-bin (run it as dotnet "$work/weft-bin/weft.dll").
+bench_build_weft() {
+  echo "building weft (Release)..." >&2
+  (cd "$repo" && dotnet build src/Weft.Cli -c Release -o "$work/weft-bin" -v quiet -nologo >&2)
+}
+
 # bench_run NAME PROCESS-PATTERN QUICK [bench args...]: builds, runs bench/Weft.Bench.<Name> with the weft build,
 # tees its table into bench/<name>/results/<UTC time>/ next to its JSON.
 bench_run() {
   local name=$1 pattern=$2 quick=$3
   shift 3
-  work=$(mktemp -d "${TMPDIR:-/tmp}/weft-bench-$name.XXXXXX")
-  bench_pattern=$pattern
-  trap bench_cleanup EXIT
+  bench_workdir "$name" "$pattern"
 
   cd "$repo"
-  echo "building (Release)..." >&2
   local project="Weft.Bench.${name^}"
-  dotnet build src/Weft.Cli -c Release -o "$work/weft-bin" -v quiet -nologo >&2
+  bench_build_weft
   dotnet build "bench/$project" -c Release -o "$work/bench-bin" -v quiet -nologo >&2
   # The Native AOT sidecar, as ./weft proxy runs it (.weft/aot/weft), measured beside the JIT one: with run.sh --aot,
   # or whenever it was built; published again first when it is older than the sources, so its row is never stale.

@@ -102,34 +102,35 @@ internal static class Goals
                 Table.Ratio(Get(part, layered, "median_rps") ?? double.NaN, Get(part, haproxy, "median_rps") ?? double.NaN), "");
         }
 
-        // The client sidecar's hop on Weft's own HTTP/2 client (A, WEFT_FAST_H2=1) against SocketsHttpHandler (B, "weft 2 hops"), same run.
-        // Only HTTP/1.1 callers take the fast path, so only they reach the own client: h2 callers go the layered way in both
-        // sidecars, and their rows are a control (same code on both sides: the spread there is the run's noise).
-        const string ownH2 = WeftTarget.OwnH2TwoHopsName;
+        // The default pair ("weft 2 hops": Weft's own HTTP/2 client and server, A) against SocketsHttpHandler -> Kestrel (B, a
+        // client sidecar with WEFT_FAST_H2=0), same server sidecar, same run. Only HTTP/1.1 callers take the fast path, so only
+        // they reach the own client: h2 callers go the layered way in both sidecars, and their rows are a control (same code on
+        // both sides: the spread there is the run's noise).
+        const string socketsH2 = WeftTarget.SocketsH2TwoHopsName;
         foreach (var (part, label) in new[] { ("http1", "HTTP/1.1"), ("http2", "HTTP/2, control: same code") })
         {
-            table.Row($"(A/B) 2 hops mTLS req/s, own h2 client vs SocketsHttpHandler ({label})",
-                Table.Ratio(Get(part, ownH2, "median_rps") ?? double.NaN, Get(part, mtls, "median_rps") ?? double.NaN), "");
-            var a = Get(part, ownH2, "median_proxy_cpu_us_per_request");
-            var b = Get(part, mtls, "median_proxy_cpu_us_per_request");
-            table.Row($"(A/B) 2 hops mTLS CPU/req, own h2 client vs SocketsHttpHandler ({label})",
+            table.Row($"(A/B) 2 hops mTLS req/s, own h2 pair vs WEFT_FAST_H2=0 ({label})",
+                Table.Ratio(Get(part, mtls, "median_rps") ?? double.NaN, Get(part, socketsH2, "median_rps") ?? double.NaN), "");
+            var a = Get(part, mtls, "median_proxy_cpu_us_per_request");
+            var b = Get(part, socketsH2, "median_proxy_cpu_us_per_request");
+            table.Row($"(A/B) 2 hops mTLS CPU/req, own h2 pair vs WEFT_FAST_H2=0 ({label})",
                 Table.Ratio(a ?? double.NaN, b ?? double.NaN) + (a is { } x && b is { } y ? $" ({x:F1} vs {y:F1} µs)" : ""), "");
-            table.Row($"(info) own h2 client mTLS req/s vs haproxy 2 hops TLS ({label})",
-                Table.Ratio(Get(part, ownH2, "median_rps") ?? double.NaN, Get(part, haproxy, "median_rps") ?? double.NaN), "");
+            table.Row($"(info) WEFT_FAST_H2=0 mTLS req/s vs haproxy 2 hops TLS ({label})",
+                Table.Ratio(Get(part, socketsH2, "median_rps") ?? double.NaN, Get(part, haproxy, "median_rps") ?? double.NaN), "");
         }
 
-        // The server sidecar's end of that hop on Weft's own HTTP/2 server (A, "own h2 both") against Kestrel's (B, "own h2
-        // client", a server sidecar with WEFT_FAST_H2_SERVER=0), same client sidecar, same run. HTTP/1.1 callers only, as above.
-        const string ownH2Both = WeftTarget.OwnH2BothTwoHopsName;
+        // The server sidecar's end of that hop on Weft's own HTTP/2 server (A, "weft 2 hops") against Kestrel's (B, a server
+        // sidecar with WEFT_FAST_H2_SERVER=0), same client sidecar, same run. HTTP/1.1 callers only, as above.
+        const string kestrelH2 = WeftTarget.KestrelH2TwoHopsName;
         {
-            table.Row("(A/B) 2 hops mTLS req/s, own h2 both vs own h2 client (HTTP/1.1)",
-                Table.Ratio(Get("http1", ownH2Both, "median_rps") ?? double.NaN, Get("http1", ownH2, "median_rps") ?? double.NaN), "");
-            var a = Get("http1", ownH2Both, "median_proxy_cpu_us_per_request");
-            var b = Get("http1", ownH2, "median_proxy_cpu_us_per_request");
-            table.Row("(A/B) 2 hops mTLS CPU/req, own h2 both vs own h2 client (HTTP/1.1)",
+            table.Row("(A/B) 2 hops mTLS req/s, own h2 pair vs WEFT_FAST_H2_SERVER=0 (HTTP/1.1)",
+                Table.Ratio(Get("http1", mtls, "median_rps") ?? double.NaN, Get("http1", kestrelH2, "median_rps") ?? double.NaN), "");
+            var a = Get("http1", mtls, "median_proxy_cpu_us_per_request");
+            var b = Get("http1", kestrelH2, "median_proxy_cpu_us_per_request");
+            table.Row("(A/B) 2 hops mTLS CPU/req, own h2 pair vs WEFT_FAST_H2_SERVER=0 (HTTP/1.1)",
                 Table.Ratio(a ?? double.NaN, b ?? double.NaN) + (a is { } x && b is { } y ? $" ({x:F1} vs {y:F1} µs)" : ""), "");
-            var serverA = Get("http1", ownH2Both, "median_server_sidecar_cpu_us_per_request");
-            var serverB = Get("http1", ownH2, "median_server_sidecar_cpu_us_per_request");
+            var serverA = Get("http1", mtls, "median_server_sidecar_cpu_us_per_request");
+            var serverB = Get("http1", kestrelH2, "median_server_sidecar_cpu_us_per_request");
             table.Row("(A/B) 2 hops mTLS server sidecar CPU/req, own h2 server vs Kestrel (HTTP/1.1)",
                 Table.Ratio(serverA ?? double.NaN, serverB ?? double.NaN) + (serverA is { } sx && serverB is { } sy ? $" ({sx:F1} vs {sy:F1} µs)" : ""), "");
         }

@@ -45,7 +45,7 @@ if (ctx.Mtls)
     await using var haproxy = await HaproxyTarget.StartAsync(ctx, backend);
     await using var haproxyTls = await HaproxyTlsPairTarget.StartAsync(ctx, backend);
     await using var mesh = await WeftMesh.StartAsync(ctx, backend, Progress);
-    List<Target> targets = [new DirectTarget(backend), haproxy, haproxyTls, WeftTarget.TwoHops(mesh), WeftTarget.TwoHopsOwnH2(mesh), WeftTarget.TwoHopsOwnH2Both(mesh), WeftTarget.TwoHopsLayered(mesh), WeftTarget.TwoHopsInboundYarp(mesh), WeftTarget.TwoHopsPlaintext(mesh)];
+    List<Target> targets = [new DirectTarget(backend), haproxy, haproxyTls, WeftTarget.TwoHops(mesh), WeftTarget.TwoHopsSocketsH2(mesh), WeftTarget.TwoHopsKestrelH2(mesh), WeftTarget.TwoHopsLayered(mesh), WeftTarget.TwoHopsInboundYarp(mesh), WeftTarget.TwoHopsPlaintext(mesh)];
     targets = Chosen(targets);
     var idleRss = targets.Where(t => t.Unavailable is null && t.ProxyPids().Count > 0).ToDictionary(t => t.Name, t => ProcStats.RssKiB(t.ProxyPids()));
     if (Runs("http1"))

@@ -26,7 +26,7 @@ internal sealed class WeftMesh : IAsyncDisposable
 
     /// <summary>
     /// With <c>--mtls</c>: the same nginx behind a sidecar run with <c>WEFT_FAST_H2_SERVER=0</c>, so the own h2 client's
-    /// connections are served by Kestrel there: "own h2 client" (Kestrel's server) against "own h2 both" (ours).
+    /// connections are served by Kestrel there: the default client sidecar to it against "weft 2 hops" (both ends ours).
     /// </summary>
     public const string KestrelH2Service = "backend-meshed-kestrel-h2";
     private readonly List<ChildProcess> _processes = [];
@@ -86,12 +86,13 @@ internal sealed class WeftMesh : IAsyncDisposable
     public int LayeredClientOutboundPort { get; private set; }
 
     /// <summary>
-    /// With <c>--mtls</c>: a two-hop client sidecar run with <c>WEFT_FAST_H2=1</c>, to the same backend sidecar: its hop
-    /// goes through Weft's own HTTP/2 client instead of SocketsHttpHandler.
+    /// With <c>--mtls</c>: a two-hop client sidecar run with <c>WEFT_FAST_H2=0</c>, to the same backend sidecar: its hop
+    /// goes through SocketsHttpHandler (to Kestrel there, as the connections are not the own client's) instead of the
+    /// default own HTTP/2 client.
     /// </summary>
-    public ChildProcess? OwnH2ClientSidecar { get; private set; }
+    public ChildProcess? SocketsH2ClientSidecar { get; private set; }
 
-    public int OwnH2ClientOutboundPort { get; private set; }
+    public int SocketsH2ClientOutboundPort { get; private set; }
 
     /// <summary>With <c>--mtls</c>: the server sidecar of <see cref="KestrelH2Service"/> (<c>WEFT_FAST_H2_SERVER=0</c>).</summary>
     public ChildProcess? KestrelH2ServerSidecar { get; private set; }
@@ -190,27 +191,36 @@ internal sealed class WeftMesh : IAsyncDisposable
                 Name = "inbound YARP",
                 Variables = new Dictionary<string, string> { ["WEFT_INBOUND_FAST"] = "0" },
             }));
-        ClientOutboundPort = ChildProcess.FreeLoopbackPort();
-        // The client's app address is a port nothing listens on: no load goes to the client app.
-        ClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
-            ChildProcess.FreeLoopbackPort(), ClientOutboundPort, [(PlainService, backend.Port), (MeshedService, serverInbound), (YarpInboundService, yarpInbound)]));
-        LayeredClientOutboundPort = ChildProcess.FreeLoopbackPort();
-        LayeredClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client-layered", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
-            ChildProcess.FreeLoopbackPort(), LayeredClientOutboundPort, [(MeshedService, serverInbound)],
-            launch: SidecarLaunch.Baseline(ctx) with { Variables = new Dictionary<string, string> { ["WEFT_FAST_PATH_SIDECARS"] = "0" } }));
+        // With --mtls, the same nginx behind a server sidecar whose own HTTP/2 server is off, reached by the default client sidecar.
+        var kestrelH2Inbound = 0;
         if (ctx.Mtls)
         {
-            var kestrelH2Inbound = ChildProcess.FreeLoopbackPort();
+            kestrelH2Inbound = ChildProcess.FreeLoopbackPort();
             KestrelH2ServerSidecar = Track(await StartSidecarAsync(ctx, http, api, KestrelH2Service, $"127.0.0.1:{backend.Port}", kestrelH2Inbound,
                 ChildProcess.FreeLoopbackPort(), null, launch: SidecarLaunch.Baseline(ctx) with
                 {
                     Name = "Kestrel h2 server",
                     Variables = new Dictionary<string, string> { ["WEFT_FAST_H2_SERVER"] = "0" },
                 }));
-            OwnH2ClientOutboundPort = ChildProcess.FreeLoopbackPort();
-            OwnH2ClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client-own-h2", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
-                ChildProcess.FreeLoopbackPort(), OwnH2ClientOutboundPort, [(MeshedService, serverInbound), (KestrelH2Service, kestrelH2Inbound)],
-                launch: SidecarLaunch.Baseline(ctx) with { Name = "own h2 client", Variables = new Dictionary<string, string> { ["WEFT_FAST_H2"] = "1" } }));
+        }
+
+        ClientOutboundPort = ChildProcess.FreeLoopbackPort();
+        // The client's app address is a port nothing listens on: no load goes to the client app.
+        List<(string Service, int Port)> clientUpstreams = [(PlainService, backend.Port), (MeshedService, serverInbound), (YarpInboundService, yarpInbound)];
+        if (ctx.Mtls)
+            clientUpstreams.Add((KestrelH2Service, kestrelH2Inbound));
+        ClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
+            ChildProcess.FreeLoopbackPort(), ClientOutboundPort, [.. clientUpstreams]));
+        LayeredClientOutboundPort = ChildProcess.FreeLoopbackPort();
+        LayeredClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client-layered", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
+            ChildProcess.FreeLoopbackPort(), LayeredClientOutboundPort, [(MeshedService, serverInbound)],
+            launch: SidecarLaunch.Baseline(ctx) with { Variables = new Dictionary<string, string> { ["WEFT_FAST_PATH_SIDECARS"] = "0" } }));
+        if (ctx.Mtls)
+        {
+            SocketsH2ClientOutboundPort = ChildProcess.FreeLoopbackPort();
+            SocketsH2ClientSidecar = Track(await StartSidecarAsync(ctx, http, api, "client-sockets-h2", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
+                ChildProcess.FreeLoopbackPort(), SocketsH2ClientOutboundPort, [(MeshedService, serverInbound)],
+                launch: SidecarLaunch.Baseline(ctx) with { Name = "SocketsHttpHandler h2 client", Variables = new Dictionary<string, string> { ["WEFT_FAST_H2"] = "0" } }));
             // The two-hop path again, with plaintext (h2c) between the two sidecars: what mTLS costs, in the same run.
             const string insecure = "--insecure-plaintext-mesh";
             var plainInbound = ChildProcess.FreeLoopbackPort();
@@ -305,8 +315,8 @@ internal sealed class WeftTarget : Target
     public const string LayeredTwoHopsName = "weft 2 hops (layered client)";
     public const string AotName = "weft 1 hop (AOT)";
     public const string YarpInboundName = "weft 2 hops (inbound YARP)";
-    public const string OwnH2TwoHopsName = "weft 2 hops (own h2 client)";
-    public const string OwnH2BothTwoHopsName = "weft 2 hops (own h2 both)";
+    public const string SocketsH2TwoHopsName = "weft 2 hops (WEFT_FAST_H2=0)";
+    public const string KestrelH2TwoHopsName = "weft 2 hops (WEFT_FAST_H2_SERVER=0)";
 
     private readonly Func<string?> _unavailable;
     private readonly Func<List<int>> _pids;
@@ -335,7 +345,10 @@ internal sealed class WeftTarget : Target
     public static WeftTarget OneHopNoFastPath(WeftMesh mesh) =>
         new(NoFastPathName, 1, mesh.NoFastPathOutboundPort, WeftMesh.PlainService, () => mesh.Unavailable ?? mesh.NoFastPathUnavailable, () => Pids(mesh.NoFastPathSidecar));
 
-    /// <summary>Client → client sidecar outbound → backend's sidecar inbound → nginx.</summary>
+    /// <summary>
+    /// Client → client sidecar outbound → backend's sidecar inbound → nginx; the hop between them is the default pair,
+    /// Weft's own HTTP/2 client and server (for HTTP/1.1 callers, which take the fast path).
+    /// </summary>
     public static WeftTarget TwoHops(WeftMesh mesh) =>
         new(TwoHopsName, 2, mesh.ClientOutboundPort, WeftMesh.MeshedService, () => mesh.Unavailable, () => Pids(mesh.ClientSidecar, mesh.ServerSidecar));
 
@@ -344,15 +357,18 @@ internal sealed class WeftTarget : Target
         new(LayeredTwoHopsName, 2, mesh.LayeredClientOutboundPort, WeftMesh.MeshedService, () => mesh.Unavailable, () => Pids(mesh.LayeredClientSidecar, mesh.ServerSidecar));
 
     /// <summary>
-    /// As <see cref="TwoHops"/>, through a client sidecar whose hop uses Weft's own HTTP/2 client (<c>WEFT_FAST_H2=1</c>;
-    /// <c>--mtls</c> runs), to a server sidecar with <c>WEFT_FAST_H2_SERVER=0</c>: Kestrel serves the hop, as before the own server.
+    /// As <see cref="TwoHops"/>, through a client sidecar run with <c>WEFT_FAST_H2=0</c> (<c>--mtls</c> runs): its hop goes
+    /// through SocketsHttpHandler to the server sidecar's Kestrel, the pair before the own HTTP/2 became the default.
     /// </summary>
-    public static WeftTarget TwoHopsOwnH2(WeftMesh mesh) =>
-        new(OwnH2TwoHopsName, 2, mesh.OwnH2ClientOutboundPort, WeftMesh.KestrelH2Service, () => mesh.Unavailable, () => Pids(mesh.OwnH2ClientSidecar, mesh.KestrelH2ServerSidecar));
+    public static WeftTarget TwoHopsSocketsH2(WeftMesh mesh) =>
+        new(SocketsH2TwoHopsName, 2, mesh.SocketsH2ClientOutboundPort, WeftMesh.MeshedService, () => mesh.Unavailable, () => Pids(mesh.SocketsH2ClientSidecar, mesh.ServerSidecar));
 
-    /// <summary>As <see cref="TwoHopsOwnH2"/>, to the server sidecar with its own HTTP/2 server on (the default): both ends of the hop are Weft's.</summary>
-    public static WeftTarget TwoHopsOwnH2Both(WeftMesh mesh) =>
-        new(OwnH2BothTwoHopsName, 2, mesh.OwnH2ClientOutboundPort, WeftMesh.MeshedService, () => mesh.Unavailable, () => Pids(mesh.OwnH2ClientSidecar, mesh.ServerSidecar));
+    /// <summary>
+    /// As <see cref="TwoHops"/> (the same client sidecar, its own HTTP/2 client), to a server sidecar with
+    /// <c>WEFT_FAST_H2_SERVER=0</c> (<c>--mtls</c> runs): Kestrel serves the hop, so this against "weft 2 hops" is the own server's share.
+    /// </summary>
+    public static WeftTarget TwoHopsKestrelH2(WeftMesh mesh) =>
+        new(KestrelH2TwoHopsName, 2, mesh.ClientOutboundPort, WeftMesh.KestrelH2Service, () => mesh.Unavailable, () => Pids(mesh.ClientSidecar, mesh.KestrelH2ServerSidecar));
 
     /// <summary>As <see cref="TwoHops"/>, the server sidecar forwarding to nginx with YARP (<c>WEFT_INBOUND_FAST=0</c>): the before of the A/B.</summary>
     public static WeftTarget TwoHopsInboundYarp(WeftMesh mesh) =>
