@@ -115,7 +115,7 @@ for ((m = 0; m < minutes; m++)); do
   echo $wrk_pid >>"$work/pids"
   if ((rotate_at >= m * 60 && rotate_at < (m + 1) * 60)); then
     sleep $((rotate_at - m * 60))
-    echo "soak: $(date -u +%T) ca rotate: $("${weft[@]}" ca rotate --http-addr "$api" 2>&1 | tail -1)"
+    echo "soak: $(date -u +%T) ca rotate: $("${weft[@]}" ca rotate --http-addr "$api" 2>&1 | head -1)"
   fi
   wait "$wrk_pid"
   out=$(cat "$work/wrk-$m.txt")
