@@ -9,9 +9,6 @@ internal sealed partial class Http2ClientConnection
     private int _readStart;
     private int _readEnd;
 
-    // A header block split over HEADERS and CONTINUATION frames.
-    private Http2HeaderBlock _block = new(0, MaxHeaderBlock, Http2ErrorCode.EnhanceYourCalm, "a header block over 256 KiB");
-
     private async ValueTask ReadLoopAsync()
     {
         try
@@ -44,7 +41,7 @@ internal sealed partial class Http2ClientConnection
                             break;
                         var payload = _read.AsSpan(_readStart + FrameHeader.Size, header.Length);
                         _readStart += FrameHeader.Size + header.Length;
-                        OnFrame(header, payload);
+                        DispatchFrame(header, payload);
                         if (_failure is not null)
                             return;
                     }
@@ -68,57 +65,7 @@ internal sealed partial class Http2ClientConnection
         }
     }
 
-    private void OnFrame(FrameHeader header, ReadOnlySpan<byte> payload)
-    {
-        if (_block.IsOpen)
-        {
-            if (_block.Continue(header, payload, out var stream, out var endStream, out var block))
-                OnHeaderBlock(stream, block, endStream);
-            return;
-        }
-
-        switch (header.Type)
-        {
-            case FrameType.Data:
-                OnData(header, payload);
-                break;
-            case FrameType.Headers:
-                OnHeaders(header, payload);
-                break;
-            case FrameType.RstStream:
-                if (header.StreamId == 0 || payload.Length != 4)
-                    throw new Http2ProtocolException(header.StreamId == 0 ? Http2ErrorCode.ProtocolError : Http2ErrorCode.FrameSizeError, "a malformed RST_STREAM");
-                OnReset(header.StreamId, (Http2ErrorCode)BinaryPrimitives.ReadUInt32BigEndian(payload));
-                break;
-            case FrameType.Settings:
-                OnSettings(header, payload);
-                break;
-            case FrameType.PushPromise:
-                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "PUSH_PROMISE while push is disabled");
-            case FrameType.Ping:
-                if (header.StreamId != 0 || payload.Length != 8)
-                    throw new Http2ProtocolException(header.StreamId != 0 ? Http2ErrorCode.ProtocolError : Http2ErrorCode.FrameSizeError, "a malformed PING");
-                ReplyToPing(header, payload);
-                break;
-            case FrameType.GoAway:
-                if (header.StreamId != 0 || payload.Length < 8)
-                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "a malformed GOAWAY");
-                OnGoAway((int)(BinaryPrimitives.ReadUInt32BigEndian(payload) & 0x7FFFFFFF), (Http2ErrorCode)BinaryPrimitives.ReadUInt32BigEndian(payload[4..]));
-                break;
-            case FrameType.WindowUpdate:
-                if (payload.Length != 4)
-                    throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "a malformed WINDOW_UPDATE");
-                OnWindowUpdate(header.StreamId, (int)(BinaryPrimitives.ReadUInt32BigEndian(payload) & 0x7FFFFFFF));
-                break;
-            case FrameType.Continuation:
-                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "CONTINUATION without a header block to continue");
-            default:
-                // PRIORITY and unknown frame types are ignored (RFC 9113 5.5).
-                break;
-        }
-    }
-
-    private void OnData(FrameHeader header, ReadOnlySpan<byte> payload)
+    private protected override void OnData(FrameHeader header, ReadOnlySpan<byte> payload)
     {
         if (header.StreamId == 0)
             throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "DATA on stream 0");
@@ -202,7 +149,7 @@ internal sealed partial class Http2ClientConnection
         return true;
     }
 
-    private void OnHeaders(FrameHeader header, ReadOnlySpan<byte> payload)
+    private protected override void OnHeaders(FrameHeader header, ReadOnlySpan<byte> payload)
     {
         if (header.StreamId == 0)
             throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "HEADERS on stream 0");
@@ -211,7 +158,7 @@ internal sealed partial class Http2ClientConnection
             OnHeaderBlock(header.StreamId, block, end);
     }
 
-    private void OnHeaderBlock(int streamId, ReadOnlySpan<byte> block, bool end)
+    private protected override void OnHeaderBlock(int streamId, ReadOnlySpan<byte> block, bool endStream)
     {
         Http2ClientStream? stream;
         var wake = false;
@@ -240,7 +187,7 @@ internal sealed partial class Http2ClientConnection
                 return;
             if (stream.InTrailers)
             {
-                if (!end)
+                if (!endStream)
                 {
                     error = stream.Error = new Http2StreamException(Http2ErrorCode.ProtocolError, "trailers without END_STREAM");
                     ResetLocked(stream, Http2ErrorCode.ProtocolError);
@@ -256,7 +203,7 @@ internal sealed partial class Http2ClientConnection
                     }
                 }
             }
-            else if (stream.Status is < 200 and >= 100 && stream.Status != 101 && !end)
+            else if (stream.Status is < 200 and >= 100 && stream.Status != 101 && !endStream)
             {
                 // An informational head: the final one follows.
                 stream.ClearHead();
@@ -270,7 +217,7 @@ internal sealed partial class Http2ClientConnection
             else
             {
                 stream.HeadReceived = true;
-                if (end)
+                if (endStream)
                     stream.ResponseEnded = true;
                 if (stream.ReadWaiting && stream.WaitingForHead)
                 {
@@ -311,7 +258,7 @@ internal sealed partial class Http2ClientConnection
         _deferredHeads.Clear();
     }
 
-    private void OnReset(int streamId, Http2ErrorCode code)
+    private protected override void OnReset(int streamId, Http2ErrorCode code)
     {
         Http2ClientStream? stream;
         Exception? error = null;
@@ -359,7 +306,7 @@ internal sealed partial class Http2ClientConnection
         Wake(stream, error);
     }
 
-    private void OnSettings(FrameHeader header, ReadOnlySpan<byte> payload)
+    private protected override void OnSettings(FrameHeader header, ReadOnlySpan<byte> payload)
     {
         if (Http2Settings.IsAck(header, payload))
             return;
@@ -400,7 +347,7 @@ internal sealed partial class Http2ClientConnection
         }
     }
 
-    private void OnGoAway(int lastStreamId, Http2ErrorCode code)
+    private protected override void OnGoAway(int lastStreamId, Http2ErrorCode code)
     {
         List<Http2ClientStream> refused = [];
         bool close;
@@ -432,7 +379,7 @@ internal sealed partial class Http2ClientConnection
             Changed?.Invoke(this);
     }
 
-    private void OnWindowUpdate(int streamId, int increment)
+    private protected override void OnWindowUpdate(int streamId, int increment)
     {
         List<Http2ClientStream>? wake = null;
         lock (_sync)

@@ -49,6 +49,7 @@ internal sealed partial class Http2ClientConnection : Http2Connection
     private List<Http2ClientStream>? _windowWaiters;
 
     private Http2ClientConnection(Stream transport, TimeProvider time, int window)
+        : base(new Http2HeaderBlock(0, MaxHeaderBlock, Http2ErrorCode.EnhanceYourCalm, "a header block over 256 KiB"))
     {
         _transport = transport;
         _time = time;

@@ -88,6 +88,98 @@ internal abstract class Http2Connection
             throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "the connection's send window over 2^31-1");
     }
 
+    /// <summary>The read side's header block in progress (HEADERS without END_HEADERS, then CONTINUATION).</summary>
+    private protected Http2HeaderBlock _block;
+
+    private protected Http2Connection(Http2HeaderBlock block) => _block = block;
+
+    /// <summary>
+    /// One frame from the peer, under no lock: a header block in progress takes it first (only its CONTINUATION may
+    /// come); otherwise the frame's shape is checked as both sides check it (RFC 9113, 6) and it goes to its handler.
+    /// PRIORITY and unknown frame types are ignored (5.5); PUSH_PROMISE is refused (push is never enabled either way).
+    /// </summary>
+    private protected void DispatchFrame(FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (_block.IsOpen)
+        {
+            if (_block.Continue(header, payload, out var id, out var endStream, out var block))
+                OnHeaderBlock(id, block, endStream);
+            return;
+        }
+
+        switch (header.Type)
+        {
+            case FrameType.Data:
+                OnData(header, payload);
+                break;
+            case FrameType.Headers:
+                OnHeaders(header, payload);
+                break;
+            case FrameType.Priority:
+                if (header.StreamId == 0)
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "PRIORITY on stream 0");
+                if (payload.Length != 5)
+                    throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "a PRIORITY frame not 5 bytes long");
+                break;
+            case FrameType.RstStream:
+                if (header.StreamId == 0)
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "RST_STREAM on stream 0");
+                if (payload.Length != 4)
+                    throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "an RST_STREAM not 4 bytes long");
+                OnReset(header.StreamId, (Http2ErrorCode)BinaryPrimitives.ReadUInt32BigEndian(payload));
+                break;
+            case FrameType.Settings:
+                OnSettings(header, payload);
+                break;
+            case FrameType.PushPromise:
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "PUSH_PROMISE while push is disabled");
+            case FrameType.Ping:
+                if (header.StreamId != 0)
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "PING on a stream");
+                if (payload.Length != 8)
+                    throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "a PING not 8 bytes long");
+                ReplyToPing(header, payload);
+                break;
+            case FrameType.GoAway:
+                if (header.StreamId != 0)
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "GOAWAY on a stream");
+                if (payload.Length < 8)
+                    throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "a GOAWAY under 8 bytes");
+                OnGoAway((int)(BinaryPrimitives.ReadUInt32BigEndian(payload) & 0x7FFFFFFF), (Http2ErrorCode)BinaryPrimitives.ReadUInt32BigEndian(payload[4..]));
+                break;
+            case FrameType.WindowUpdate:
+                if (payload.Length != 4)
+                    throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "a WINDOW_UPDATE not 4 bytes long");
+                OnWindowUpdate(header.StreamId, (int)(BinaryPrimitives.ReadUInt32BigEndian(payload) & 0x7FFFFFFF));
+                break;
+            case FrameType.Continuation:
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "CONTINUATION without a header block to continue");
+            default:
+                break;
+        }
+    }
+
+    /// <summary>DATA (stream id not yet checked).</summary>
+    private protected abstract void OnData(FrameHeader header, ReadOnlySpan<byte> payload);
+
+    /// <summary>HEADERS (stream id not yet checked); a whole block goes on to <see cref="OnHeaderBlock"/>, a split one into <see cref="_block"/>.</summary>
+    private protected abstract void OnHeaders(FrameHeader header, ReadOnlySpan<byte> payload);
+
+    /// <summary>A whole header block of stream <paramref name="streamId"/>.</summary>
+    private protected abstract void OnHeaderBlock(int streamId, ReadOnlySpan<byte> block, bool endStream);
+
+    /// <summary>RST_STREAM on a stream other than 0.</summary>
+    private protected abstract void OnReset(int streamId, Http2ErrorCode code);
+
+    /// <summary>SETTINGS (its ACK included).</summary>
+    private protected abstract void OnSettings(FrameHeader header, ReadOnlySpan<byte> payload);
+
+    /// <summary>GOAWAY on stream 0.</summary>
+    private protected abstract void OnGoAway(int lastStreamId, Http2ErrorCode code);
+
+    /// <summary>WINDOW_UPDATE, the increment's reserved bit cleared.</summary>
+    private protected abstract void OnWindowUpdate(int streamId, int increment);
+
     /// <summary>Answers a PING (already checked well-formed) unless it is itself an answer (RFC 9113, 6.7).</summary>
     private protected void ReplyToPing(FrameHeader header, ReadOnlySpan<byte> payload)
     {

@@ -12,9 +12,6 @@ internal sealed partial class Http2ServerConnection
     private bool _prefaceRead;
     private bool _settingsSeen;
 
-    // A header block split over HEADERS and CONTINUATION frames.
-    private Http2HeaderBlock _block = new(4096, MaxHeaderBlock, Http2ErrorCode.ProtocolError, "a header block over our limit");
-
     private async Task ReadLoopAsync()
     {
         while (true)
@@ -118,64 +115,10 @@ internal sealed partial class Http2ServerConnection
             _settingsSeen = true;
         }
 
-        if (_block.IsOpen)
-        {
-            if (_block.Continue(header, payload, out var id, out var endStream, out var block))
-                OnHeaderBlock(id, block, endStream);
-            return;
-        }
-
-        switch (header.Type)
-        {
-            case FrameType.Data:
-                OnData(header, payload);
-                break;
-            case FrameType.Headers:
-                OnHeaders(header, payload);
-                break;
-            case FrameType.Priority:
-                if (header.StreamId == 0)
-                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "PRIORITY on stream 0");
-                if (payload.Length != 5)
-                    throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "a PRIORITY frame not 5 bytes long");
-                break;
-            case FrameType.RstStream:
-                if (header.StreamId == 0)
-                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "RST_STREAM on stream 0");
-                if (payload.Length != 4)
-                    throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "an RST_STREAM not 4 bytes long");
-                OnReset(header.StreamId);
-                break;
-            case FrameType.Settings:
-                OnSettings(header, payload);
-                break;
-            case FrameType.PushPromise:
-                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "PUSH_PROMISE from a client");
-            case FrameType.Ping:
-                if (header.StreamId != 0)
-                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "PING on a stream");
-                if (payload.Length != 8)
-                    throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "a PING not 8 bytes long");
-                ReplyToPing(header, payload);
-                break;
-            case FrameType.GoAway:
-                if (header.StreamId != 0)
-                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "GOAWAY on a stream");
-                // The client sends no more streams; those open finish. Nothing to change here.
-                break;
-            case FrameType.WindowUpdate:
-                if (payload.Length != 4)
-                    throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "a WINDOW_UPDATE not 4 bytes long");
-                OnWindowUpdate(header.StreamId, (int)(BinaryPrimitives.ReadUInt32BigEndian(payload) & 0x7FFFFFFF));
-                break;
-            case FrameType.Continuation:
-                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "CONTINUATION without a header block to continue");
-            default:
-                break; // unknown frame types are ignored (5.5)
-        }
+        DispatchFrame(header, payload);
     }
 
-    private void OnHeaders(FrameHeader header, ReadOnlySpan<byte> payload)
+    private protected override void OnHeaders(FrameHeader header, ReadOnlySpan<byte> payload)
     {
         if (header.StreamId == 0 || (header.StreamId & 1) == 0)
             throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"HEADERS on stream {header.StreamId}");
@@ -184,7 +127,7 @@ internal sealed partial class Http2ServerConnection
             OnHeaderBlock(header.StreamId, block, endStream);
     }
 
-    private void OnHeaderBlock(int id, ReadOnlySpan<byte> block, bool endStream)
+    private protected override void OnHeaderBlock(int id, ReadOnlySpan<byte> block, bool endStream)
     {
         bool known, refuse;
         lock (_sync)
@@ -249,7 +192,7 @@ internal sealed partial class Http2ServerConnection
         _ = stream.RunAsync(_application);
     }
 
-    private void OnData(FrameHeader header, ReadOnlySpan<byte> payload)
+    private protected override void OnData(FrameHeader header, ReadOnlySpan<byte> payload)
     {
         if (header.StreamId == 0)
             throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "DATA on stream 0");
@@ -331,7 +274,7 @@ internal sealed partial class Http2ServerConnection
             _streams.Remove(stream.Id);
     }
 
-    private void OnReset(int id)
+    private protected override void OnReset(int id, Http2ErrorCode code)
     {
         Http2ServerStream? stream;
         lock (_sync)
@@ -347,7 +290,7 @@ internal sealed partial class Http2ServerConnection
         stream.Abort(new ConnectionAbortedException("the client reset the stream"));
     }
 
-    private void OnSettings(FrameHeader header, ReadOnlySpan<byte> payload)
+    private protected override void OnSettings(FrameHeader header, ReadOnlySpan<byte> payload)
     {
         if (Http2Settings.IsAck(header, payload))
             return;
@@ -381,7 +324,12 @@ internal sealed partial class Http2ServerConnection
         }
     }
 
-    private void OnWindowUpdate(int id, int increment)
+    /// <summary>The client sends no more streams; those open finish. Nothing to change here.</summary>
+    private protected override void OnGoAway(int lastStreamId, Http2ErrorCode code)
+    {
+    }
+
+    private protected override void OnWindowUpdate(int id, int increment)
     {
         List<TaskCompletionSource>? wake;
         Http2ServerStream? broken = null;

@@ -64,6 +64,7 @@ internal sealed partial class Http2ServerConnection : Http2Connection
     private byte[] _valueScratch = new byte[256];
 
     public Http2ServerConnection(ConnectionContext connection, RequestDelegate application, TimeProvider time)
+        : base(new Http2HeaderBlock(4096, MaxHeaderBlock, Http2ErrorCode.ProtocolError, "a header block over our limit"))
     {
         _connection = connection;
         _time = time;
