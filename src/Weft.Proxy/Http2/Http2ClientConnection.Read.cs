@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-
 namespace Weft.Proxy.Http2;
 
 /// <summary>The read loop: frames from the server, applied under the lock, their waiters completed after it.</summary>
