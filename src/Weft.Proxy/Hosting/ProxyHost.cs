@@ -104,9 +104,9 @@ internal sealed class ProxyHost : IAsyncDisposable
         var accessLog = options.AccessLogPath is { } logPath ? new AccessLog(logPath, options.AccessLogSampling) : null;
         metrics.AccessLog = accessLog;
         // The access log records from HttpContext, which the fast path never builds.
-        var fastPath = options.FastPath && accessLog is null ? new Http1FastPath(config, options.Time, metrics, tracing, log) : null;
+        var fastPath = options.FastPath && accessLog is null ? new Http1FastPath(config, options.Time, metrics, tracing, log, options.FastEngine) : null;
         // The inbound leg to the app: raw HTTP/1.1 inside the layered path (which keeps the access log working).
-        var appClient = options.FastPath && InboundAppClient.Enabled ? new InboundAppClient(options.Time, log) : null;
+        var appClient = options.FastPath && InboundAppClient.Enabled ? new InboundAppClient(options.Time, log, options.FastEngine) : null;
 
         var listeners = ImmutableArray.CreateBuilder<Listener>();
         listeners.Add(new Listener(ListenerKind.Inbound, "inbound", options.InboundAddress));
