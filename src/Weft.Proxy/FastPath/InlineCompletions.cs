@@ -1,6 +1,9 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Net.Sockets;
 using System.Reflection;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Weft.Proxy.Net;
 
 namespace Weft.Proxy.FastPath;
 
@@ -30,6 +33,21 @@ internal static class InlineCompletions
             return false;
         set(socket, inline);
         return true;
+    }
+
+    /// <summary>
+    /// Turns inline completions on or off for a client connection: the epoll transport's switch when the connection is
+    /// on it, else its socket's (Kestrel's socket transport); false when there is neither.
+    /// </summary>
+    public static bool Set(IFeatureCollection connection, bool inline)
+    {
+        if (connection.Get<IInlineCompletionsFeature>() is { } engine)
+        {
+            engine.InlineCompletions = inline;
+            return true;
+        }
+
+        return connection.Get<IConnectionSocketFeature>()?.Socket is { } socket && Set(socket, inline);
     }
 
     [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "The runtime keeps the setter with a DynamicDependency for this use; null when absent.")]

@@ -1,0 +1,115 @@
+using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Weft.Proxy.Net;
+
+namespace Weft.Proxy.Tests.Net;
+
+/// <summary>A plain Kestrel app served over the epoll transport: what reaches a client is what Kestrel's sockets would give.</summary>
+public sealed class EpollTransportTests
+{
+    private static async Task<(WebApplication App, Uri Address)> StartAsync(HttpProtocols protocols, X509Certificate2? certificate = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<IConnectionListenerFactory, EpollTransportFactory>();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(new EngineEndPoint(new IPEndPoint(IPAddress.Loopback, 0)), l =>
+        {
+            l.Protocols = protocols;
+            if (certificate is not null)
+                l.UseHttps(certificate);
+        }));
+        var app = builder.Build();
+        app.Run(async c =>
+        {
+            // Which transport and connection served the request, and the body back.
+            var transport = c.Features.Get<IInlineCompletionsFeature>() is null ? "sockets" : "epoll";
+            c.Response.Headers["x-transport"] = transport;
+            c.Response.Headers["x-connection"] = c.Connection.Id;
+            c.Response.Headers["x-protocol"] = c.Request.Protocol;
+            await c.Request.Body.CopyToAsync(c.Response.Body);
+        });
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return (app, new Uri(address));
+    }
+
+    [Fact]
+    public async Task Serves_HTTP11_keep_alive_requests_on_one_connection()
+    {
+        var (app, address) = await StartAsync(HttpProtocols.Http1);
+        await using var _ = app;
+        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1 }) { BaseAddress = address, Timeout = TimeSpan.FromSeconds(20) };
+        var connections = new HashSet<string>();
+        for (var i = 0; i < 20; i++)
+        {
+            var body = new byte[i * 1000];
+            Random.Shared.NextBytes(body);
+            using var response = await client.PostAsync("/", new ByteArrayContent(body));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("epoll", Header(response, "x-transport"));
+            Assert.Equal("HTTP/1.1", Header(response, "x-protocol"));
+            Assert.Equal(body, await response.Content.ReadAsByteArrayAsync());
+            connections.Add(Header(response, "x-connection"));
+        }
+
+        Assert.Single(connections);
+
+        // A big body both ways (the pipes' backpressure and the engine's).
+        var big = new byte[4 << 20];
+        Random.Shared.NextBytes(big);
+        using var large = await client.PostAsync("/", new ByteArrayContent(big));
+        Assert.Equal(big, await large.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
+    public async Task Serves_h2c_streams_concurrently()
+    {
+        var (app, address) = await StartAsync(HttpProtocols.Http2);
+        await using var _ = app;
+        using var client = new HttpClient { BaseAddress = address, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact, Timeout = TimeSpan.FromSeconds(20) };
+        var responses = await Task.WhenAll(Enumerable.Range(0, 32).Select(async i =>
+        {
+            using var response = await client.PostAsync("/", new StringContent($"stream {i}"));
+            return (Header(response, "x-transport"), Header(response, "x-protocol"), await response.Content.ReadAsStringAsync());
+        }));
+        for (var i = 0; i < responses.Length; i++)
+            Assert.Equal(("epoll", "HTTP/2", $"stream {i}"), responses[i]);
+    }
+
+    [Fact]
+    public async Task Serves_TLS_with_HTTP2_by_ALPN()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
+        using var created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1));
+        using var certificate = X509CertificateLoader.LoadPkcs12(created.Export(X509ContentType.Pkcs12), null);
+        var (app, address) = await StartAsync(HttpProtocols.Http1AndHttp2, certificate);
+        await using var _ = app;
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, c, _, _) => c?.GetCertHashString() == certificate.GetCertHashString() },
+        };
+        using var client = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{address.Port}"), DefaultRequestVersion = HttpVersion.Version20, Timeout = TimeSpan.FromSeconds(20) };
+        for (var i = 0; i < 5; i++)
+        {
+            using var response = await client.PostAsync("/", new StringContent($"tls {i}"));
+            Assert.Equal("epoll", Header(response, "x-transport"));
+            Assert.Equal("HTTP/2", Header(response, "x-protocol"));
+            Assert.Equal($"tls {i}", await response.Content.ReadAsStringAsync());
+        }
+    }
+
+    private static string Header(HttpResponseMessage response, string name) => response.Headers.GetValues(name).Single();
+}
