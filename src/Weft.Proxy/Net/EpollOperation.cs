@@ -20,6 +20,7 @@ internal sealed unsafe class EpollOperation(EpollSocket owner, EpollOperation.Ki
     private CancellationTokenRegistration _registration;
     private int _edges;
     private bool _ready = kind == Kind.Send;
+    private bool _final;
     private bool _parked;
     private bool _pending;
 
@@ -69,7 +70,7 @@ internal sealed unsafe class EpollOperation(EpollSocket owner, EpollOperation.Ki
                     continue;
                 }
 
-                _ready = false;
+                _ready = _final;
                 return Park(buffer, token);
             }
         }
@@ -102,19 +103,23 @@ internal sealed unsafe class EpollOperation(EpollSocket owner, EpollOperation.Ki
     {
         lock (Gate)
         {
-            if (_edges == edges)
+            if (_edges == edges && !_final)
                 _ready = false;
         }
     }
 
-    /// <summary>An edge for this direction (engine thread): ready again; a parked operation runs now.</summary>
-    public void OnEdge()
+    /// <summary>
+    /// An edge for this direction (engine thread): ready again; a parked operation runs now. <paramref name="final"/>:
+    /// the peer closed or the connection failed, which epoll reports once: ready for good (the calls return 0 or the error).
+    /// </summary>
+    public void OnEdge(bool final = false)
     {
         int edges;
         lock (Gate)
         {
             _edges++;
             _ready = true;
+            _final |= final;
             if (!_parked)
                 return;
             _parked = false;
@@ -157,7 +162,7 @@ internal sealed unsafe class EpollOperation(EpollSocket owner, EpollOperation.Ki
                     }
 
                     // A spurious edge: wait for the next one.
-                    _ready = false;
+                    _ready = _final;
                     _parked = true;
                     return;
                 }
@@ -177,7 +182,7 @@ internal sealed unsafe class EpollOperation(EpollSocket owner, EpollOperation.Ki
             _parked = false;
         }
 
-        Complete(0, new OperationCanceledException(token));
+        Complete(0, new OperationCanceledException(token), inline: false);
     }
 
     /// <summary>The socket is being disposed: a parked operation completes with OperationAborted.</summary>
@@ -190,18 +195,23 @@ internal sealed unsafe class EpollOperation(EpollSocket owner, EpollOperation.Ki
             _parked = false;
         }
 
-        Complete(0, Aborted());
+        Complete(0, Aborted(), inline: false);
     }
 
     private static SocketException Aborted() => new((int)SocketError.OperationAborted);
 
-    private void Complete(int result, Exception? error)
+    /// <summary>
+    /// Completes the parked operation. Only the engine thread runs continuations inline (when the socket wants it): a
+    /// cancellation or a disposal completes on the thread pool, as .NET's sockets do, since their callers (a token's
+    /// callback, a Dispose under a lock) must not find the awaiting code running on their stack.
+    /// </summary>
+    private void Complete(int result, Exception? error, bool inline = true)
     {
         _registration.Unregister();
         _registration = default;
         _buffer = default;
         _token = default;
-        _core.RunContinuationsAsynchronously = !owner.InlineCompletions;
+        _core.RunContinuationsAsynchronously = !(inline && owner.InlineCompletions);
         if (error is null)
             _core.SetResult(result);
         else

@@ -138,15 +138,16 @@ internal sealed class EpollSocket : IDisposable
     /// <summary>The engine's events for this socket (engine thread).</summary>
     internal void OnEvents(uint events)
     {
-        const uint Closed = Libc.EPOLLRDHUP | Libc.EPOLLHUP | Libc.EPOLLERR;
-        if ((events & (Libc.EPOLLOUT | Libc.EPOLLHUP | Libc.EPOLLERR)) != 0)
+        const uint Failed = Libc.EPOLLHUP | Libc.EPOLLERR;
+        if ((events & (Libc.EPOLLOUT | Failed)) != 0)
         {
             _connect.OnEdge();
-            _send.OnEdge();
+            // (Registered only once connect() started: an unconnected socket would report HUP.)
+            _send.OnEdge(final: (events & Failed) != 0);
         }
 
-        if ((events & (Libc.EPOLLIN | Closed)) != 0)
-            _receive.OnEdge();
+        if ((events & (Libc.EPOLLIN | Libc.EPOLLRDHUP | Failed)) != 0)
+            _receive.OnEdge(final: (events & (Libc.EPOLLRDHUP | Failed)) != 0);
     }
 
     /// <summary>One recv or send on the fd, holding the SafeHandle so that a concurrent dispose cannot close (and the kernel reuse) the fd under it.</summary>

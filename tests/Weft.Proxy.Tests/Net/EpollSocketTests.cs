@@ -121,6 +121,26 @@ public sealed class EpollSocketTests
     }
 
     [Fact]
+    public async Task Data_and_the_FIN_in_one_edge_read_as_the_data_then_0()
+    {
+        var (client, server) = await PairAsync();
+        using (client)
+        using (server)
+        {
+            // Both arrive before the client reads: epoll reports them once (IN and RDHUP together), and the short
+            // read that takes the data must not leave the next receive waiting for an edge that never comes.
+            await server.SendAsync("last words"u8.ToArray());
+            server.Shutdown(SocketShutdown.Send);
+            var buffer = new byte[64];
+            var got = 0;
+            int n;
+            while ((n = await client.ReceiveAsync(buffer.AsMemory(got)).AsTask().WaitAsync(Limit)) > 0)
+                got += n;
+            Assert.Equal("last words", System.Text.Encoding.ASCII.GetString(buffer, 0, got));
+        }
+    }
+
+    [Fact]
     public async Task A_peers_reset_fails_the_receive_with_ConnectionReset()
     {
         var (client, server) = await PairAsync();
@@ -228,7 +248,8 @@ public sealed class EpollSocketTests
 
             async Task ReceiveThenDispose()
             {
-                await client.ReceiveAsync(new byte[8]);
+                // (ConfigureAwait: not the test framework's synchronization context, which would take the continuation.)
+                await client.ReceiveAsync(new byte[8]).ConfigureAwait(false);
                 client.Dispose();
                 disposedOn.SetResult(Thread.CurrentThread.Name);
             }
@@ -252,7 +273,7 @@ public sealed class EpollSocketTests
 
             async Task<(int, string?, bool)> Receive()
             {
-                var got = await client.ReceiveAsync(new byte[8]);
+                var got = await client.ReceiveAsync(new byte[8]).ConfigureAwait(false);
                 return (got, Thread.CurrentThread.Name, Thread.CurrentThread.IsThreadPoolThread);
             }
         }
