@@ -53,7 +53,9 @@ internal sealed record ProxyOptions
     /// and the outbound and per-upstream listeners' client connections (the engine's Kestrel transport). Off unless
     /// <c>WEFT_FAST_ENGINE=1</c>; Linux only (elsewhere it stays off).
     /// </summary>
-    public bool FastEngine { get; init; } = Environment.GetEnvironmentVariable("WEFT_FAST_ENGINE") == "1";
+    public bool FastEngine { get; init; } = FastEngineByEnvironment;
+
+    public static bool FastEngineByEnvironment => Environment.GetEnvironmentVariable("WEFT_FAST_ENGINE") == "1";
 
     /// <summary>
     /// The inbound listener serves our own client's HTTP/2 connections (marked in their first SETTINGS) with Weft's own
