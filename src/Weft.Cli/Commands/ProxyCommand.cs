@@ -235,7 +235,8 @@ internal static partial class ProxyCommand
     internal static string RuntimeDescription() =>
         $"{(System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported ? "JIT" : "Native AOT")} "
         + $"({System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}), "
-        + $"fast-path inline completions {(Weft.Proxy.FastPath.InlineCompletions.Available ? "on" : "off")}";
+        + $"fast-path inline completions {(Weft.Proxy.FastPath.InlineCompletions.Available ? "on" : "off")}"
+        + $", epoll engine {(Weft.Proxy.Hosting.ProxyOptions.FastEngineByEnvironment && Weft.Proxy.Net.EpollEngine.IsSupported ? "on" : "off")}";
 
     /// <summary>
     /// What the sidecar holds once it listens (<c>--log-level debug</c>): how many assemblies it loaded and methods
