@@ -145,8 +145,8 @@ internal sealed class ProxyHost : IAsyncDisposable
             kestrel.Limits.MaxRequestBodySize = null;
             foreach (var listener in all)
             {
-                // With the engine on, the listeners where the fast path runs accept onto it (the rest stay on Kestrel's sockets).
-                var onEngine = engine && listener.Kind is ListenerKind.Outbound or ListenerKind.Upstream;
+                // With the engine on, every listener but the admin one accepts onto it (TLS and HTTP/2 run above the transport).
+                var onEngine = engine && listener.Kind != ListenerKind.Admin;
                 kestrel.Listen(onEngine ? new EngineEndPoint(listener.Configured) : listener.Configured, listen =>
                 {
                     listen.Protocols = listener.Kind == ListenerKind.Admin ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2;

@@ -50,7 +50,7 @@ internal sealed record ProxyOptions
 
     /// <summary>
     /// The fast path's sockets run on Weft's own epoll engine (<see cref="Net.EpollEngine"/>): its upstream connections,
-    /// and the outbound and per-upstream listeners' client connections (the engine's Kestrel transport). Off unless
+    /// and the outbound, per-upstream and inbound listeners' client connections (the engine's Kestrel transport). Off unless
     /// <c>WEFT_FAST_ENGINE=1</c>; Linux only (elsewhere it stays off).
     /// </summary>
     public bool FastEngine { get; init; } = FastEngineByEnvironment;

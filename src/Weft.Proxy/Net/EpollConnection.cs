@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
@@ -20,7 +21,7 @@ internal interface IInlineCompletionsFeature
 /// pool (Kestrel's code may block) until the fast path switches them inline through <see cref="IInlineCompletionsFeature"/>.
 /// </summary>
 internal sealed class EpollConnection : ConnectionContext, IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature,
-    IConnectionLifetimeFeature, IConnectionEndPointFeature, IInlineCompletionsFeature
+    IConnectionLifetimeFeature, IConnectionEndPointFeature, IInlineCompletionsFeature, IMemoryPoolFeature
 {
     /// <summary>A receive asks for at least this much, so a request head fits one recv (which then reads less than asked: no retry).</summary>
     private const int MinReceive = 2048;
@@ -59,6 +60,7 @@ internal sealed class EpollConnection : ConnectionContext, IConnectionIdFeature,
         features.Set<IConnectionLifetimeFeature>(this);
         features.Set<IConnectionEndPointFeature>(this);
         features.Set<IInlineCompletionsFeature>(this);
+        features.Set<IMemoryPoolFeature>(this);
         Features = features;
     }
 
@@ -89,6 +91,8 @@ internal sealed class EpollConnection : ConnectionContext, IConnectionIdFeature,
     public override EndPoint? LocalEndPoint { get; set; }
 
     public override EndPoint? RemoteEndPoint { get; set; }
+
+    public MemoryPool<byte> MemoryPool => BlockPool.Instance;
 
     public bool InlineCompletions
     {
@@ -202,6 +206,36 @@ internal sealed class EpollConnection : ConnectionContext, IConnectionIdFeature,
             or ObjectDisposedException => _abortReason ?? new ConnectionAbortedException(),
         _ => e,
     };
+
+    /// <summary>
+    /// What Kestrel's transports give its HTTP code: blocks of at least 4 KiB (its own pool is internal). Kestrel rents
+    /// with the size hint it got, 0 included, which from <see cref="MemoryPool{T}.Shared"/> is an empty buffer.
+    /// </summary>
+    private sealed class BlockPool : MemoryPool<byte>
+    {
+        public static readonly BlockPool Instance = new();
+
+        public override int MaxBufferSize => 4096;
+
+        public override IMemoryOwner<byte> Rent(int minBufferSize = -1) => new Block(ArrayPool<byte>.Shared.Rent(Math.Max(minBufferSize, MaxBufferSize)));
+
+        protected override void Dispose(bool disposing)
+        {
+        }
+
+        private sealed class Block(byte[] array) : IMemoryOwner<byte>
+        {
+            private byte[]? _array = array;
+
+            public Memory<byte> Memory => _array ?? throw new ObjectDisposedException(nameof(Block));
+
+            public void Dispose()
+            {
+                if (Interlocked.Exchange(ref _array, null) is { } a)
+                    ArrayPool<byte>.Shared.Return(a);
+            }
+        }
+    }
 
     private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
     {

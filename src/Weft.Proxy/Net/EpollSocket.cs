@@ -20,8 +20,10 @@ internal sealed class EpollSocket : IDisposable
     private readonly EpollOperation _receive;
     private readonly EpollOperation _send;
     private readonly EpollOperation _connect;
+    private readonly SafeSocketHandle _handle;
     private readonly int _fd;
     private int _disposed;
+    private volatile bool _connecting;
 
     /// <summary>Takes over a connected socket (an accepted one): registered with the engine at once.</summary>
     public EpollSocket(Socket socket, EpollEngine? engine = null)
@@ -34,7 +36,8 @@ internal sealed class EpollSocket : IDisposable
         Socket = socket;
         _engine = engine;
         socket.Blocking = false;
-        _fd = (int)socket.SafeHandle.DangerousGetHandle();
+        _handle = socket.SafeHandle;
+        _fd = (int)_handle.DangerousGetHandle();
         _receive = new EpollOperation(this, EpollOperation.Kind.Receive);
         _send = new EpollOperation(this, EpollOperation.Kind.Send);
         _connect = new EpollOperation(this, EpollOperation.Kind.Connect);
@@ -74,9 +77,17 @@ internal sealed class EpollSocket : IDisposable
 
         if (Start(endPoint.Serialize()))
             return;
-        var pending = _connect.ParkConnect(cancellationToken);
-        _engine.Register(this, _fd);
-        await pending;
+        _connecting = true;
+        try
+        {
+            var pending = _connect.ParkConnect(cancellationToken);
+            _engine.Register(this, _fd);
+            await pending;
+        }
+        finally
+        {
+            _connecting = false;
+        }
     }
 
     /// <summary>Starts the connect; true when it completed at once (registered then), false while in progress.</summary>
@@ -141,7 +152,8 @@ internal sealed class EpollSocket : IDisposable
         const uint Failed = Libc.EPOLLHUP | Libc.EPOLLERR;
         if ((events & (Libc.EPOLLOUT | Failed)) != 0)
         {
-            _connect.OnEdge();
+            if (_connecting)
+                _connect.OnEdge();
             // (Registered only once connect() started: an unconnected socket would report HUP.)
             _send.OnEdge(final: (events & Failed) != 0);
         }
@@ -153,7 +165,7 @@ internal sealed class EpollSocket : IDisposable
     /// <summary>One recv or send on the fd, holding the SafeHandle so that a concurrent dispose cannot close (and the kernel reuse) the fd under it.</summary>
     internal unsafe int Call(EpollOperation.Kind kind, Span<byte> buffer, out int errno, int flags = 0)
     {
-        var handle = Socket.SafeHandle;
+        var handle = _handle;
         var added = false;
         try
         {

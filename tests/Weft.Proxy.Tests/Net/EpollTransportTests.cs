@@ -33,6 +33,15 @@ public sealed class EpollTransportTests
         var app = builder.Build();
         app.Run(async c =>
         {
+            if (c.Request.Path == "/span")
+            {
+                // A span without a size hint before the response started: Kestrel rents it from the transport's pool.
+                var span = c.Response.BodyWriter.GetSpan();
+                "from a span"u8.CopyTo(span);
+                c.Response.BodyWriter.Advance(11);
+                return;
+            }
+
             // Which transport and connection served the request, and the body back.
             var transport = c.Features.Get<IInlineCompletionsFeature>() is null ? "sockets" : "epoll";
             c.Response.Headers["x-transport"] = transport;
@@ -65,6 +74,7 @@ public sealed class EpollTransportTests
         }
 
         Assert.Single(connections);
+        Assert.Equal("from a span", await client.GetStringAsync("/span"));
 
         // A big body both ways (the pipes' backpressure and the engine's).
         var big = new byte[4 << 20];
