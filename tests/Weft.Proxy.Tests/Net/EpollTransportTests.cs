@@ -121,5 +121,71 @@ public sealed class EpollTransportTests
         }
     }
 
+    /// <summary>A Kestrel listener on the transport whose connections run <paramref name="handler"/> (no HTTP).</summary>
+    private static async Task<(WebApplication App, IPEndPoint Address)> StartRawAsync(Func<ConnectionContext, Task> handler)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<IConnectionListenerFactory, EpollTransportFactory>();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(new EngineEndPoint(new IPEndPoint(IPAddress.Loopback, 0)), l => l.Run(handler)));
+        var app = builder.Build();
+        await app.StartAsync();
+        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        return (app, new IPEndPoint(IPAddress.Loopback, address.Port));
+    }
+
+    private static async Task<string> ReadToEndAsync(System.Net.Sockets.Socket socket)
+    {
+        var buffer = new byte[1024];
+        var got = 0;
+        int n;
+        while ((n = await socket.ReceiveAsync(buffer.AsMemory(got)).AsTask().WaitAsync(TimeSpan.FromSeconds(20))) > 0)
+            got += n;
+        return System.Text.Encoding.ASCII.GetString(buffer, 0, got);
+    }
+
+    [Fact]
+    public async Task A_clients_FIN_fires_ConnectionClosed_and_the_server_closes_with_a_FIN_after_its_output()
+    {
+        var (app, address) = await StartRawAsync(async connection =>
+        {
+            var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var _ = connection.ConnectionClosed.Register(closed.SetResult);
+            await closed.Task;
+            // The client's side ended; this one still sends, then ends the output: a FIN, after every byte.
+            await connection.Transport.Output.WriteAsync(new byte[100_000]);
+            await connection.Transport.Output.WriteAsync("closed seen"u8.ToArray());
+            await connection.Transport.Output.CompleteAsync();
+        });
+        await using var _ = app;
+        using var client = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        await client.ConnectAsync(address);
+        client.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+        var buffer = new byte[200_000];
+        var got = 0;
+        int n;
+        while ((n = await client.ReceiveAsync(buffer.AsMemory(got)).AsTask().WaitAsync(TimeSpan.FromSeconds(20))) > 0)
+            got += n;
+        Assert.Equal(100_011, got);
+        Assert.Equal("closed seen", System.Text.Encoding.ASCII.GetString(buffer, 100_000, 11));
+    }
+
+    [Fact]
+    public async Task Abort_resets_the_connection()
+    {
+        var (app, address) = await StartRawAsync(async connection =>
+        {
+            var result = await connection.Transport.Input.ReadAsync();
+            connection.Transport.Input.AdvanceTo(result.Buffer.End);
+            connection.Abort(new ConnectionAbortedException("test"));
+        });
+        await using var _ = app;
+        using var client = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        await client.ConnectAsync(address);
+        await client.SendAsync("go"u8.ToArray());
+        var e = await Assert.ThrowsAsync<System.Net.Sockets.SocketException>(() => ReadToEndAsync(client));
+        Assert.Equal(System.Net.Sockets.SocketError.ConnectionReset, e.SocketErrorCode);
+    }
+
     private static string Header(HttpResponseMessage response, string name) => response.Headers.GetValues(name).Single();
 }
