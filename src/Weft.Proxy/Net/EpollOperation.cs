@@ -8,9 +8,10 @@ namespace Weft.Proxy.Net;
 /// operation. Ready until a call returns EAGAIN or moves fewer bytes than asked; then an operation parks without a
 /// syscall until the next edge for this direction, and the engine thread retries it. The race between "not ready"
 /// and an edge arriving meanwhile is closed by <see cref="_edges"/>: an operation marks the direction not ready only
-/// if no edge came since it read the count before its syscall (else it retries at once).
+/// if no edge came since it read the count before its syscall (else it retries at once). A receive starts not ready:
+/// registering reports what is already there as an edge. A send starts ready.
 /// </summary>
-internal sealed unsafe class EpollOperation(EpollSocket owner, EpollOperation.Kind kind) : IValueTaskSource<int>
+internal sealed class EpollOperation(EpollSocket owner, EpollOperation.Kind kind) : IValueTaskSource<int>
 {
     public enum Kind { Receive, Send, Connect }
 
@@ -26,7 +27,7 @@ internal sealed unsafe class EpollOperation(EpollSocket owner, EpollOperation.Ki
 
     private Lock Gate => owner.Gate;
 
-    /// <summary>Receives, sends or (with an empty buffer) completes a connect; synchronously when the direction is ready and the call moves bytes.</summary>
+    /// <summary>Receives or sends: at once (one syscall) when the direction is ready, else parked until its next edge.</summary>
     public ValueTask<int> RunAsync(Memory<byte> buffer, CancellationToken token)
     {
         if (token.IsCancellationRequested)

@@ -9,8 +9,8 @@ namespace Weft.Proxy.Net;
 /// EAGAIN). The fd belongs to a .NET <see cref="System.Net.Sockets.Socket"/> (options, endpoints, closing exactly
 /// once through its SafeHandle), on which no asynchronous operation is ever started; every read and write here is a
 /// non-blocking libc call. One receive and one send (or connect) may be in progress at a time.
-/// <see cref="SendAsync"/> may send partially, like <see cref="Socket.SendAsync(ReadOnlyMemory{byte}, SocketFlags, CancellationToken)"/>
-/// may on other platforms: it returns what the kernel took, at least one byte. Errors are the <see cref="SocketException"/>s
+/// <see cref="SendAsync"/> may send partially (what the kernel took, at least one byte; .NET's Socket.SendAsync sends
+/// everything), <see cref="SendAllAsync"/> loops. Errors are the <see cref="SocketException"/>s
 /// .NET would raise (ConnectionReset, ConnectionRefused, OperationAborted for an operation the disposal ended),
 /// cancellation an <see cref="OperationCanceledException"/>.
 /// </summary>
@@ -48,7 +48,10 @@ internal sealed class EpollSocket : IDisposable
     /// <summary>The .NET socket that owns the fd: for options and endpoints only, never for I/O.</summary>
     public Socket Socket { get; }
 
-    /// <summary>Continuations of parked operations run on the engine thread (true, the default) or on the thread pool.</summary>
+    /// <summary>
+    /// Continuations of operations the engine completes run on its thread (true, the default) or on the thread pool;
+    /// those a cancellation or the disposal completes always run on the thread pool.
+    /// </summary>
     public bool InlineCompletions { get; set; } = true;
 
     internal Lock Gate { get; } = new();
