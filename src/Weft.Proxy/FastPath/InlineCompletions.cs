@@ -21,6 +21,10 @@ namespace Weft.Proxy.FastPath;
 /// </summary>
 internal static class InlineCompletions
 {
+    /// <summary>Whether the fast path may complete inline at all (<c>WEFT_FAST_PATH_INLINE=0</c>: never, to compare; the epoll engine's sockets too).</summary>
+    public static bool Allowed { get; } = Environment.GetEnvironmentVariable("WEFT_FAST_PATH_INLINE") != "0";
+
+    // After Allowed: static initializers run in order, and this one reads it.
     private static readonly Action<Socket, bool>? Setter = CreateSetter();
 
     /// <summary>Whether this runtime lets the fast path choose (false: every socket stays on the thread pool).</summary>
@@ -41,6 +45,8 @@ internal static class InlineCompletions
     /// </summary>
     public static bool Set(IFeatureCollection connection, bool inline)
     {
+        if (!Allowed)
+            return false;
         if (connection.Get<IInlineCompletionsFeature>() is { } engine)
         {
             engine.InlineCompletions = inline;
@@ -54,7 +60,7 @@ internal static class InlineCompletions
     [DynamicDependency("set_PreferInlineCompletions", typeof(Socket))]
     private static Action<Socket, bool>? CreateSetter()
     {
-        if (Environment.GetEnvironmentVariable("WEFT_FAST_PATH_INLINE") == "0")
+        if (!Allowed)
             return null;
         try
         {

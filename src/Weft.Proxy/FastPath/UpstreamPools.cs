@@ -103,6 +103,7 @@ internal sealed class EndpointPool(EndPoint address, TimeProvider time, bool eng
         if (engine)
         {
             var epoll = EpollSocket.Create(address.AddressFamily == AddressFamily.Unspecified ? AddressFamily.InterNetwork : address.AddressFamily);
+            epoll.InlineCompletions = InlineCompletions.Allowed;
             try
             {
                 await ConnectWithinAsync(epoll.ConnectAsync, timeout, cancellationToken);
