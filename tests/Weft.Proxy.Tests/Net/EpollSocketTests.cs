@@ -280,6 +280,29 @@ public sealed class EpollSocketTests
     }
 
     [Fact]
+    public async Task A_socket_given_its_own_engine_completes_on_that_engines_thread()
+    {
+        using var engine = new EpollEngine("weft-epoll-test");
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        using var client = EpollSocket.Create(AddressFamily.InterNetwork, engine);
+        var accept = listener.AcceptAsync();
+        await client.ConnectAsync(listener.LocalEndPoint!).AsTask().WaitAsync(Limit);
+        using var server = await accept.WaitAsync(Limit);
+
+        var receive = Receive();
+        await server.SendAsync("x"u8.ToArray());
+        Assert.Equal("weft-epoll-test", await receive.WaitAsync(Limit));
+
+        async Task<string?> Receive()
+        {
+            await client.ReceiveAsync(new byte[8]).ConfigureAwait(false);
+            return Thread.CurrentThread.Name;
+        }
+    }
+
+    [Fact]
     public async Task Sixty_four_connections_make_1000_round_trips_each_from_several_threads()
     {
         const int Connections = 64, Trips = 1000;
