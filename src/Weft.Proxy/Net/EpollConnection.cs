@@ -111,8 +111,9 @@ internal sealed class EpollConnection : ConnectionContext, IConnectionIdFeature,
 
     public override async ValueTask DisposeAsync()
     {
-        Transport.Input.Complete();
-        Transport.Output.Complete();
+        // Our own pipes' ends, not Transport's: a middleware (TLS) may have replaced it with its own.
+        await _input.Reader.CompleteAsync();
+        await _output.Writer.CompleteAsync();
         await _sending;
         await _receiving;
         _socket.Dispose();
