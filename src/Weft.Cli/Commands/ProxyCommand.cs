@@ -236,7 +236,8 @@ internal static partial class ProxyCommand
     internal static string RuntimeDescription() =>
         $"{(System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported ? "JIT" : "Native AOT")} "
         + $"({System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}), "
-        + $"fast-path inline completions {(Weft.Proxy.FastPath.InlineCompletions.Available ? "on" : "off")}";
+        + $"fast-path inline completions {(Weft.Proxy.FastPath.InlineCompletions.Available ? "on" : "off")}"
+        + $", epoll engine {(Weft.Proxy.Hosting.ProxyOptions.FastEngineByEnvironment && Weft.Proxy.Net.EpollEngine.IsSupported ? "on" : "off")}";
 
     /// <summary>Which HTTP/2 client this sidecar's calls to other sidecars use, and which server takes them in (README "own HTTP/2").</summary>
     internal static string SidecarHopDescription(ProxyOptions options) =>

@@ -170,7 +170,7 @@ internal sealed partial class AppExchange
     }
 
     /// <summary>Streams the rest of the request body (chunked when <paramref name="length"/> is -1) while the response is read.</summary>
-    private async Task<bool> SendBodyAsync(Socket socket, PipeReader reader, long length)
+    private async Task<bool> SendBodyAsync(UpstreamConnection connection, PipeReader reader, long length)
     {
         try
         {
@@ -189,7 +189,7 @@ internal sealed partial class AppExchange
                 {
                     if (length >= 0)
                     {
-                        await SendAllAsync(socket, segment);
+                        await connection.SendAllAsync(segment);
                         continue;
                     }
 
@@ -200,7 +200,7 @@ internal sealed partial class AppExchange
                         part.Span.CopyTo(chunk.AsSpan(n));
                         n += part.Length;
                         "\r\n"u8.CopyTo(chunk.AsSpan(n));
-                        await SendAllAsync(socket, chunk.AsMemory(0, n + 2));
+                        await connection.SendAllAsync(chunk.AsMemory(0, n + 2));
                         data = data[part.Length..];
                     }
                 }
@@ -213,7 +213,7 @@ internal sealed partial class AppExchange
                 {
                     if (length >= 0)
                         return false;
-                    await SendAllAsync(socket, "0\r\n\r\n"u8.ToArray());
+                    await connection.SendAllAsync("0\r\n\r\n"u8.ToArray());
                     return true;
                 }
             }
@@ -230,15 +230,5 @@ internal sealed partial class AppExchange
         size.TryFormat(to, out var n, "x", System.Globalization.CultureInfo.InvariantCulture);
         "\r\n"u8.CopyTo(to.AsSpan(n));
         return n + 2;
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private static async ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> data)
-    {
-        while (!data.IsEmpty)
-        {
-            var n = await socket.SendAsync(data, SocketFlags.None);
-            data = data[n..];
-        }
     }
 }

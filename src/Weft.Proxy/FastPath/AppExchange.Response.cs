@@ -37,7 +37,7 @@ internal sealed partial class AppExchange
                 _recv = bigger;
             }
 
-            var n = await connection.Socket.ReceiveAsync(_recv.AsMemory(_recvCount), SocketFlags.None);
+            var n = await connection.ReceiveAsync(_recv.AsMemory(_recvCount));
             if (n == 0)
             {
                 if (!any)
@@ -114,7 +114,7 @@ internal sealed partial class AppExchange
 
     /// <summary>Copies the body in the app's framing into the response; true when the app connection can carry another exchange.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> CopyBodyAsync(HttpContext http, Socket socket, BodyFraming framing)
+    private async ValueTask<bool> CopyBodyAsync(HttpContext http, UpstreamConnection connection, BodyFraming framing)
     {
         var reusable = !_response.Close;
         var leftover = _recv.AsMemory(_response.Length, _recvCount - _response.Length);
@@ -137,7 +137,7 @@ internal sealed partial class AppExchange
                 while (remaining > 0)
                 {
                     var memory = writer.GetMemory();
-                    var n = await socket.ReceiveAsync(memory[..(int)Math.Min(memory.Length, remaining)], SocketFlags.None);
+                    var n = await connection.ReceiveAsync(memory[..(int)Math.Min(memory.Length, remaining)]);
                     if (n == 0)
                         throw new IOException("the app closed the connection before the end of the body");
                     writer.Advance(n);
@@ -166,7 +166,7 @@ internal sealed partial class AppExchange
                 while (!decoder.Done)
                 {
                     var memory = writer.GetMemory();
-                    var n = await socket.ReceiveAsync(memory, SocketFlags.None);
+                    var n = await connection.ReceiveAsync(memory);
                     if (n == 0)
                         throw new IOException("the app closed the connection before the last chunk");
                     var produced = decoder.Decode(memory.Span[..n], out var consumed);
@@ -189,7 +189,7 @@ internal sealed partial class AppExchange
                 while (true)
                 {
                     var memory = writer.GetMemory();
-                    var n = await socket.ReceiveAsync(memory, SocketFlags.None);
+                    var n = await connection.ReceiveAsync(memory);
                     if (n == 0)
                         return false;
                     writer.Advance(n);

@@ -142,7 +142,7 @@ internal sealed partial class AppExchange(InboundAppClient owner)
         {
             var rented = fresh ? null : pool.TryRent();
             // A body that streams cannot be sent twice: make sure a kept-alive connection is still open (readable = closed).
-            if (rented is not null && !buffered && rented.Socket.Poll(0, SelectMode.SelectRead))
+            if (rented is not null && !buffered && rented.Readable())
             {
                 rented.Dispose();
                 rented = null;
@@ -168,9 +168,9 @@ internal sealed partial class AppExchange(InboundAppClient owner)
                 connection.Dispose();
             try
             {
-                await SendAllAsync(connection.Socket, _send.AsMemory(0, _sendLength));
+                await connection.SendAllAsync(_send.AsMemory(0, _sendLength));
                 if (!buffered)
-                    body = SendBodyAsync(connection.Socket, request.BodyReader, bodyLength);
+                    body = SendBodyAsync(connection, request.BodyReader, bodyLength);
                 if (await ReceiveHeadAsync(connection))
                     break;
                 connection.Dispose();
@@ -209,7 +209,7 @@ internal sealed partial class AppExchange(InboundAppClient owner)
         bool reusable;
         try
         {
-            reusable = await CopyBodyAsync(http, connection.Socket, framing);
+            reusable = await CopyBodyAsync(http, connection, framing);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -249,8 +249,7 @@ internal sealed partial class FastConnection
     private async ValueTask SendAsync(UpstreamConnection connection, CancellationToken token)
     {
         _recvCount = 0;
-        var socket = connection.Socket;
-        await SendAllAsync(socket, _send.AsMemory(0, _sendLength), token);
+        await connection.SendAllAsync(_send.AsMemory(0, _sendLength), token);
         if (_buffered)
             return;
 
@@ -262,7 +261,7 @@ internal sealed partial class FastConnection
         {
             var part = buffer.Slice(0, Math.Min(buffer.Length, remaining));
             foreach (var segment in part)
-                await SendAllAsync(socket, segment, token);
+                await connection.SendAllAsync(segment, token);
             remaining -= part.Length;
             _input.AdvanceTo(part.End);
             if (remaining == 0)
@@ -275,16 +274,6 @@ internal sealed partial class FastConnection
                 _clientGone = true;
                 throw new ConnectionAbortedException("the client closed the connection before sending the whole body");
             }
-        }
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private static async ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken token)
-    {
-        while (!data.IsEmpty)
-        {
-            var n = await socket.SendAsync(data, SocketFlags.None, token);
-            data = data[n..];
         }
     }
 
@@ -306,7 +295,7 @@ internal sealed partial class FastConnection
                 _recv = bigger;
             }
 
-            var n = await connection.Socket.ReceiveAsync(_recv.AsMemory(_recvCount), SocketFlags.None, token);
+            var n = await connection.ReceiveAsync(_recv.AsMemory(_recvCount), token);
             if (n == 0)
             {
                 if (!any)
@@ -349,7 +338,6 @@ internal sealed partial class FastConnection
             _closeAfter = true;
         WriteResponseHead(close);
         var leftover = _recv.AsSpan(_response.Length, _recvCount - _response.Length);
-        var socket = connection.Socket;
         switch (framing)
         {
             case BodyFraming.None:
@@ -367,7 +355,7 @@ internal sealed partial class FastConnection
                 while (remaining > 0)
                 {
                     var memory = _output.GetMemory();
-                    var n = await socket.ReceiveAsync(memory[..(int)Math.Min(memory.Length, remaining)], SocketFlags.None);
+                    var n = await connection.ReceiveAsync(memory[..(int)Math.Min(memory.Length, remaining)]);
                     if (n == 0)
                         throw new IOException("the upstream closed the connection before the end of the body");
                     _output.Advance(n);
@@ -388,7 +376,7 @@ internal sealed partial class FastConnection
                 while (!scanner.Done)
                 {
                     var memory = _output.GetMemory();
-                    var n = await socket.ReceiveAsync(memory, SocketFlags.None);
+                    var n = await connection.ReceiveAsync(memory);
                     if (n == 0)
                         throw new IOException("the upstream closed the connection before the last chunk");
                     used = scanner.Scan(memory.Span[..n]);
@@ -407,7 +395,7 @@ internal sealed partial class FastConnection
                 while (true)
                 {
                     var memory = _output.GetMemory();
-                    var n = await socket.ReceiveAsync(memory, SocketFlags.None);
+                    var n = await connection.ReceiveAsync(memory);
                     if (n == 0)
                         return false;
                     _output.Advance(n);

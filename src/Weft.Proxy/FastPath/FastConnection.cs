@@ -88,9 +88,7 @@ internal sealed partial class FastConnection
             ? lifetime.ConnectionClosedRequested.UnsafeRegister(static s => ((FastConnection)s!).OnCloseRequested(), this)
             : default;
         _connection.Features.Get<IConnectionHeartbeatFeature>()?.OnHeartbeat(static s => ((FastConnection)s).OnHeartbeat(), this);
-        var socket = _connection.Features.Get<IConnectionSocketFeature>()?.Socket;
-        if (socket is not null)
-            InlineCompletions.Set(socket, true);
+        InlineCompletions.Set(_connection.Features, true);
         bool fallBack;
         try
         {
@@ -120,7 +118,7 @@ internal sealed partial class FastConnection
             // Kestrel's HTTP path and the layered pipeline may block: back to the thread pool for the rest, this
             // request included (we may be on the epoll thread now, and Kestrel would start on it).
             _owner.FellBack();
-            if (socket is not null && InlineCompletions.Set(socket, false))
+            if (InlineCompletions.Set(_connection.Features, false))
                 await Task.Yield();
             await next(_connection);
         }

@@ -19,7 +19,7 @@ namespace Weft.Proxy.FastPath;
 /// else hands the connection to Kestrel at that request's first byte, and the layered path serves it and every later
 /// request of the connection, as before.
 /// </summary>
-internal sealed class Http1FastPath(MeshConfig config, TimeProvider time, ProxyMetrics metrics, ProxyTracing? tracing, ILogger log) : IDisposable
+internal sealed class Http1FastPath(MeshConfig config, TimeProvider time, ProxyMetrics metrics, ProxyTracing? tracing, ILogger log, bool engine = false) : IDisposable
 {
     /// <summary>Kestrel's defaults: how long a keep-alive connection may idle, and a started head may take to arrive.</summary>
     public static readonly TimeSpan KeepAliveTimeout = TimeSpan.FromSeconds(130);
@@ -30,7 +30,7 @@ internal sealed class Http1FastPath(MeshConfig config, TimeProvider time, ProxyM
     public bool Count { get; } = metrics.Enabled;
     public ProxyTracing? Tracing => tracing;
     public ILogger Log => log;
-    public UpstreamPools Pools { get; } = new(time);
+    public UpstreamPools Pools { get; } = new(time, engine);
 
     private long _connections;
     private long _fallBacks;

@@ -29,11 +29,11 @@ internal sealed class InboundAppClient : IDisposable
     private long _requests;
     private long _declined;
 
-    public InboundAppClient(TimeProvider time, ILogger log)
+    public InboundAppClient(TimeProvider time, ILogger log, bool engine = false)
     {
         Time = time;
         Log = log;
-        Pools = new UpstreamPools(time);
+        Pools = new UpstreamPools(time, engine);
     }
 
     /// <summary>Whether the environment lets the sidecar use it (<c>WEFT_INBOUND_FAST=0</c>: YARP for every inbound request, to compare).</summary>

@@ -1,6 +1,9 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Net.Sockets;
 using System.Reflection;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Weft.Proxy.Net;
 
 namespace Weft.Proxy.FastPath;
 
@@ -18,6 +21,10 @@ namespace Weft.Proxy.FastPath;
 /// </summary>
 internal static class InlineCompletions
 {
+    /// <summary>Whether the fast path may complete inline at all (<c>WEFT_FAST_PATH_INLINE=0</c>: never, to compare; the epoll engine's sockets too).</summary>
+    public static bool Allowed { get; } = Environment.GetEnvironmentVariable("WEFT_FAST_PATH_INLINE") != "0";
+
+    // After Allowed: static initializers run in order, and this one reads it.
     private static readonly Action<Socket, bool>? Setter = CreateSetter();
 
     /// <summary>Whether this runtime lets the fast path choose (false: every socket stays on the thread pool).</summary>
@@ -32,11 +39,28 @@ internal static class InlineCompletions
         return true;
     }
 
+    /// <summary>
+    /// Turns inline completions on or off for a client connection: the epoll transport's switch when the connection is
+    /// on it, else its socket's (Kestrel's socket transport); false when there is neither.
+    /// </summary>
+    public static bool Set(IFeatureCollection connection, bool inline)
+    {
+        if (!Allowed)
+            return false;
+        if (connection.Get<IInlineCompletionsFeature>() is { } engine)
+        {
+            engine.InlineCompletions = inline;
+            return true;
+        }
+
+        return connection.Get<IConnectionSocketFeature>()?.Socket is { } socket && Set(socket, inline);
+    }
+
     [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "The runtime keeps the setter with a DynamicDependency for this use; null when absent.")]
     [DynamicDependency("set_PreferInlineCompletions", typeof(Socket))]
     private static Action<Socket, bool>? CreateSetter()
     {
-        if (Environment.GetEnvironmentVariable("WEFT_FAST_PATH_INLINE") == "0")
+        if (!Allowed)
             return null;
         try
         {

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Net;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http;
@@ -13,6 +14,7 @@ using Weft.Proxy.FastPath;
 using Weft.Proxy.Forwarding;
 using Weft.Proxy.Listeners;
 using Weft.Proxy.Metrics;
+using Weft.Proxy.Net;
 using Weft.Proxy.Observability;
 using Weft.Proxy.Routing;
 using Weft.Proxy.Security;
@@ -104,9 +106,9 @@ internal sealed class ProxyHost : IAsyncDisposable
         var accessLog = options.AccessLogPath is { } logPath ? new AccessLog(logPath, options.AccessLogSampling) : null;
         metrics.AccessLog = accessLog;
         // The access log records from HttpContext, which the fast path never builds.
-        var fastPath = options.FastPath && accessLog is null ? new Http1FastPath(config, options.Time, metrics, tracing, log) : null;
+        var fastPath = options.FastPath && accessLog is null ? new Http1FastPath(config, options.Time, metrics, tracing, log, options.FastEngine) : null;
         // The inbound leg to the app: raw HTTP/1.1 inside the layered path (which keeps the access log working).
-        var appClient = options.FastPath && InboundAppClient.Enabled ? new InboundAppClient(options.Time, log) : null;
+        var appClient = options.FastPath && InboundAppClient.Enabled ? new InboundAppClient(options.Time, log, options.FastEngine) : null;
 
         var listeners = ImmutableArray.CreateBuilder<Listener>();
         listeners.Add(new Listener(ListenerKind.Inbound, "inbound", options.InboundAddress));
@@ -133,6 +135,7 @@ internal sealed class ProxyHost : IAsyncDisposable
         // thread pool: every handler on these connections is asynchronous and short, and the hops were the largest
         // part of a forwarded request's CPU after the fast path removed Kestrel's and YARP's work.
         services.Configure<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>(o => o.UnsafePreferInlineScheduling = true);
+        var engine = options.FastEngine && EpollEngine.IsSupported;
         new KestrelServices(services).UseKestrelCore().ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -142,7 +145,9 @@ internal sealed class ProxyHost : IAsyncDisposable
             kestrel.Limits.MaxRequestBodySize = null;
             foreach (var listener in all)
             {
-                kestrel.Listen(listener.Configured, listen =>
+                // With the engine on, every listener but the admin one accepts onto it (TLS and HTTP/2 run above the transport).
+                var onEngine = engine && listener.Kind != ListenerKind.Admin;
+                kestrel.Listen(onEngine ? new EngineEndPoint(listener.Configured) : listener.Configured, listen =>
                 {
                     listen.Protocols = listener.Kind == ListenerKind.Admin ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2;
                     if (listener.Kind == ListenerKind.Inbound && options.Workload is { } workload)
@@ -153,6 +158,8 @@ internal sealed class ProxyHost : IAsyncDisposable
             }
         });
 
+        if (engine)
+            services.AddSingleton<IConnectionListenerFactory, EpollTransportFactory>();
         var provider = services.BuildServiceProvider();
         var pipeline = new RequestPipeline(config, provider.GetRequiredService<IHttpForwarder>(), options.Time, metrics, log, tracing, accessLog, appClient);
         var server = provider.GetRequiredService<IServer>();

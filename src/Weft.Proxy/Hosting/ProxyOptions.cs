@@ -49,6 +49,15 @@ internal sealed record ProxyOptions
     public bool FastH2 { get; init; } = Environment.GetEnvironmentVariable("WEFT_FAST_H2") != "0";
 
     /// <summary>
+    /// The fast path's sockets run on Weft's own epoll engine (<see cref="Net.EpollEngine"/>): its upstream connections,
+    /// and the outbound, per-upstream and inbound listeners' client connections (the engine's Kestrel transport). Off unless
+    /// <c>WEFT_FAST_ENGINE=1</c>; Linux only (elsewhere it stays off).
+    /// </summary>
+    public bool FastEngine { get; init; } = FastEngineByEnvironment;
+
+    public static bool FastEngineByEnvironment => Environment.GetEnvironmentVariable("WEFT_FAST_ENGINE") == "1";
+
+    /// <summary>
     /// The inbound listener serves our own client's HTTP/2 connections (marked in their first SETTINGS) with Weft's own
     /// HTTP/2 server (<see cref="Listeners.OwnH2Server"/>) instead of Kestrel's; on unless <c>WEFT_FAST_H2_SERVER=0</c>.
     /// </summary>

@@ -13,16 +13,19 @@ namespace Weft.Proxy.Tests.FastPath;
 /// The HTTP/1.1 fast path, end to end over loopback: what it takes must come out as the layered path would answer,
 /// and what it does not take must reach the layered path on the same connection.
 /// </summary>
-public sealed class FastPathTests
+public class FastPathTests
 {
     private static readonly byte[] Hello = "hello"u8.ToArray();
 
-    private static async Task<ProxyHost> ProxyToAsync(string service, params IPEndPoint[] endpoints) =>
+    /// <summary>Whether the proxy's fast path runs on the epoll engine (<c>WEFT_FAST_ENGINE=1</c>).</summary>
+    protected virtual bool FastEngine => ProxyOptions.FastEngineByEnvironment;
+
+    private async Task<ProxyHost> ProxyToAsync(string service, params IPEndPoint[] endpoints) =>
         await ProxyToAsync(service, endpoints, []);
 
-    private static async Task<ProxyHost> ProxyToAsync(string service, IPEndPoint[] endpoints, ConfigEntry[] entries, bool fastPath = true)
+    private async Task<ProxyHost> ProxyToAsync(string service, IPEndPoint[] endpoints, ConfigEntry[] entries, bool fastPath = true)
     {
-        var proxy = fastPath ? await Mesh.ProxyAsync("frontend", Mesh.NoApp) : await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with { FastPath = false });
+        var proxy = await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with { FastPath = fastPath, FastEngine = FastEngine });
         Assert.True(proxy.ConfigSink.Apply(Mesh.Snapshot(1, [(service, endpoints.Select((e, i) => Mesh.Endpoint($"{service}-{i}", e)).ToArray())], entries)).Applied);
         return proxy;
     }

@@ -23,6 +23,9 @@ public class SidecarFastPathTests : IDisposable
     /// <summary>Whether the server sidecar serves our own client's connections with its own HTTP/2 server (<c>WEFT_FAST_H2_SERVER</c>).</summary>
     protected virtual bool FastH2Server => true;
 
+    /// <summary>Whether both sidecars' fast paths run on the epoll engine (<c>WEFT_FAST_ENGINE=1</c>).</summary>
+    protected virtual bool FastEngine => ProxyOptions.FastEngineByEnvironment;
+
     /// <summary>The fast path's exchanges with sidecars, counting only the own h2 client's when it is on (so its tests prove it carried them).</summary>
     private long Exchanges(ProxyHost? proxy) => FastH2 ? proxy!.FastPath!.SidecarH2Exchanges : proxy!.FastPath!.SidecarExchanges;
 
@@ -35,7 +38,7 @@ public class SidecarFastPathTests : IDisposable
     /// <summary>A server sidecar for "orders" in front of <paramref name="app"/>, over mTLS.</summary>
     private async Task<ProxyHost> ServerSidecarAsync(IPEndPoint app)
     {
-        var server = await ProxyHost.StartAsync(Mesh.Options("orders", app) with { Workload = _ca.Workload("orders"), Time = _ca.Time, FastH2Server = FastH2Server });
+        var server = await ProxyHost.StartAsync(Mesh.Options("orders", app) with { Workload = _ca.Workload("orders"), Time = _ca.Time, FastH2Server = FastH2Server, FastEngine = FastEngine });
         Assert.True(server.ConfigSink.Apply(Mesh.Snapshot(1, [])).Applied);
         return server;
     }
@@ -49,6 +52,7 @@ public class SidecarFastPathTests : IDisposable
             Time = _ca.Time,
             FastPath = fastPath,
             FastH2 = FastH2,
+            FastEngine = FastEngine,
         });
         var endpoints = inbound.Select((a, i) => Mesh.Endpoint($"orders-{i}", a, sidecar: true)).ToArray();
         Assert.True(client.ConfigSink.Apply(Mesh.Snapshot(1, [("orders", endpoints)], entries ?? [])).Applied);

@@ -1,0 +1,191 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Weft.Proxy.Net;
+
+/// <summary>
+/// One epoll instance and the dedicated thread that waits on it. Sockets are registered once, edge-triggered for
+/// reading and writing (<see cref="EpollSocket"/> tracks readiness between edges), and their parked operations complete
+/// on this thread, inline by default. Linux only; <see cref="Shared"/> are the process's engines, created on first use.
+/// </summary>
+internal sealed unsafe class EpollEngine : IDisposable
+{
+    private const int MaxEvents = 256;
+    private const ulong WakeToken = ulong.MaxValue;
+
+    private static readonly Lock s_gate = new();
+    private static EpollEngine[]? s_engines;
+    private static int s_next;
+
+    private readonly int _epoll;
+    private readonly int _wake;
+    private readonly Thread _thread;
+    private readonly Lock _gate = new();
+    private readonly Stack<int> _free = new();
+    private EpollSocket?[] _slots = new EpollSocket?[64];
+    private int _used;
+    private uint _generation;
+    private volatile bool _stopping;
+
+    /// <summary>Whether this platform has epoll (the engine is not used elsewhere).</summary>
+    public static bool IsSupported => OperatingSystem.IsLinux();
+
+    /// <summary>How many engines <see cref="Next"/> spreads sockets over: <c>WEFT_FAST_ENGINE_THREADS</c>, 1 by default.</summary>
+    public static int Count { get; } = int.TryParse(Environment.GetEnvironmentVariable("WEFT_FAST_ENGINE_THREADS"), out var n) && n is > 0 and <= 64 ? n : 1;
+
+    public EpollEngine(string name)
+    {
+        if (!IsSupported)
+            throw new PlatformNotSupportedException("the epoll engine runs on Linux only");
+        _epoll = Libc.epoll_create1(Libc.EPOLL_CLOEXEC);
+        if (_epoll < 0)
+            throw Libc.Error(Libc.Errno);
+        _wake = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
+        if (_wake < 0)
+        {
+            var errno = Libc.Errno;
+            Libc.close(_epoll);
+            throw Libc.Error(errno);
+        }
+
+        Add(_wake, Libc.EPOLLIN, WakeToken);
+        _thread = new Thread(Run) { IsBackground = true, Name = name };
+        _thread.UnsafeStart();
+    }
+
+    /// <summary>The engine a new socket goes to: round robin over the process's <see cref="Count"/> engines.</summary>
+    public static EpollEngine Next()
+    {
+        var engines = Volatile.Read(ref s_engines) ?? Create();
+        return engines.Length == 1 ? engines[0] : engines[(int)((uint)Interlocked.Increment(ref s_next) % (uint)engines.Length)];
+    }
+
+    private static EpollEngine[] Create()
+    {
+        lock (s_gate)
+        {
+            if (s_engines is { } existing)
+                return existing;
+            var engines = new EpollEngine[Count];
+            for (var i = 0; i < engines.Length; i++)
+                engines[i] = new EpollEngine($"weft-epoll-{i}");
+            Volatile.Write(ref s_engines, engines);
+            return engines;
+        }
+    }
+
+    /// <summary>Whether the caller runs on this engine's thread (a completion in progress).</summary>
+    public bool IsEngineThread => Thread.CurrentThread == _thread;
+
+    /// <summary>Registers <paramref name="fd"/> for edge-triggered in/out/peer-closed events delivered to <paramref name="socket"/>; returns its token.</summary>
+    internal ulong Register(EpollSocket socket, int fd)
+    {
+        ulong token;
+        int slot;
+        lock (_gate)
+        {
+            if (!_free.TryPop(out slot))
+            {
+                if (_used == _slots.Length)
+                {
+                    var bigger = new EpollSocket?[_slots.Length * 2];
+                    _slots.CopyTo(bigger, 0);
+                    Volatile.Write(ref _slots, bigger);
+                }
+
+                slot = _used++;
+            }
+
+            token = (ulong)++_generation << 32 | (uint)slot;
+            socket.Token = token;
+            Volatile.Write(ref _slots[slot], socket);
+        }
+
+        try
+        {
+            Add(fd, Libc.EPOLLIN | Libc.EPOLLOUT | Libc.EPOLLRDHUP | Libc.EPOLLET, token);
+        }
+        catch
+        {
+            Unregister(token);
+            throw;
+        }
+
+        return token;
+    }
+
+    /// <summary>Frees the socket's slot; events still in flight for it find another token there and are dropped. (Closing the fd leaves the epoll set.)</summary>
+    internal void Unregister(ulong token)
+    {
+        var slot = (int)(uint)token;
+        lock (_gate)
+        {
+            if (_slots[slot] is { } socket && socket.Token == token)
+            {
+                Volatile.Write(ref _slots[slot], null);
+                _free.Push(slot);
+            }
+        }
+    }
+
+    private void Add(int fd, uint events, ulong token)
+    {
+        var ev = stackalloc byte[16];
+        Unsafe.WriteUnaligned(ev, events);
+        Unsafe.WriteUnaligned(ev + Libc.EpollDataOffset, token);
+        if (Libc.epoll_ctl(_epoll, Libc.EPOLL_CTL_ADD, fd, ev) != 0)
+            throw Libc.Error(Libc.Errno);
+    }
+
+    private void Run()
+    {
+        var size = Libc.EpollEventSize;
+        var events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * size));
+        try
+        {
+            while (!_stopping)
+            {
+                var n = Libc.epoll_wait(_epoll, events, MaxEvents, -1);
+                if (n < 0)
+                {
+                    if (Libc.Errno == Libc.EINTR)
+                        continue;
+                    throw Libc.Error(Libc.Errno);
+                }
+
+                for (var i = 0; i < n; i++)
+                {
+                    var e = events + i * size;
+                    var token = Unsafe.ReadUnaligned<ulong>(e + Libc.EpollDataOffset);
+                    if (token == WakeToken)
+                    {
+                        ulong value;
+                        Libc.read(_wake, &value, sizeof(ulong));
+                        continue;
+                    }
+
+                    var slots = Volatile.Read(ref _slots);
+                    var slot = (int)(uint)token;
+                    if ((uint)slot < (uint)slots.Length && Volatile.Read(ref slots[slot]) is { } socket && socket.Token == token)
+                        socket.OnEvents(Unsafe.ReadUnaligned<uint>(e));
+                }
+            }
+        }
+        finally
+        {
+            NativeMemory.Free(events);
+            Libc.close(_wake);
+            Libc.close(_epoll);
+        }
+    }
+
+    /// <summary>Stops the thread (tests only: the shared engines live as long as the process).</summary>
+    public void Dispose()
+    {
+        _stopping = true;
+        ulong one = 1;
+        Libc.write(_wake, &one, sizeof(ulong));
+        if (!IsEngineThread)
+            _thread.Join();
+    }
+}
