@@ -9,7 +9,7 @@ namespace Weft.Proxy.FastPath;
 
 /// <summary>
 /// One plain TCP connection to an upstream instance, reused for one HTTP/1.1 exchange at a time: a .NET
-/// <see cref="System.Net.Sockets.Socket"/> with inline completions, or with <c>WEFT_FAST_ENGINE=1</c> an
+/// <see cref="System.Net.Sockets.Socket"/> with inline completions, or (the default, <c>WEFT_FAST_ENGINE=0</c> turns it off) an
 /// <see cref="EpollSocket"/> (no receive before the upstream's bytes are there). The one place the two differ.
 /// </summary>
 internal sealed class UpstreamConnection : IDisposable
@@ -186,7 +186,7 @@ internal sealed class UpstreamPools : IDisposable
 
     private readonly bool _engine;
 
-    /// <summary><paramref name="engine"/>: connections on <see cref="EpollSocket"/> instead of <see cref="Socket"/> (<c>WEFT_FAST_ENGINE=1</c>).</summary>
+    /// <summary><paramref name="engine"/>: connections on <see cref="EpollSocket"/> instead of <see cref="Socket"/> (on unless <c>WEFT_FAST_ENGINE=0</c>).</summary>
     public UpstreamPools(TimeProvider time, bool engine = false)
     {
         _time = time;

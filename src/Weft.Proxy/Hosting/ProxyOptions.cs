@@ -50,12 +50,12 @@ internal sealed record ProxyOptions
 
     /// <summary>
     /// The fast path's sockets run on Weft's own epoll engine (<see cref="Net.EpollEngine"/>): its upstream connections,
-    /// and the outbound, per-upstream and inbound listeners' client connections (the engine's Kestrel transport). Off unless
-    /// <c>WEFT_FAST_ENGINE=1</c>; Linux only (elsewhere it stays off).
+    /// and the outbound, per-upstream and inbound listeners' client connections (the engine's Kestrel transport). On by
+    /// default on Linux (elsewhere it stays off); <c>WEFT_FAST_ENGINE=0</c> turns it off.
     /// </summary>
     public bool FastEngine { get; init; } = FastEngineByEnvironment;
 
-    public static bool FastEngineByEnvironment => Environment.GetEnvironmentVariable("WEFT_FAST_ENGINE") == "1";
+    public static bool FastEngineByEnvironment => Environment.GetEnvironmentVariable("WEFT_FAST_ENGINE") != "0";
 
     /// <summary>
     /// The inbound listener serves our own client's HTTP/2 connections (marked in their first SETTINGS) with Weft's own

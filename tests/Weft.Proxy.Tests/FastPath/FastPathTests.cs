@@ -17,7 +17,7 @@ public class FastPathTests
 {
     private static readonly byte[] Hello = "hello"u8.ToArray();
 
-    /// <summary>Whether the proxy's fast path runs on the epoll engine (<c>WEFT_FAST_ENGINE=1</c>).</summary>
+    /// <summary>Whether the proxy's fast path runs on the epoll engine (the default; <c>WEFT_FAST_ENGINE=0</c> turns it off).</summary>
     protected virtual bool FastEngine => ProxyOptions.FastEngineByEnvironment;
 
     private async Task<ProxyHost> ProxyToAsync(string service, params IPEndPoint[] endpoints) =>

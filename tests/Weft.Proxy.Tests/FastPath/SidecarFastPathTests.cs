@@ -23,7 +23,7 @@ public class SidecarFastPathTests : IDisposable
     /// <summary>Whether the server sidecar serves our own client's connections with its own HTTP/2 server (<c>WEFT_FAST_H2_SERVER</c>).</summary>
     protected virtual bool FastH2Server => true;
 
-    /// <summary>Whether both sidecars' fast paths run on the epoll engine (<c>WEFT_FAST_ENGINE=1</c>).</summary>
+    /// <summary>Whether both sidecars' fast paths run on the epoll engine (the default; <c>WEFT_FAST_ENGINE=0</c> turns it off).</summary>
     protected virtual bool FastEngine => ProxyOptions.FastEngineByEnvironment;
 
     /// <summary>The fast path's exchanges with sidecars, counting only the own h2 client's when it is on (so its tests prove it carried them).</summary>
