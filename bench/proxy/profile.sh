@@ -14,7 +14,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 bin=${1:-}
-if [[ -n $bin && $bin != *=* ]]; then shift; else bin=""; fi
+if [[ $# -gt 0 && $bin != *=* ]]; then shift; else bin=""; fi  # an empty first argument means "build one"
 if [[ -z $bin ]]; then
   echo "building (Release)..." >&2
   dotnet build "$repo/src/Weft.Cli" -c Release -o "$work/weft-bin" -v quiet -nologo >&2
