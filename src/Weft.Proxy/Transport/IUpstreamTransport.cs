@@ -42,8 +42,11 @@ internal interface IUpstreamTransport
 /// is that service. Without a <see cref="WorkloadTls"/> (in-process tests of routing), sidecars get h2c.
 /// Direct instances and the local app stay plaintext.
 /// </summary>
-internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnectionLifetime, TimeProvider? time = null) : IUpstreamTransport, IDisposable
+internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnectionLifetime, TimeProvider? time = null, bool engine = false) : IUpstreamTransport, IDisposable
 {
+    // The own h2 client's connections (ConnectWithSocketAsync) on the epoll engine; SocketsHttpHandler's stay on Socket.
+    private readonly bool _engine = engine && Net.EpollEngine.IsSupported;
+
     private readonly ConcurrentDictionary<(PeerKind, string, TimeSpan, int), HttpMessageInvoker> _invokers = new();
     private readonly ConcurrentDictionary<(string, TimeSpan, int), SidecarH2Pool> _h2Pools = new();
 
@@ -83,23 +86,17 @@ internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnec
         });
     }
 
+    // SocketsHttpHandler's connections stay on Socket (its continuations are not ours to run on the engine thread).
     public async ValueTask<Stream> ConnectAsync(PeerKind peer, string service, DnsEndPoint endpoint, CancellationToken cancellationToken) =>
-        (await ConnectWithSocketAsync(peer, service, endpoint, cancellationToken)).Stream;
+        (await ConnectAsync(peer, service, endpoint, engine: false, cancellationToken)).Stream;
 
-    public async ValueTask<(Stream Stream, Socket Socket)> ConnectWithSocketAsync(PeerKind peer, string service, DnsEndPoint endpoint, CancellationToken cancellationToken)
+    public ValueTask<(Stream Stream, Socket Socket)> ConnectWithSocketAsync(PeerKind peer, string service, DnsEndPoint endpoint, CancellationToken cancellationToken) =>
+        ConnectAsync(peer, service, endpoint, _engine, cancellationToken);
+
+    private async ValueTask<(Stream Stream, Socket Socket)> ConnectAsync(PeerKind peer, string service, DnsEndPoint endpoint, bool engine, CancellationToken cancellationToken)
     {
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            await socket.ConnectAsync(endpoint, cancellationToken);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-
-        var network = new NetworkStream(socket, ownsSocket: true);
+        var network = await ConnectTcpAsync(endpoint, engine, cancellationToken);
+        var socket = network is Net.EpollStream epoll ? epoll.Socket.Socket : ((NetworkStream)network).Socket;
         if (peer != PeerKind.Sidecar || tls is null)
             return (network, socket);
         var ssl = new SslStream(network, leaveInnerStreamOpen: false);
@@ -115,6 +112,39 @@ internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnec
                 tls.RecordHandshakeFailure();
             throw;
         }
+    }
+
+    private static async ValueTask<Stream> ConnectTcpAsync(DnsEndPoint endpoint, bool engine, CancellationToken cancellationToken)
+    {
+        if (engine)
+        {
+            // Completions inline on the engine thread, as the socket's were (the own h2 client's read loop never blocks).
+            var epoll = Net.EpollSocket.Create(IPAddress.TryParse(endpoint.Host, out var ip) ? ip.AddressFamily : AddressFamily.InterNetwork);
+            epoll.InlineCompletions = FastPath.InlineCompletions.Allowed;
+            try
+            {
+                await epoll.ConnectAsync(endpoint, cancellationToken);
+                return new Net.EpollStream(epoll);
+            }
+            catch
+            {
+                epoll.Dispose();
+                throw;
+            }
+        }
+
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(endpoint, cancellationToken);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return new NetworkStream(socket, ownsSocket: true);
     }
 
     public void Dispose()

@@ -411,9 +411,9 @@ public sealed class Http2ClientTests : IDisposable
         return (app, server);
     }
 
-    private SidecarH2Pool MtlsPool(string service)
+    private SidecarH2Pool MtlsPool(string service, bool engine = false)
     {
-        var transport = new UpstreamTransport(_ca.Workload("frontend"), TimeSpan.FromMinutes(5));
+        var transport = new UpstreamTransport(_ca.Workload("frontend"), TimeSpan.FromMinutes(5), engine: engine);
         var pool = new SidecarH2Pool(transport, service, ConnectTimeout, int.MaxValue, TimeSpan.FromMinutes(5), TimeProvider.System);
         _disposables.Add(pool);
         _disposables.Add(transport);
@@ -434,6 +434,24 @@ public sealed class Http2ClientTests : IDisposable
         Assert.Equal("orders saw GET /items with 0 bytes", Encoding.ASCII.GetString(get.Body));
         Assert.Equal("orders saw POST /items with 100000 bytes", Encoding.ASCII.GetString(post.Body));
         Assert.Equal(1, pool.Connections);
+    }
+
+    [Fact]
+    public async Task OverMtls_OnTheEpollEngine_RequestsReachTheApp_AndAnotherServiceIsRefused()
+    {
+        var (app, server) = await OrdersSidecarAsync();
+        await using var _ = app;
+        await using var __ = server;
+        var pool = MtlsPool("orders", engine: true);
+
+        var get = await SendAsync(pool, server.InboundAddress, "GET", "/items");
+        var post = await SendAsync(pool, server.InboundAddress, "POST", "/items", new byte[3 * 1024 * 1024]);
+        var e = await Assert.ThrowsAsync<Http2NotProcessedException>(() => SendAsync(MtlsPool("payments", engine: true), server.InboundAddress, "GET", "/items"));
+
+        Assert.Equal("orders saw GET /items with 0 bytes", Encoding.ASCII.GetString(get.Body));
+        Assert.Equal($"orders saw POST /items with {3 * 1024 * 1024} bytes", Encoding.ASCII.GetString(post.Body));
+        Assert.Equal(1, pool.Connections);
+        Assert.IsAssignableFrom<AuthenticationException>(e.InnerException);
     }
 
     [Fact]
