@@ -27,6 +27,20 @@ public sealed class EpollSocketTests
         return (client, new EpollSocket(server));
     }
 
+    /// <summary>Sends until a send parks (the peer reads nothing, so the socket buffers fill) and returns that send.</summary>
+    private static Task<int> ParkedSend(EpollSocket client)
+    {
+        var chunk = new byte[1 << 16];
+        for (var i = 0; i < 4096; i++)
+        {
+            var pending = client.SendAsync(chunk);
+            if (!pending.IsCompleted)
+                return pending.AsTask();
+        }
+
+        throw new Xunit.Sdk.XunitException("no send parked after 256 MiB");
+    }
+
     private static async Task<byte[]> ReceiveExactlyAsync(EpollSocket socket, int count, int chunk = 65536)
     {
         var data = new byte[count];
@@ -195,17 +209,7 @@ public sealed class EpollSocketTests
         var (client, server) = await PairAsync();
         using (server)
         {
-            // Fill the socket buffers until a send parks (the peer reads nothing).
-            var chunk = new byte[1 << 16];
-            Task<int>? send = null;
-            for (var i = 0; i < 4096 && send is null; i++)
-            {
-                var pending = client.SendAsync(chunk);
-                if (!pending.IsCompleted)
-                    send = pending.AsTask();
-            }
-
-            Assert.NotNull(send);
+            var send = ParkedSend(client);
             var receive = client.ReceiveAsync(new byte[64]).AsTask();
             Assert.False(receive.IsCompleted);
 
@@ -229,16 +233,7 @@ public sealed class EpollSocketTests
         var (client, server) = await PairAsync();
         using (server)
         {
-            var chunk = new byte[1 << 16];
-            Task<int>? send = null;
-            for (var i = 0; i < 4096 && send is null; i++)
-            {
-                var pending = client.SendAsync(chunk);
-                if (!pending.IsCompleted)
-                    send = pending.AsTask();
-            }
-
-            Assert.NotNull(send);
+            var send = ParkedSend(client);
             var disposedOn = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
             var receive = ReceiveThenDispose();
             await server.SendAsync("x"u8.ToArray());

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using Weft.Proxy.Net;
 
@@ -10,13 +9,9 @@ public sealed class EpollStreamTests
     [Fact]
     public async Task OneMebibyteEachWay_ArrivesWhole_AndTheFinReadsAsZero()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        var epoll = EpollSocket.Create(AddressFamily.InterNetwork);
+        var (epoll, peer) = await EpollSocketTests.PairAsync();
         await using var stream = new EpollStream(epoll);
-        await epoll.ConnectAsync(listener.LocalEndPoint!);
-        using var peer = await listener.AcceptAsync();
+        using var _ = peer;
         await using var peerStream = new NetworkStream(peer, ownsSocket: false);
         var data = new byte[1024 * 1024];
         new Random(7).NextBytes(data);
@@ -47,16 +42,10 @@ public sealed class EpollStreamTests
     [Fact]
     public async Task APeerReset_IsAnIOException_WithTheSocketErrorInside()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        var epoll = EpollSocket.Create(AddressFamily.InterNetwork);
+        var (epoll, peer) = await EpollSocketTests.PairAsync();
         await using var stream = new EpollStream(epoll);
-        await epoll.ConnectAsync(listener.LocalEndPoint!);
-        using (var peer = await listener.AcceptAsync())
-        {
-            peer.LingerState = new LingerOption(true, 0);
-        }
+        peer.LingerState = new LingerOption(true, 0);
+        peer.Dispose();
 
         var e = await Assert.ThrowsAsync<IOException>(async () => await stream.ReadAsync(new byte[16]).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal(SocketError.ConnectionReset, Assert.IsType<SocketException>(e.InnerException).SocketErrorCode);
