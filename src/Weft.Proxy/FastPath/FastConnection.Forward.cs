@@ -214,15 +214,9 @@ internal sealed partial class FastConnection
         }
         catch (Exception e)
         {
-            // The response has begun: the client can only learn of the failure by the connection closing.
             connection.Dispose();
             _active = null;
-            _closeAfter = true;
-            _exception = e;
-            _outcome = _clientGone || e is ConnectionAbortedException ? AttemptOutcome.Cancelled : AttemptOutcome.Reset;
-            if (_outcome == AttemptOutcome.Reset)
-                _owner.Log.FastAttemptFailed(_binding.Name, endpoint.Endpoint.HostPort, _outcome, e);
-            _connection.Abort(new ConnectionAbortedException("the upstream response failed midway"));
+            ResponseFailedMidway(endpoint, e);
             return;
         }
 
