@@ -241,7 +241,7 @@ internal sealed partial class FastConnection
             }
 
             var name = NameOf(nameBytes);
-            if (HopByHop.Contains(name))
+            if (HopByHop.Contains(name) || _head.ConnectionOptions && ResponseHead.NamedInConnection(head[.._head.Length], nameBytes))
                 continue;
             var valueStart = colon + 1;
             while (valueStart < line.Length && line[valueStart] is (byte)' ' or (byte)'\t')

@@ -192,6 +192,10 @@ internal sealed partial class FastConnection
                     continue;
             }
 
+            // A header the caller's Connection names is for this hop only (RFC 9110 7.6.1), as the layered path drops it.
+            if (_head.ConnectionOptions && ResponseHead.NamedInConnection(head[.._head.Length], name))
+                continue;
+
             var valueStart = colon + 1;
             while (valueStart < line.Length && line[valueStart] is (byte)' ' or (byte)'\t')
                 valueStart++;
