@@ -74,7 +74,7 @@ internal sealed partial class AppExchange
         var trace = call.Trace;
         foreach (var (name, values) in headers)
         {
-            if (name.Length == 0 || name[0] == ':' || InboundAppClient.SkippedRequestHeaders.Contains(name))
+            if (name.Length == 0 || name[0] == ':' || RawHttp1Client.SkippedRequestHeaders.Contains(name))
                 continue;
             if (trace.Decided && (name.Equals(ProxyTracing.TraceParent, StringComparison.OrdinalIgnoreCase)
                 || !trace.HasParent && name.Equals(ProxyTracing.TraceState, StringComparison.OrdinalIgnoreCase)))

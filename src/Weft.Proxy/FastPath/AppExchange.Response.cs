@@ -86,7 +86,7 @@ internal sealed partial class AppExchange
             pos += length + 2;
             var colon = line.IndexOf((byte)':');
             var name = line[..colon];
-            if (InboundAppClient.SkipsResponseHeader(name) || _response.ConnectionOptions && ResponseHead.NamedInConnection(head, name))
+            if (RawHttp1Client.SkipsResponseHeader(name) || _response.ConnectionOptions && ResponseHead.NamedInConnection(head, name))
                 continue;
             var key = HeaderStrings.Name(name);
             var value = strings.Value(line[(colon + 1)..].Trim(" \t"u8));
@@ -205,7 +205,7 @@ internal sealed partial class AppExchange
     {
         try
         {
-            _cts.CancelAfter(InboundAppClient.ActivityTimeout);
+            _cts.CancelAfter(RawHttp1Client.ActivityTimeout);
         }
         catch (ObjectDisposedException)
         {
@@ -232,7 +232,7 @@ internal sealed partial class AppExchange
         {
             var line = lines[range];
             var colon = line.IndexOf((byte)':');
-            if (colon <= 0 || InboundAppClient.SkipsResponseHeader(line[..colon]))
+            if (colon <= 0 || RawHttp1Client.SkipsResponseHeader(line[..colon]))
                 continue;
             var key = HeaderStrings.Name(line[..colon]);
             var value = Encoding.Latin1.GetString(line[(colon + 1)..].Trim(" \t"u8));

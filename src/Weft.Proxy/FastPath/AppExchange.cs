@@ -18,7 +18,7 @@ namespace Weft.Proxy.FastPath;
 
 /// <summary>
 /// One request from the inbound listener to the local app over a pooled raw HTTP/1.1 connection (see
-/// <see cref="InboundAppClient"/>); pooled itself, with the cancellation source that bounds the exchange.
+/// <see cref="RawHttp1Client"/>); pooled itself, with the cancellation source that bounds the exchange.
 /// <list type="bullet">
 /// <item>Request: the head is written from the <see cref="HttpContext"/>; a body with a length up to 64 KiB is read
 /// whole and sent with the head in one write (so a kept-alive connection the app had closed is retried once on a new
@@ -27,11 +27,11 @@ namespace Weft.Proxy.FastPath;
 /// <item>Response: interim 1xx heads are dropped (as YARP does); the final head's status, headers (minus hop-by-hop
 /// ones and those its <c>Connection</c> names) and body go into <see cref="HttpContext.Response"/>. A body that came
 /// with the head is written without a flush: Kestrel sends it with the end of the response (one h2 HEADERS + DATA).</item>
-/// <item>Aborts: the caller going away, the attempt's timeout and <see cref="InboundAppClient.ActivityTimeout"/>
+/// <item>Aborts: the caller going away, the attempt's timeout and <see cref="RawHttp1Client.ActivityTimeout"/>
 /// close the app connection, which ends whatever is pending on it.</item>
 /// </list>
 /// </summary>
-internal sealed partial class AppExchange(InboundAppClient owner)
+internal sealed partial class AppExchange(RawHttp1Client owner)
 {
     private const int MaxResponseHead = 64 * 1024;
 
@@ -58,7 +58,7 @@ internal sealed partial class AppExchange(InboundAppClient owner)
         CancellationTokenRegistration aborted = default, attempt = default, idle = default;
         try
         {
-            _cts.CancelAfter(InboundAppClient.ActivityTimeout);
+            _cts.CancelAfter(RawHttp1Client.ActivityTimeout);
             idle = token.UnsafeRegister(static s => ((AppExchange)s!)._active?.Dispose(), this);
             aborted = call.Http.RequestAborted.UnsafeRegister(static s => ((AppExchange)s!).Cancel(clientGone: true), this);
             if (call.AttemptToken.CanBeCanceled)

@@ -12,15 +12,15 @@ namespace Weft.Proxy.Forwarding;
 /// <summary>
 /// Sends one attempt with YARP's forwarder: h2c to sidecars and to HTTP/2 or gRPC services, HTTP/1.1 otherwise
 /// (a WebSocket to a sidecar goes as an HTTP/2 extended CONNECT, which YARP and Kestrel translate; to an app it stays
-/// an HTTP/1.1 upgrade). Classifies how the attempt ended. Inbound requests to the app that need nothing of YARP go to the
-/// <see cref="FastPath.InboundAppClient"/> instead.
+/// an HTTP/1.1 upgrade). Classifies how the attempt ended. Plain HTTP/1.1 requests to the app or to an instance without a
+/// sidecar, needing nothing of YARP, go to the <see cref="FastPath.RawHttp1Client"/> instead.
 /// </summary>
-internal sealed class ForwardLayer(IHttpForwarder forwarder, ILogger log, FastPath.InboundAppClient? appClient = null) : ProxyLayer
+internal sealed class ForwardLayer(IHttpForwarder forwarder, ILogger log, FastPath.RawHttp1Client? appClient = null) : ProxyLayer
 {
     public override async ValueTask InvokeAsync(ProxyCall call)
     {
-        // Plain HTTP/1.1 from the inbound listener to the app: the fast path's raw pooled connections instead of YARP.
-        if (appClient is not null && call.Listener.Kind == Listeners.ListenerKind.Inbound && appClient.Takes(call))
+        // Plain HTTP/1.1 to the app, or to an instance without a sidecar: the fast path's raw pooled connections instead of YARP.
+        if (appClient is not null && (call.Listener.Kind == Listeners.ListenerKind.Inbound ? appClient.Inbound : appClient.Direct) && appClient.Takes(call))
         {
             await appClient.SendAsync(call);
             return;

@@ -27,7 +27,7 @@ internal sealed class RequestPipeline
     private readonly Observability.AccessLog? _accessLog;
 
     public RequestPipeline(MeshConfig config, IHttpForwarder forwarder, TimeProvider time, Metrics.ProxyMetrics metrics, ILogger log,
-        Observability.ProxyTracing? tracing = null, Observability.AccessLog? accessLog = null, FastPath.InboundAppClient? appClient = null)
+        Observability.ProxyTracing? tracing = null, Observability.AccessLog? accessLog = null, FastPath.RawHttp1Client? appClient = null)
     {
         _tracing = tracing;
         _accessLog = accessLog;

@@ -63,8 +63,11 @@ internal sealed class ProxyHost : IAsyncDisposable
     internal AccessLog? AccessLog { get; private init; }
     internal Http1FastPath? FastPath { get; private init; }
 
-    /// <summary>The inbound listener's raw HTTP/1.1 client to the app; null with <c>--fast-path off</c> or <c>WEFT_INBOUND_FAST=0</c>.</summary>
-    internal InboundAppClient? AppClient { get; private init; }
+    /// <summary>
+    /// The layered path's raw HTTP/1.1 client to the app and to instances without a sidecar; null with <c>--fast-path off</c>,
+    /// or with both <c>WEFT_INBOUND_FAST=0</c> and <c>WEFT_DIRECT_RAW=0</c>.
+    /// </summary>
+    internal RawHttp1Client? AppClient { get; private init; }
 
     /// <summary>The certificate and trust bundle in use (expiry, handshake failures); null when the proxy runs without mTLS.</summary>
     internal WorkloadTls? Workload => Options.Workload;
@@ -108,7 +111,9 @@ internal sealed class ProxyHost : IAsyncDisposable
         // The access log records from HttpContext, which the fast path never builds.
         var fastPath = options.FastPath && accessLog is null ? new Http1FastPath(config, options.Time, metrics, tracing, log, options.FastEngine) : null;
         // The inbound leg to the app: raw HTTP/1.1 inside the layered path (which keeps the access log working).
-        var appClient = options.FastPath && InboundAppClient.Enabled ? new InboundAppClient(options.Time, log, options.FastEngine) : null;
+        var appClient = options.FastPath && (RawHttp1Client.InboundByEnvironment || RawHttp1Client.DirectByEnvironment)
+            ? new RawHttp1Client(options.Time, log, options.FastEngine) { Inbound = RawHttp1Client.InboundByEnvironment, Direct = RawHttp1Client.DirectByEnvironment }
+            : null;
 
         var listeners = ImmutableArray.CreateBuilder<Listener>();
         listeners.Add(new Listener(ListenerKind.Inbound, "inbound", options.InboundAddress));

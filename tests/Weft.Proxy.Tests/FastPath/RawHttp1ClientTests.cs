@@ -11,10 +11,10 @@ using Weft.Proxy.Tests.Support;
 namespace Weft.Proxy.Tests.FastPath;
 
 /// <summary>
-/// The inbound leg to the app without YARP (<see cref="Proxy.FastPath.InboundAppClient"/>): calls go app → client
+/// The inbound leg to the app without YARP (<see cref="Proxy.FastPath.RawHttp1Client"/>): calls go app → client
 /// sidecar → (mTLS, h2) → server sidecar → app over real sockets, and must come out as the YARP path answered them.
 /// </summary>
-public sealed class InboundAppClientTests : IDisposable
+public sealed class RawHttp1ClientTests : IDisposable
 {
     private readonly TestCa _ca = new();
 
@@ -49,7 +49,7 @@ public sealed class InboundAppClientTests : IDisposable
     private static Task<Backend> AppAsync(RequestDelegate handler) => Backend.StartAsync(a => a.Run(handler));
 
     [Fact]
-    public async Task PlainCalls_TakeTheInboundAppClient_WithTheCallersMethodTargetHostAndHeaders()
+    public async Task PlainCalls_TakeTheRawHttp1Client_WithTheCallersMethodTargetHostAndHeaders()
     {
         await using var app = await AppAsync(c =>
         {

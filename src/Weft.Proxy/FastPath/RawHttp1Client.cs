@@ -8,16 +8,20 @@ using Weft.Proxy.Routing;
 namespace Weft.Proxy.FastPath;
 
 /// <summary>
-/// The inbound listener's client to the local app: plain HTTP/1.1 over the fast path's pooled raw connections
-/// (<see cref="UpstreamPools"/>, <see cref="ResponseHead"/>), instead of YARP's forwarder and <c>SocketsHttpHandler</c>.
-/// It replaces only the forward step: intentions, the caller's identity, metrics, tracing, the access log and drain are
-/// the layered path's (<see cref="RequestPipeline"/>), which calls it from <see cref="ForwardLayer"/> for the requests it
-/// <see cref="Takes"/>; everything else (gRPC, WebSockets, CONNECT, <c>Expect</c>, <c>TE</c>, apps whose protocol is
-/// <c>http2</c>/<c>grpc</c>) stays on YARP. The request head is written from Kestrel's <see cref="HttpContext"/> with
-/// YARP's header rules; the response's status, headers and body go into <see cref="HttpContext.Response"/>
-/// (<c>BodyWriter</c>), chunked bodies decoded and their trailers passed on. <c>WEFT_INBOUND_FAST=0</c> turns it off.
+/// The layered path's client for plain HTTP/1.1 to an instance without a sidecar: the inbound listener's local app, and
+/// (from the outbound and upstream listeners) services registered without one, over the fast path's pooled raw
+/// connections (<see cref="UpstreamPools"/>, <see cref="ResponseHead"/>) instead of YARP's forwarder and
+/// <c>SocketsHttpHandler</c>. It replaces only the forward step: routing, load balancing, retries, limits, outlier
+/// detection, intentions, the caller's identity, metrics, tracing, the access log and drain are the layered path's
+/// (<see cref="RequestPipeline"/>), which calls it from <see cref="ForwardLayer"/> for the requests it <see cref="Takes"/>;
+/// everything else (gRPC, WebSockets, CONNECT, <c>Expect</c>, <c>TE</c>, prefix rewrites, sidecars, services whose
+/// protocol is <c>http2</c>/<c>grpc</c>) stays on YARP. On the outbound side it carries what the HTTP/1.1 fast path does
+/// not: requests from apps speaking h2c, and the HTTP/1.1 requests the fast path hands to Kestrel. The request head is
+/// written from the <see cref="HttpContext"/> with YARP's header rules; the response's status, headers and body go into
+/// <see cref="HttpContext.Response"/> (<c>BodyWriter</c>), chunked bodies decoded and their trailers passed on.
+/// <c>WEFT_INBOUND_FAST=0</c> turns it off for the inbound leg, <c>WEFT_DIRECT_RAW=0</c> for the outbound one.
 /// </summary>
-internal sealed class InboundAppClient : IDisposable
+internal sealed class RawHttp1Client : IDisposable
 {
     /// <summary>YARP's idle limit for an exchange (no response head, or no body bytes, for this long): 504.</summary>
     public static readonly TimeSpan ActivityTimeout = TimeSpan.FromMinutes(15);
@@ -29,28 +33,40 @@ internal sealed class InboundAppClient : IDisposable
     private long _requests;
     private long _declined;
 
-    public InboundAppClient(TimeProvider time, ILogger log, bool engine = false)
+    public RawHttp1Client(TimeProvider time, ILogger log, bool engine = false)
     {
         Time = time;
         Log = log;
         Pools = new UpstreamPools(time, engine);
     }
 
-    /// <summary>Whether the environment lets the sidecar use it (<c>WEFT_INBOUND_FAST=0</c>: YARP for every inbound request, to compare).</summary>
-    public static bool Enabled => Environment.GetEnvironmentVariable("WEFT_INBOUND_FAST") != "0";
+    /// <summary>Whether the environment lets the inbound leg use it (<c>WEFT_INBOUND_FAST=0</c>: YARP for every inbound request, to compare).</summary>
+    public static bool InboundByEnvironment => Environment.GetEnvironmentVariable("WEFT_INBOUND_FAST") != "0";
+
+    /// <summary>
+    /// Whether the environment lets the outbound and upstream listeners use it for instances without a sidecar
+    /// (<c>WEFT_DIRECT_RAW=0</c>: YARP for those, to compare).
+    /// </summary>
+    public static bool DirectByEnvironment => Environment.GetEnvironmentVariable("WEFT_DIRECT_RAW") != "0";
+
+    /// <summary>Used for the inbound listener's requests to the app.</summary>
+    public bool Inbound { get; init; } = true;
+
+    /// <summary>Used for the outbound and upstream listeners' requests to instances without a sidecar.</summary>
+    public bool Direct { get; init; } = true;
 
     public TimeProvider Time { get; }
     public ILogger Log { get; }
     public UpstreamPools Pools { get; }
     public HeaderStrings Strings { get; } = new();
 
-    /// <summary>Inbound requests sent to the app by this client.</summary>
+    /// <summary>Requests sent by this client (to the app, or to an instance without a sidecar).</summary>
     public long Requests => Interlocked.Read(ref _requests);
 
-    /// <summary>Inbound requests it left to YARP.</summary>
+    /// <summary>Requests it was offered and left to YARP.</summary>
     public long Declined => Interlocked.Read(ref _declined);
 
-    /// <summary>Whether this request is plain HTTP/1.1 to the app with nothing YARP must handle.</summary>
+    /// <summary>Whether this request is plain HTTP/1.1 to an instance without a sidecar, with nothing YARP must handle.</summary>
     public bool Takes(ProxyCall call)
     {
         var http = call.Http;
