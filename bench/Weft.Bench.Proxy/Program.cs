@@ -96,6 +96,14 @@ if (ctx.Knobs is { } knobs)
             "http1", targets, backend, idleRss, Loads.WrkAsync, Progress, tables);
     }
 
+    // Only when asked (--only http2): knobs of the h2c-from-the-app path, e.g. WEFT_DIRECT_RAW=0.
+    if (only == "http2")
+    {
+        results["http2"] = await ClosedLoopRun.RunAsync(ctx,
+            $"Knobs, HTTP/2 (h2c, prior knowledge): h2load -t1 -c{ctx.H2Connections} -m{ctx.H2Streams} -D{ctx.LoadSeconds}, median of {ctx.Rounds} alternating rounds",
+            "http2", targets, backend, idleRss, Loads.H2loadAsync, Progress, tables);
+    }
+
     if (Runs("fixed"))
         results["fixed_rate"] = await FixedRateRun.RunAsync(ctx, targets, backend, Progress, tables);
     var afterRss = targets.Where(t => t.Unavailable is null && t.ProxyPids().Count > 0).ToDictionary(t => t.Name, t => ProcStats.RssKiB(t.ProxyPids()));
