@@ -188,12 +188,18 @@ public sealed class Http2ClientTests : IDisposable
         var inFlight = 0;
         var maxInFlight = 0;
         var connections = new ConcurrentDictionary<string, bool>();
+        // Each request is held until two are in flight at once (or, never, for 10 s once), so a loaded machine that
+        // runs the requests one by one cannot make a multiplexing client look like one that is not.
+        var overlapped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var backend = await H2cBackendAsync(a => a.Run(async c =>
         {
             connections[c.Connection.Id] = true;
             var now = Interlocked.Increment(ref inFlight);
             InterlockedMax(ref maxInFlight, now);
-            await Task.Delay(5);
+            if (now >= 2)
+                overlapped.TrySetResult();
+            await Task.WhenAny(overlapped.Task, Task.Delay(TimeSpan.FromSeconds(10)));
+            overlapped.TrySetResult();
             Interlocked.Decrement(ref inFlight);
             await c.Response.WriteAsync(c.Request.Path);
         }), maxStreams: 10);
