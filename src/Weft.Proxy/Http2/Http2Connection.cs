@@ -7,8 +7,15 @@ namespace Weft.Proxy.Http2;
 /// buffer under it, and one flush at a time started by whoever finds none running. How a flush writes and how a
 /// connection fails stay with each side.
 /// </summary>
-internal abstract class Http2Connection
+internal abstract class Http2Connection : Net.IBatchEndWork
 {
+    /// <summary>
+    /// Whether a flush asked for on an epoll engine's thread waits for the end of the engine's batch of events
+    /// (<c>WEFT_FAST_H2_BATCH=0</c>: never, to compare): the frames of every request or response that batch produced for
+    /// this connection then leave in one write (one TLS record, one send) instead of one each.
+    /// </summary>
+    internal static bool BatchFlushes { get; } = Environment.GetEnvironmentVariable("WEFT_FAST_H2_BATCH") != "0";
+
     private protected readonly object _sync = new();
     private protected Http2WriteBuffer _writes = new();
 
@@ -24,14 +31,69 @@ internal abstract class Http2Connection
     /// <summary>Writes what is pending, then what was appended meanwhile, until nothing is; clears <see cref="Http2WriteBuffer.Flushing"/> at the end.</summary>
     private protected abstract ValueTask FlushAsync();
 
-    /// <summary>Starts a flush unless one runs (or nothing is pending).</summary>
+    /// <summary>Writes this connection has made to its transport so far (each one TLS record when over TLS).</summary>
+    internal long Writes
+    {
+        get
+        {
+            lock (_sync)
+                return _writes.Writes;
+        }
+    }
+
+    // Under the lock: a flush waits for the end of the engine's batch (see BatchFlushes).
+    private bool _flushDeferred;
+
+    /// <summary>
+    /// Starts a flush unless one runs (or nothing is pending); on an epoll engine's thread, at the end of the engine's
+    /// batch of events instead, so what other completions of the batch append goes in the same write.
+    /// </summary>
     internal void StartFlush()
     {
         bool start;
+        var defer = false;
         lock (_sync)
+        {
+            if (_flushDeferred)
+                return;
+            if (BatchFlushes && !_writes.Flushing && _writes.Length > 0 && !FailedLocked && Net.EpollEngine.OnEngineThread)
+            {
+                _flushDeferred = defer = true;
+                start = false;
+            }
+            else
+            {
+                StartFlushLocked(out start);
+            }
+        }
+
+        if (defer)
+            Net.EpollEngine.DeferToBatchEnd(this);
+        else if (start)
+            _ = FlushAsync();
+    }
+
+    /// <summary>Whether a flush runs, or waits for the end of the engine's batch (under the lock).</summary>
+    private protected bool FlushPendingLocked => _writes.Flushing || _flushDeferred;
+
+    /// <summary>A deferred flush found nothing to write (another flush took it, or the connection failed): release whoever waits for it.</summary>
+    private protected virtual void DeferredFlushFoundNothing()
+    {
+    }
+
+    void Net.IBatchEndWork.OnBatchEnd()
+    {
+        bool start;
+        lock (_sync)
+        {
+            _flushDeferred = false;
             StartFlushLocked(out start);
+        }
+
         if (start)
             _ = FlushAsync();
+        else
+            DeferredFlushFoundNothing();
     }
 
     /// <summary>Whether the caller must start <see cref="FlushAsync"/> (outside the lock).</summary>

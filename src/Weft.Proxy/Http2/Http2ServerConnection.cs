@@ -448,7 +448,19 @@ internal sealed partial class Http2ServerConnection : Http2Connection
 
     /// <summary>The running flush's end (completed when none runs).</summary>
     /// <remarks>Created only when someone waits: most flushes end before anyone asks.</remarks>
-    private Task FlushedLocked() => _writes.Flushing ? (_flushed ??= new TaskCompletionSource()).Task : Task.CompletedTask;
+    private Task FlushedLocked() => FlushPendingLocked ? (_flushed ??= new TaskCompletionSource()).Task : Task.CompletedTask;
+
+    private protected override void DeferredFlushFoundNothing()
+    {
+        TaskCompletionSource? done = null;
+        lock (_sync)
+        {
+            if (!FlushPendingLocked)
+                (done, _flushed) = (_flushed, null);
+        }
+
+        done?.TrySetResult();
+    }
 
     /// <summary>Writes what is pending, then what was appended meanwhile, until nothing is; one flush per round.</summary>
     private protected override async ValueTask FlushAsync()

@@ -20,6 +20,9 @@ internal struct Http2WriteBuffer
     /// <summary>Bytes appended and not yet taken; the writer of a reserved span adds what it wrote.</summary>
     public int Length;
 
+    /// <summary>How many writes <see cref="Take"/> has handed out (tests, and the batching's effect).</summary>
+    public long Writes;
+
     /// <summary>Whether a flush runs now (it owns what <see cref="Take"/> returned).</summary>
     public bool Flushing;
 
@@ -73,6 +76,7 @@ internal struct Http2WriteBuffer
         (_pending, _writing) = (_writing, _pending);
         var taken = _writing.AsMemory(0, Length);
         Length = 0;
+        Writes++;
         return taken;
     }
 }

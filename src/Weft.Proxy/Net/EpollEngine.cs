@@ -27,6 +27,12 @@ internal sealed unsafe class EpollEngine : IDisposable
     private uint _generation;
     private volatile bool _stopping;
 
+    [ThreadStatic]
+    private static EpollEngine? t_current;
+
+    // Touched on the engine's thread only.
+    private readonly List<IBatchEndWork> _batchEnd = [];
+
     /// <summary>Whether this platform has epoll (the engine is not used elsewhere).</summary>
     public static bool IsSupported => OperatingSystem.IsLinux();
 
@@ -76,6 +82,23 @@ internal sealed unsafe class EpollEngine : IDisposable
 
     /// <summary>Whether the caller runs on this engine's thread (a completion in progress).</summary>
     public bool IsEngineThread => Thread.CurrentThread == _thread;
+
+    /// <summary>Whether the caller runs on any engine's thread (so <see cref="DeferToBatchEnd"/> would take work).</summary>
+    public static bool OnEngineThread => t_current is not null;
+
+    /// <summary>
+    /// When the caller runs on an engine's thread: queues <paramref name="work"/> to run once that engine has dispatched
+    /// every event of the batch in progress (before it waits again), and returns true. Otherwise returns false and the
+    /// caller does the work itself. This is how writes made by several completions of one batch (for instance the
+    /// frames of many requests bound for one HTTP/2 connection) leave in one send.
+    /// </summary>
+    public static bool DeferToBatchEnd(IBatchEndWork work)
+    {
+        if (t_current is not { } engine)
+            return false;
+        engine._batchEnd.Add(work);
+        return true;
+    }
 
     /// <summary>Registers <paramref name="fd"/> for edge-triggered in/out/peer-closed events delivered to <paramref name="socket"/>; returns its token.</summary>
     internal ulong Register(EpollSocket socket, int fd)
@@ -141,6 +164,7 @@ internal sealed unsafe class EpollEngine : IDisposable
     {
         var size = Libc.EpollEventSize;
         var events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * size));
+        t_current = this;
         try
         {
             while (!_stopping)
@@ -169,6 +193,11 @@ internal sealed unsafe class EpollEngine : IDisposable
                     if ((uint)slot < (uint)slots.Length && Volatile.Read(ref slots[slot]) is { } socket && socket.Token == token)
                         socket.OnEvents(Unsafe.ReadUnaligned<uint>(e));
                 }
+
+                // Work may queue more work (by index: the list can grow while it runs).
+                for (var i = 0; i < _batchEnd.Count; i++)
+                    _batchEnd[i].OnBatchEnd();
+                _batchEnd.Clear();
             }
         }
         finally
@@ -188,4 +217,10 @@ internal sealed unsafe class EpollEngine : IDisposable
         if (!IsEngineThread)
             _thread.Join();
     }
+}
+
+/// <summary>Work queued with <see cref="EpollEngine.DeferToBatchEnd"/>: runs on the engine's thread, must not block or throw.</summary>
+internal interface IBatchEndWork
+{
+    void OnBatchEnd();
 }

@@ -461,6 +461,52 @@ public sealed class Http2ClientTests : IDisposable
     }
 
     [Fact]
+    public async Task RequestsStartedInOneEngineBatch_LeaveInOneWrite_AndAllAreAnswered()
+    {
+        // The sidecar's fast path starts its requests to another sidecar on the epoll engine's thread, one completion
+        // per caller's request; what one batch of events starts must go out in one write (one TLS record, one send).
+        var (app, server) = await OrdersSidecarAsync();
+        await using var _ = app;
+        await using var __ = server;
+        var pool = MtlsPool("orders", engine: true);
+        Assert.Equal(200, (await SendAsync(pool, server.InboundAddress, "GET", "/warm")).Status);
+        var streams = new List<Http2ClientStream>();
+        for (var i = 0; i < 10; i++)
+            streams.Add(await pool.OpenStreamAsync(EndpointOf(server.InboundAddress), CancellationToken.None));
+        var connection = Assert.Single(streams.Select(s => s.Connection).Distinct());
+        var writesBefore = connection.Writes;
+
+        // A receive on an engine socket completes on the engine's thread; the requests start from its continuation.
+        var (trigger, peer) = await Net.EpollSocketTests.PairAsync();
+        using var ___ = trigger;
+        using var ____ = peer;
+        var onEngine = false;
+        var started = trigger.ReceiveAsync(new byte[1]).AsTask().ContinueWith(_ =>
+        {
+            onEngine = Proxy.Net.EpollEngine.OnEngineThread;
+            for (var i = 0; i < streams.Count; i++)
+                streams[i].SendHeaders(HeaderBlock("GET", server.InboundAddress.ToString(), $"/batch/{i}", 0), 0);
+        }, TaskContinuationOptions.ExecuteSynchronously);
+        peer.Send([1]);
+        await started.WaitAsync(TimeSpan.FromSeconds(10));
+
+        var bodies = new List<string>();
+        foreach (var stream in streams)
+        {
+            await stream.ReadHeadAsync();
+            var body = new MemoryStream();
+            await stream.CopyToAsync(body);
+            bodies.Add(Encoding.ASCII.GetString(body.ToArray()));
+            stream.Release();
+        }
+
+        Assert.True(onEngine);
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => $"orders saw GET /batch/{i} with 0 bytes"), bodies);
+        // The ten HEADERS frames in one write (one at a time, they would be ten).
+        Assert.Equal(1, connection.Writes - writesBefore);
+    }
+
+    [Fact]
     public async Task OverMtls_APeerThatIsNotTheExpectedService_IsRefusedAtConnect()
     {
         var (app, server) = await OrdersSidecarAsync();
