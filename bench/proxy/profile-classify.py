@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Breakdown of a .NET sidecar's perf samples: `perf script -i perf.data | profile-classify.py [--inclusive]`.
+"""Breakdown of a .NET sidecar's perf samples: `perf script -i perf.data | profile-classify.py [--inclusive] [--top N]`.
 
 Each sample goes to one bucket, by its stack: a syscall anywhere in it (kernel send/recv/epoll, thread-pool
 futex/yield), else kernel work without a syscall (interrupts, softirq, scheduling), else the leaf frame's owner
@@ -7,8 +7,12 @@ futex/yield), else kernel work without a syscall (interrupts, softirq, schedulin
 perf map (DOTNET_PerfMapEnabled=1); the runtime's native code (libcoreclr) is stripped, so it is one bucket (the GC
 included, but for the background GC thread's samples).
 --inclusive also prints, for the parts of the two-hop path, the share of samples with a frame of that part anywhere
-in the stack (what it and everything it calls synchronously cost, its syscalls included), Weft's self time by
-namespace and the samples by thread name. --top N prints the N functions with the most samples of their own (self time)."""
+in the stack (what it and everything it calls synchronously cost, its syscalls included). The parts overlap: layers
+nest, so an outer one includes the inner ones, and a continuation resumed when an awaited call completes runs
+beneath that call's frame, so an inner part also includes the outer code it resumes. Then Weft's self time by
+namespace, the samples by thread name, and each sample given to the Weft type nearest its leaf. Samples whose user
+stack is only libc's syscall wrapper (glibc keeps no frame pointer, so the unwinder stops there) have no Weft frame:
+most of the kernel send/recv. --top N prints the N functions with the most samples of their own (self time)."""
 import collections
 import re
 import sys
@@ -108,7 +112,6 @@ PARTS = [
     ('Weft.Proxy.Http2 (h2 connections, streams, frames, HPACK)', r'\] Weft\.Proxy\.Http2\.'),
     ('  of which HPACK (encoder, decoder, Huffman, tables)', r'\] Weft\.Proxy\.Http2\.(HPack|Huffman|DynamicTable|StaticTable)'),
     ('Weft.Proxy.Forwarding (ProxyCall, RequestPipeline, layers)', r'\] Weft\.Proxy\.Forwarding\.'),
-    ('  of which intentions (IntentionLayer, InboundIntentions)', r'Intention'),
     ('Weft.Proxy.Metrics (counters, histograms, route stats)', r'\] Weft\.Proxy\.Metrics\.|\] Weft\.Core\.Metrics\.'),
     ('raw HTTP/1.1 client to the app (RawHttp1Client, AppExchange)', r'\] Weft\.Proxy\.FastPath\.(RawHttp1Client|AppExchange)'),
     ('Weft fast path (FastConnection, Http1FastPath, UpstreamPools)', r'\] Weft\.Proxy\.FastPath\.(FastConnection|Http1FastPath|UpstreamPools)'),
@@ -138,7 +141,7 @@ def main():
     args = sys.argv[1:]
     inclusive = '--inclusive' in args
     top = int(args[args.index('--top') + 1]) if '--top' in args else 0
-    counts, parts, weft, leaves, threads = (collections.Counter() for _ in range(5))
+    counts, parts, weft, leaves, threads, nearest = (collections.Counter() for _ in range(6))
     compiled = [(name, re.compile(pattern)) for name, pattern in PARTS]
     for thread, frames in samples(sys.stdin):
         counts[bucket(thread, frames)] += 1
@@ -146,6 +149,8 @@ def main():
             leaves[symbol(frames[0]) if frames else '[no stack]'] += 1
         if inclusive:
             threads[thread] += 1
+            types = [o.split(' ', 1)[1] for o in map(owner, frames) if o.startswith('Weft.')]
+            nearest[re.sub(r'\+<(\w+)>d__\d+$', r'.\1', types[0].split('`')[0]) if types else '(no Weft frame)'] += 1
             for name, pattern in compiled:
                 if any(pattern.search(f) for f in frames):
                     parts[name] += 1
@@ -164,6 +169,9 @@ def main():
               ', '.join(f'{ns} {100 * n / total:.1f}%' for ns, n in weft.most_common()))
     if inclusive:
         print('samples by thread name: ' + ', '.join(f'{t} {100 * n / total:.1f}%' for t, n in threads.most_common(6)))
+        print('by the Weft type nearest the leaf (its own code plus the runtime, library and kernel code it calls directly):')
+        for name, n in nearest.most_common(15):
+            print(f'{100 * n / total:5.1f}%  {name}')
     if top:
         print(f'top {top} symbols, self (the leaf frame of the sample):')
         for name, n in leaves.most_common(top):
