@@ -90,6 +90,7 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
         _regularSeen = false;
         _malformed = null;
         _started = false;
+        ResetTrailers(endStream);
         CanHaveBody = !endStream;
         lock (_bodySync)
             _requestPipe = endStream ? null : new Pipe(BodyPipeOptions);
@@ -108,6 +109,8 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
             _features.Set<IRequestBodyPipeFeature>(this);
             _features.Set<IHttpRequestLifetimeFeature>(this);
             _features.Set<IHttpResetFeature>(this);
+            _features.Set<IHttpResponseTrailersFeature>(this);
+            _features.Set<IHttpRequestTrailersFeature>(this);
             _features.Set(_connection.ConnectionFeature);
             _featuresRevision = _features.Revision;
             _context = new DefaultHttpContext(_features);
@@ -145,6 +148,7 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
             {
                 StatusCode = 500;
                 ResponseHeaders.Clear();
+                _appTrailers?.Clear();
                 _responseWriter.Discard();
                 await EndResponseAsync();
             }
@@ -192,6 +196,7 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
         _onCompleted?.Clear();
         // Kept and cleared, as Kestrel keeps its header collections per stream: their stores stay allocated.
         _requestHeaders.Clear();
+        RecycleTrailers();
         if (ResponseHeaders is HeaderDictionary own)
             own.Clear();
         else
@@ -289,6 +294,12 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
 
     public void OnHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
     {
+        if (_decodingTrailers)
+        {
+            OnTrailer(name, value);
+            return;
+        }
+
         if (_malformed is not null)
             return;
         if (name.IsEmpty)
@@ -319,13 +330,10 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
         }
 
         _regularSeen = true;
-        foreach (var b in name)
+        if (!IsRegularFieldName(name))
         {
-            if (b is >= (byte)'A' and <= (byte)'Z' or <= 0x20 or 0x7F)
-            {
-                _malformed = Http2ErrorCode.ProtocolError;
-                return;
-            }
+            _malformed = Http2ErrorCode.ProtocolError;
+            return;
         }
 
         var key = HeaderName(name);
