@@ -407,7 +407,7 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
         if (_method is null)
             return Http2ErrorCode.ProtocolError;
         if (_method == "CONNECT")
-            return Http2ErrorCode.RefusedStream; // our client never sends it on this path
+            return Http2ErrorCode.RefusedStream; // no tunnels here, and no extended CONNECT (WebSockets over HTTP/2): never advertised
         if (_scheme is null || _path is null || _path.Length == 0)
             return Http2ErrorCode.ProtocolError;
         if (_path[0] != '/' && !(_path == "*" && _method == "OPTIONS"))
