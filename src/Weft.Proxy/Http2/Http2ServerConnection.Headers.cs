@@ -12,6 +12,21 @@ internal sealed partial class Http2ServerConnection
         _writes.AddHeaderBlock(stream.Id, block, endStream, _peerMaxFrameSize);
     }
 
+    /// <summary>An interim <c>:status 100</c> head (RFC 9110 10.1.1), unless the response already started or ended.</summary>
+    internal void SendContinue(Http2ServerStream stream)
+    {
+        lock (_sync)
+        {
+            if (stream.HeadersSent || stream.ResponseEnded || _failed)
+                return;
+            var length = 0;
+            Append(":status"u8, "100"u8, ref length);
+            _writes.AddHeaderBlock(stream.Id, _headerScratch.AsSpan(0, length), endStream: false, _peerMaxFrameSize);
+        }
+
+        StartFlush();
+    }
+
     /// <summary>The response trailers as the stream's last HEADERS frame (and CONTINUATIONs), with END_STREAM.</summary>
     private void WriteTrailersLocked(Http2ServerStream stream, IHeaderDictionary trailers)
     {

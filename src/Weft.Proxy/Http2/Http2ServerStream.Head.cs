@@ -7,6 +7,9 @@ namespace Weft.Proxy.Http2;
 /// <summary>The request head as HPACK decodes it (<see cref="IHeaderSink"/>), checked against RFC 9113 8.3.</summary>
 internal sealed partial class Http2ServerStream
 {
+    // "expect: 100-continue" with a body to come: the first read of the body sends the interim 100 head, as Kestrel does.
+    private bool _expectContinue;
+
     public void OnHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
     {
         if (_decodingTrailers)
@@ -59,6 +62,8 @@ internal sealed partial class Http2ServerStream
         }
 
         var text = Encoding.Latin1.GetString(value);
+        if (key == "expect" && text.Equals("100-continue", StringComparison.OrdinalIgnoreCase))
+            _expectContinue = true;
         if (key == "content-length")
         {
             if (!long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var length)

@@ -86,6 +86,7 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
         PathBase = "";
         _method = _scheme = _authority = _path = null;
         _regularSeen = false;
+        _expectContinue = false;
         _malformed = null;
         _started = false;
         ResetTrailers(endStream);

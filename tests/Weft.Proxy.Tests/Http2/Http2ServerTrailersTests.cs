@@ -240,6 +240,25 @@ public sealed class Http2ServerTrailersTests
     }
 
     [Fact]
+    public async Task ExpectContinue_GetsAnInterim100WhenTheAppReadsTheBody_ThenTheResponse()
+    {
+        await using var server = await OwnServer.StartAsync(async c =>
+            await c.Response.WriteAsync("got " + await new StreamReader(c.Request.Body).ReadToEndAsync()));
+        await using var raw = await RawH2Client.ConnectAsync(server.Address, marked: false);
+
+        await raw.SendHeadersAsync(1, endStream: false, [.. Post("/upload"), ("expect", "100-continue")]);
+        var interim = await raw.ReadUntilAsync(h => h.StreamId == 1);
+        Assert.Equal(FrameType.Headers, interim!.Value.Header.Type);
+        Assert.False(Ends(interim.Value.Header));
+        Assert.Equal("100", raw.Decode(interim.Value.Payload)[":status"]);
+        await raw.SendDataAsync(1, "abc"u8, endStream: true);
+        var (status, body, _) = await raw.ReadResponseAsync(1);
+
+        Assert.Equal(200, status);
+        Assert.Equal("got abc", Encoding.ASCII.GetString(body));
+    }
+
+    [Fact]
     public async Task ClientReset_FiresRequestAborted_MidStream()
     {
         var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
