@@ -202,6 +202,7 @@ internal static partial class ProxyCommand
                   control     {options.Server}
                   runtime     {RuntimeDescription()}
                   sidecar hop {SidecarHopDescription(options.Proxy)}
+                  app h2c     {AppH2Description(options.Proxy)}
                 """);
             LogFootprint(options.Proxy.LoggerFactory);
             if (options.InsecurePlaintextMesh)
@@ -243,6 +244,10 @@ internal static partial class ProxyCommand
     internal static string SidecarHopDescription(ProxyOptions options) =>
         $"h2 client {(options.FastH2 ? "weft" : "SocketsHttpHandler (WEFT_FAST_H2=0)")}, "
         + $"h2 server {(options.FastH2Server ? "weft for weft clients, Kestrel for others" : "Kestrel (WEFT_FAST_H2_SERVER=0)")}";
+
+    /// <summary>Which HTTP/2 server takes the app's h2c (gRPC) on the outbound and upstream listeners (README "own HTTP/2").</summary>
+    internal static string AppH2Description(ProxyOptions options) =>
+        $"h2 server {(options.FastH2Server ? "weft" : "Kestrel (WEFT_FAST_H2_SERVER=0)")} on the outbound and upstream listeners";
 
     /// <summary>
     /// What the sidecar holds once it listens (<c>--log-level debug</c>): how many assemblies it loaded and methods

@@ -58,8 +58,9 @@ internal sealed record ProxyOptions
     public static bool FastEngineByEnvironment => Environment.GetEnvironmentVariable("WEFT_FAST_ENGINE") != "0";
 
     /// <summary>
-    /// The inbound listener serves our own client's HTTP/2 connections (marked in their first SETTINGS) with Weft's own
-    /// HTTP/2 server (<see cref="Listeners.OwnH2Server"/>) instead of Kestrel's; on unless <c>WEFT_FAST_H2_SERVER=0</c>.
+    /// Weft's own HTTP/2 server (<see cref="Listeners.OwnH2Server"/>) instead of Kestrel's serves our own client's
+    /// connections on the inbound listener (marked in their first SETTINGS) and the app's h2c on the outbound and
+    /// upstream listeners; on unless <c>WEFT_FAST_H2_SERVER=0</c>.
     /// </summary>
     public bool FastH2Server { get; init; } = Listeners.OwnH2Server.EnabledByEnvironment;
 

@@ -141,17 +141,7 @@ internal sealed partial class Http2ServerConnection
 
         if (known)
         {
-            // Trailers on an open stream, or HEADERS on a closed one. Our client sends no trailers; the block still has to
-            // be decoded to keep HPACK in step.
-            _decoder.Decode(block, IgnoredHeaders.Instance);
-            Http2ServerStream? open;
-            lock (_sync)
-                _streams.TryGetValue(id, out open);
-            if (open is null)
-                throw new Http2ProtocolException(Http2ErrorCode.StreamClosed, $"HEADERS on closed stream {id}");
-            if (!endStream || open.RequestEnded)
-                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"a second header block on stream {id} without END_STREAM");
-            EndRequest(open);
+            OnTrailerBlock(id, block, endStream);
             return;
         }
 
@@ -189,6 +179,47 @@ internal sealed partial class Http2ServerConnection
 
         // Inline: the handler runs until its first incomplete await, then the loop reads on.
         _ = stream.RunAsync(_application);
+    }
+
+    /// <summary>
+    /// A second header block on a stream: the request's trailers, which must end the stream (RFC 9113 8.1) and carry no
+    /// pseudo-header. The block is decoded whatever happens, to keep HPACK in step; on a stream already closed or reset
+    /// here it is dropped, as late DATA is.
+    /// </summary>
+    private void OnTrailerBlock(int id, ReadOnlySpan<byte> block, bool endStream)
+    {
+        Http2ServerStream? open;
+        lock (_sync)
+            _streams.TryGetValue(id, out open);
+        if (open is null || open.RequestEnded)
+        {
+            _decoder.Decode(block, IgnoredHeaders.Instance);
+            if (open is not null)
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"a header block on stream {id} after its END_STREAM");
+            return;
+        }
+
+        if (!endStream)
+        {
+            _decoder.Decode(block, IgnoredHeaders.Instance);
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"a second header block on stream {id} without END_STREAM");
+        }
+
+        bool wellFormed;
+        open.BeginRequestTrailers();
+        try
+        {
+            _decoder.Decode(block, open);
+        }
+        finally
+        {
+            wellFormed = open.EndRequestTrailers();
+        }
+
+        if (wellFormed)
+            EndRequest(open);
+        else
+            ResetStream(open, Http2ErrorCode.ProtocolError);
     }
 
     private protected override void OnData(FrameHeader header, ReadOnlySpan<byte> payload)
@@ -269,6 +300,7 @@ internal sealed partial class Http2ServerConnection
     private void EndRequestLocked(Http2ServerStream stream)
     {
         stream.RequestEnded = true;
+        stream.RequestTrailersComplete();
         if (stream.ResponseEnded)
             _streams.Remove(stream.Id);
     }

@@ -10,8 +10,9 @@ using Microsoft.Extensions.Primitives;
 namespace Weft.Proxy.Http2;
 
 /// <summary>
-/// A server HTTP/2 connection (RFC 9113) for our own client's connections on the inbound listener (see
-/// <see cref="OwnClientMarker"/>). Every stream runs the same <see cref="RequestDelegate"/> Kestrel runs, on a
+/// A server HTTP/2 connection (RFC 9113): our own client's connections on the inbound listener (see
+/// <see cref="OwnClientMarker"/>) and the app's h2c on the outbound and upstream listeners (gRPC included: trailers both
+/// ways, full-duplex streams; no extended CONNECT, so no WebSockets over HTTP/2). Every stream runs the same <see cref="RequestDelegate"/> Kestrel runs, on a
 /// <see cref="DefaultHttpContext"/> over the stream's features with the connection's features behind them (the
 /// listener, the TLS client certificate), so intentions and everything else stay the pipeline's. The read loop runs
 /// on the connection's pipe and starts each stream's handler inline; writes are frames appended to one buffer under
@@ -259,8 +260,9 @@ internal sealed partial class Http2ServerConnection : Http2Connection
     }
 
     /// <summary>
-    /// Sends the response head if not yet sent, then <paramref name="data"/> as DATA within the peer's windows,
-    /// END_STREAM on the last frame when <paramref name="end"/>. After a reset the bytes go nowhere.
+    /// Sends the response head if not yet sent, then <paramref name="data"/> as DATA within the peer's windows, then
+    /// when <paramref name="end"/> the stream's end: END_STREAM on the last frame, or the response trailers as a last
+    /// HEADERS frame carrying it. After a reset the bytes go nowhere.
     /// </summary>
     internal async ValueTask SendAsync(Http2ServerStream stream, ReadOnlyMemory<byte> data, bool end)
     {
@@ -271,11 +273,14 @@ internal sealed partial class Http2ServerConnection : Http2Connection
             {
                 if (stream.ResponseEnded || _failed)
                     return;
+                var trailers = end ? stream.TakeResponseTrailers() : null;
+                var endOnData = end && trailers is null;
                 if (!stream.HeadersSent)
                 {
-                    WriteHeadersLocked(stream, end && data.IsEmpty);
+                    var headOnly = endOnData && data.IsEmpty;
+                    WriteHeadersLocked(stream, headOnly);
                     stream.HeadersSent = true;
-                    if (end && data.IsEmpty)
+                    if (headOnly)
                     {
                         EndResponseLocked(stream);
                         break;
@@ -288,7 +293,7 @@ internal sealed partial class Http2ServerConnection : Http2Connection
                     if (allowed <= 0)
                         break;
                     stream.SendWindow -= allowed;
-                    var last = end && allowed == data.Length;
+                    var last = endOnData && allowed == data.Length;
                     var to = _writes.Reserve(FrameHeader.Size + allowed);
                     new FrameHeader(allowed, FrameType.Data, last ? FrameFlags.EndStream : (byte)0, stream.Id).Write(to);
                     data.Span[..allowed].CopyTo(to[FrameHeader.Size..]);
@@ -302,8 +307,16 @@ internal sealed partial class Http2ServerConnection : Http2Connection
                 {
                     if (end && !stream.ResponseEnded)
                     {
-                        new FrameHeader(0, FrameType.Data, FrameFlags.EndStream, stream.Id).Write(_writes.Reserve(FrameHeader.Size));
-                        _writes.Length += FrameHeader.Size;
+                        if (trailers is not null)
+                        {
+                            WriteTrailersLocked(stream, trailers);
+                        }
+                        else
+                        {
+                            new FrameHeader(0, FrameType.Data, FrameFlags.EndStream, stream.Id).Write(_writes.Reserve(FrameHeader.Size));
+                            _writes.Length += FrameHeader.Size;
+                        }
+
                         EndResponseLocked(stream);
                     }
 
@@ -349,62 +362,6 @@ internal sealed partial class Http2ServerConnection : Http2Connection
             return waiter;
         }
     }
-
-    private void WriteHeadersLocked(Http2ServerStream stream, bool endStream)
-    {
-        var block = EncodeResponseHead(stream.StatusCode, stream.ResponseHeaders);
-        _writes.AddHeaderBlock(stream.Id, block, endStream, _peerMaxFrameSize);
-    }
-
-    /// <summary>:status and the response headers, names lower-cased, connection-specific fields left out (8.2.2).</summary>
-    private ReadOnlySpan<byte> EncodeResponseHead(int status, IHeaderDictionary headers)
-    {
-        var length = 0;
-        Span<byte> code = stackalloc byte[3];
-        status = status is >= 100 and <= 999 ? status : 500;
-        code[0] = (byte)('0' + status / 100);
-        code[1] = (byte)('0' + status / 10 % 10);
-        code[2] = (byte)('0' + status % 10);
-        Append(":status"u8, code, ref length);
-        Span<byte> name = stackalloc byte[256];
-        foreach (var (key, values) in headers)
-        {
-            if (IsConnectionSpecific(key))
-                continue;
-            var nameLength = Encoding.ASCII.GetByteCount(key);
-            var nameBytes = nameLength <= name.Length ? name[..nameLength] : new byte[nameLength];
-            Encoding.ASCII.GetBytes(key, nameBytes);
-            for (var i = 0; i < nameBytes.Length; i++)
-            {
-                if (nameBytes[i] is >= (byte)'A' and <= (byte)'Z')
-                    nameBytes[i] |= 0x20;
-            }
-
-            foreach (var value in values)
-            {
-                var v = value ?? "";
-                if (_valueScratch.Length < v.Length)
-                    _valueScratch = new byte[Math.Max(v.Length, _valueScratch.Length * 2)];
-                var valueLength = Encoding.Latin1.GetBytes(v, _valueScratch);
-                Append(nameBytes, _valueScratch.AsSpan(0, valueLength), ref length);
-            }
-        }
-
-        return _headerScratch.AsSpan(0, length);
-    }
-
-    private void Append(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, ref int length)
-    {
-        var max = HPackEncoder.MaxEncodedLength(name.Length, value.Length);
-        if (_headerScratch.Length - length < max)
-            Array.Resize(ref _headerScratch, Math.Max(_headerScratch.Length * 2, length + max));
-        length += HPackEncoder.EncodeField(name, value, _headerScratch.AsSpan(length));
-    }
-
-    internal static bool IsConnectionSpecific(string name) =>
-        name.Equals("connection", StringComparison.OrdinalIgnoreCase) || name.Equals("transfer-encoding", StringComparison.OrdinalIgnoreCase)
-        || name.Equals("keep-alive", StringComparison.OrdinalIgnoreCase) || name.Equals("upgrade", StringComparison.OrdinalIgnoreCase)
-        || name.Equals("proxy-connection", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Credits request body bytes the app consumed, queueing WINDOW_UPDATEs past the thresholds.</summary>
     internal void Consumed(Http2ServerStream stream, int n)

@@ -25,6 +25,7 @@ internal sealed partial class Http2ServerStream
         {
             if (_inner is not { } inner)
                 return new ReadResult(default, isCanceled: false, isCompleted: true);
+            stream.ContinueIfExpected();
             var result = await inner.ReadAsync(cancellationToken);
             _last = result.Buffer;
             return result;
@@ -37,6 +38,8 @@ internal sealed partial class Http2ServerStream
                 result = new ReadResult(default, isCanceled: false, isCompleted: true);
                 return true;
             }
+
+            stream.ContinueIfExpected();
 
             if (!inner.TryRead(out result))
                 return false;
@@ -62,6 +65,15 @@ internal sealed partial class Http2ServerStream
         {
             // The pipe is the stream's to drop when it finishes; what the app never read is credited back then.
         }
+    }
+
+    /// <summary>The app starts reading a body its client holds back for "100-continue": the interim head goes first.</summary>
+    private void ContinueIfExpected()
+    {
+        if (!_expectContinue)
+            return;
+        _expectContinue = false;
+        _connection.SendContinue(this);
     }
 
     /// <summary>

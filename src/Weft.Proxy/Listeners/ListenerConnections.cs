@@ -55,10 +55,14 @@ internal sealed class ListenerConnections(Listener listener, MeshConfig config, 
                 http2 = preface;
             }
 
-            // Our own client's connections get our own HTTP/2 server (OwnH2Server); the rest go on to Kestrel.
+            // Our own HTTP/2 server (OwnH2Server) takes our own client's connections on the inbound listener and the app's
+            // h2c on the outbound and upstream ones; the rest go on to Kestrel.
             if (ownH2 is not null && listener.Kind == ListenerKind.Inbound
                 && (http2 || tls && connection.Features.Get<ITlsApplicationProtocolFeature>()?.ApplicationProtocol.Span.SequenceEqual("h2"u8) == true)
                 && await ownH2.TryServeAsync(connection, time))
+                return;
+            if (ownH2 is not null && http2 && listener.Kind is ListenerKind.Outbound or ListenerKind.Upstream
+                && await ownH2.TryServeAppAsync(connection, time))
                 return;
 
             if (http2)

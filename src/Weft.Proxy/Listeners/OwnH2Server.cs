@@ -8,10 +8,11 @@ using Weft.Proxy.Http2;
 namespace Weft.Proxy.Listeners;
 
 /// <summary>
-/// The inbound listener's choice between Kestrel's HTTP/2 server and ours (<see cref="Http2ServerConnection"/>): a
-/// connection whose first SETTINGS carries <see cref="OwnClientMarker"/> comes from our own client and is served by
-/// ours, on the same <see cref="RequestDelegate"/> Kestrel runs; every other connection goes to Kestrel untouched.
-/// <c>WEFT_FAST_H2_SERVER=0</c> sends them all to Kestrel.
+/// The choice between Kestrel's HTTP/2 server and ours (<see cref="Http2ServerConnection"/>), which runs the same
+/// <see cref="RequestDelegate"/> Kestrel runs. On the inbound listener, a connection whose first SETTINGS carries
+/// <see cref="OwnClientMarker"/> comes from our own client and is served by ours; every other one (a peer that is not
+/// Weft) goes to Kestrel untouched. On the outbound and upstream listeners every h2c connection is the local app's and
+/// is served by ours. <c>WEFT_FAST_H2_SERVER=0</c> sends them all to Kestrel.
 /// </summary>
 internal sealed class OwnH2Server
 {
@@ -20,6 +21,7 @@ internal sealed class OwnH2Server
 
     private long _served;
     private long _kestrel;
+    private long _appServed;
 
     public static bool EnabledByEnvironment => Environment.GetEnvironmentVariable("WEFT_FAST_H2_SERVER") != "0";
 
@@ -32,9 +34,12 @@ internal sealed class OwnH2Server
     /// <summary>Inbound HTTP/2 connections left to Kestrel.</summary>
     public long Kestrel => Interlocked.Read(ref _kestrel);
 
+    /// <summary>The app's h2c connections (outbound and upstream listeners) served by ours.</summary>
+    public long AppServed => Interlocked.Read(ref _appServed);
+
     /// <summary>
-    /// Serves the connection with ours when its first SETTINGS is marked and returns true once it is done; false (with
-    /// nothing consumed) when Kestrel is to serve it. <paramref name="connection"/> starts with the HTTP/2 preface.
+    /// Serves an inbound connection with ours when its first SETTINGS is marked and returns true once it is done; false
+    /// (with nothing consumed) when Kestrel is to serve it. <paramref name="connection"/> starts with the HTTP/2 preface.
     /// </summary>
     public async ValueTask<bool> TryServeAsync(ConnectionContext connection, TimeProvider time)
     {
@@ -45,6 +50,19 @@ internal sealed class OwnH2Server
         }
 
         Interlocked.Increment(ref _served);
+        await new Http2ServerConnection(connection, application, time).ServeAsync();
+        return true;
+    }
+
+    /// <summary>
+    /// Serves the app's h2c connection (prior knowledge, its preface still unread) with ours and returns true once it is
+    /// done; false before the pipeline exists, for Kestrel to serve it.
+    /// </summary>
+    public async ValueTask<bool> TryServeAppAsync(ConnectionContext connection, TimeProvider time)
+    {
+        if (Application is not { } application)
+            return false;
+        Interlocked.Increment(ref _appServed);
         await new Http2ServerConnection(connection, application, time).ServeAsync();
         return true;
     }

@@ -101,6 +101,8 @@ internal static class PrometheusExporter
             text.Family("weft_proxy_inbound_h2_connections_total", "counter", "Inbound HTTP/2 connections, by the server that served them: weft (our own client's, WEFT_FAST_H2_SERVER) or kestrel.");
             text.Sample("weft_proxy_inbound_h2_connections_total", [("service", self), ("server", "weft")], ownH2.Served);
             text.Sample("weft_proxy_inbound_h2_connections_total", [("service", self), ("server", "kestrel")], ownH2.Kestrel);
+            text.Family("weft_proxy_app_h2_connections_total", "counter", "The app's h2c connections (outbound and upstream listeners) served by weft's own HTTP/2 server.");
+            text.Sample("weft_proxy_app_h2_connections_total", [("service", self)], ownH2.AppServed);
         }
 
         var tcp = metrics.TcpUpstreams.ToList();

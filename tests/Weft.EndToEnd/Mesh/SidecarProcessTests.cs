@@ -40,6 +40,8 @@ public sealed class SidecarProcessTests(SidecarProcessMesh mesh) : IClassFixture
         Assert.Contains("fast-path inline completions on", banner);
         // The hop between sidecars is Weft's own HTTP/2 pair unless WEFT_FAST_H2=0 / WEFT_FAST_H2_SERVER=0.
         Assert.Contains("sidecar hop h2 client weft, h2 server weft for weft clients", banner);
+        // The app's h2c (gRPC) on the outbound and upstream listeners is served by the same own server.
+        Assert.Contains("app h2c     h2 server weft on the outbound and upstream listeners", banner);
     }
 
     [Fact]

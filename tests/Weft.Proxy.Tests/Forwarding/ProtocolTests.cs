@@ -15,19 +15,36 @@ using Weft.Proxy.Tests.Support;
 
 namespace Weft.Proxy.Tests.Forwarding;
 
-/// <summary>Every protocol through two sidecars over mTLS: the client's upstream listener → the server's inbound → the app.</summary>
-public sealed class ProtocolTests : IDisposable
+/// <summary>
+/// Every protocol through two sidecars over mTLS: the client's upstream listener → the server's inbound → the app. The
+/// app's h2c (gRPC) is served by Weft's own HTTP/2 server; <see cref="ProtocolKestrelServerTests"/> runs the same with
+/// <c>WEFT_FAST_H2_SERVER=0</c> (Kestrel).
+/// </summary>
+public class ProtocolTests : IDisposable
 {
     private readonly TestCa _ca = new();
 
-    public void Dispose() => _ca.Dispose();
+    /// <summary>Whether the sidecars serve HTTP/2 with their own server (the app's h2c, and our client's on the inbound).</summary>
+    protected virtual bool OwnServer => true;
+
+    public void Dispose()
+    {
+        _ca.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    private Task<ProxyHost> SecureProxyAsync(string service, IPEndPoint app, params string[] upstreams)
+    {
+        var workload = _ca.Workload(service);
+        return ProxyHost.StartAsync(Mesh.Options(service, app, upstreams) with { Workload = workload, Time = workload.Time, FastH2Server = OwnServer });
+    }
 
     private async Task<(ProxyHost Client, ProxyHost Server)> TwoHopsAsync(string service, IPEndPoint app, string? protocol)
     {
-        var server = await Mesh.SecureProxyAsync(_ca.Workload(service), service, app);
+        var server = await SecureProxyAsync(service, app);
         var entries = protocol is null ? [] : new[] { Mesh.Defaults(service, protocol) };
         Assert.True(server.ConfigSink.Apply(Mesh.Snapshot(1, [], entries)).Applied);
-        var client = await Mesh.SecureProxyAsync(_ca.Workload("frontend"), "frontend", Mesh.NoApp, service);
+        var client = await SecureProxyAsync("frontend", Mesh.NoApp, service);
         Assert.True(client.ConfigSink.Apply(Mesh.Snapshot(1, [(service, [Mesh.Endpoint("s1", server.InboundAddress, sidecar: true)])], entries)).Applied);
         return (client, server);
     }
@@ -104,12 +121,14 @@ public sealed class ProtocolTests : IDisposable
         health.SetStatus("orders", HealthCheckResponse.Types.ServingStatus.NotServing);
         Assert.True(await watch.ResponseStream.MoveNext(cts.Token));
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, watch.ResponseStream.Current.Status);
+        // The app's h2c reached the upstream listener's server this class is about.
+        Assert.Equal(OwnServer, client.Metrics.OwnH2?.AppServed >= 1);
     }
 
     [Fact]
     public async Task Grpc_NoHealthyEndpoint_IsAGrpcUnavailableStatusThatSaysWhy()
     {
-        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp, "grpc-orders");
+        await using var proxy = await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp, "grpc-orders") with { FastH2Server = OwnServer });
         proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("grpc-orders", [])], Mesh.Defaults("grpc-orders", "grpc")));
         using var channel = GrpcChannel.ForAddress($"http://{proxy.UpstreamAddresses["grpc-orders"]}");
         var grpc = new Health.HealthClient(channel);
@@ -118,6 +137,7 @@ public sealed class ProtocolTests : IDisposable
 
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);
         Assert.StartsWith("weft: no healthy endpoint for service \"grpc-orders\"", error.Status.Detail);
+        Assert.Equal(OwnServer, proxy.Metrics.OwnH2?.AppServed >= 1);
     }
 
     [Fact]

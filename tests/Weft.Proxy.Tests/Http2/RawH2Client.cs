@@ -58,6 +58,18 @@ internal sealed class RawH2Client : IAsyncDisposable
         return SendFrameAsync(FrameType.Headers, (byte)(FrameFlags.EndHeaders | (endStream ? FrameFlags.EndStream : 0)), streamId, block.AsSpan(0, n));
     }
 
+    /// <summary>A DATA frame on <paramref name="streamId"/>, END_STREAM when <paramref name="endStream"/>.</summary>
+    public Task SendDataAsync(int streamId, ReadOnlySpan<byte> data, bool endStream) =>
+        SendFrameAsync(FrameType.Data, endStream ? FrameFlags.EndStream : (byte)0, streamId, data);
+
+    /// <summary>A header block the server sent, decoded with this connection's HPACK state.</summary>
+    public Dictionary<string, string> Decode(byte[] block)
+    {
+        var sink = new Sink();
+        _decoder.Decode(block, sink);
+        return sink.Fields;
+    }
+
     public Task GetAsync(int streamId, string path) =>
         SendHeadersAsync(streamId, endStream: true, (":method", "GET"), (":scheme", "http"), (":authority", "orders"), (":path", path));
 
