@@ -1,8 +1,11 @@
+using System.Runtime.CompilerServices;
+
 namespace Weft.Proxy.Forwarding;
 
 /// <summary>Picks an endpoint for one attempt (another than those already tried, when there is one) and reports how it went.</summary>
 internal sealed class BalanceLayer(ProxyLayer next) : ProxyLayer
 {
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public override async ValueTask InvokeAsync(ProxyCall call)
     {
         var binding = call.Target!.Binding;

@@ -1,8 +1,11 @@
+using System.Runtime.CompilerServices;
+
 namespace Weft.Proxy.Forwarding;
 
 /// <summary>The circuit breaker: beyond the cluster's limits, fail fast with 503 overflow rather than queue.</summary>
 internal sealed class LimitLayer(ProxyLayer next) : ProxyLayer
 {
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public override async ValueTask InvokeAsync(ProxyCall call)
     {
         var binding = call.Target!.Binding;

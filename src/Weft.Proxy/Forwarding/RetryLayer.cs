@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Weft.Proxy.LoadBalancing;
@@ -17,6 +18,7 @@ internal sealed class RetryLayer(ProxyLayer next) : ProxyLayer
 {
     public const int MaxReplayBody = 64 * 1024;
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public override async ValueTask InvokeAsync(ProxyCall call)
     {
         var route = call.Route!;
