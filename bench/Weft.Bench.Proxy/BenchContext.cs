@@ -9,6 +9,12 @@ internal sealed record BenchContext(string WeftDll, string WorkDir, bool Quick)
     /// <summary><c>--knobs</c>: one-hop sidecars started with different runtime knobs, the baseline first; null otherwise.</summary>
     public IReadOnlyList<SidecarLaunch>? Knobs { get; set; }
 
+    /// <summary>
+    /// <c>--mtls --knob</c>: one more sidecar pair per launch (a client and a server sidecar, both started with it) beside
+    /// "weft 2 hops", as the target "weft 2 hops: NAME"; null otherwise.
+    /// </summary>
+    public IReadOnlyList<SidecarLaunch>? PairKnobs { get; set; }
+
     /// <summary><c>--weft-aot PATH</c> (run.sh <c>--aot</c>): a Native AOT <c>weft</c> executable; adds the "weft 1 hop (AOT)" target.</summary>
     public string? WeftAot { get; init; }
 

@@ -114,7 +114,7 @@ internal static class Goals
             var a = Get(part, mtls, "median_proxy_cpu_us_per_request");
             var b = Get(part, socketsH2, "median_proxy_cpu_us_per_request");
             table.Row($"(A/B) 2 hops mTLS CPU/req, own h2 pair vs WEFT_FAST_H2=0 ({label})",
-                Table.Ratio(a ?? double.NaN, b ?? double.NaN) + (a is { } x && b is { } y ? $" ({x:F1} vs {y:F1} µs)" : ""), "");
+                Versus(a, b, " µs", 1), "");
             table.Row($"(info) WEFT_FAST_H2=0 mTLS req/s vs haproxy 2 hops TLS ({label})",
                 Table.Ratio(Get(part, socketsH2, "median_rps") ?? double.NaN, Get(part, haproxy, "median_rps") ?? double.NaN), "");
         }
@@ -128,11 +128,29 @@ internal static class Goals
             var a = Get("http1", mtls, "median_proxy_cpu_us_per_request");
             var b = Get("http1", kestrelH2, "median_proxy_cpu_us_per_request");
             table.Row("(A/B) 2 hops mTLS CPU/req, own h2 pair vs WEFT_FAST_H2_SERVER=0 (HTTP/1.1)",
-                Table.Ratio(a ?? double.NaN, b ?? double.NaN) + (a is { } x && b is { } y ? $" ({x:F1} vs {y:F1} µs)" : ""), "");
+                Versus(a, b, " µs", 1), "");
             var serverA = Get("http1", mtls, "median_server_sidecar_cpu_us_per_request");
             var serverB = Get("http1", kestrelH2, "median_server_sidecar_cpu_us_per_request");
             table.Row("(A/B) 2 hops mTLS server sidecar CPU/req, own h2 server vs Kestrel (HTTP/1.1)",
-                Table.Ratio(serverA ?? double.NaN, serverB ?? double.NaN) + (serverA is { } sx && serverB is { } sy ? $" ({sx:F1} vs {sy:F1} µs)" : ""), "");
+                Versus(serverA, serverB, " µs", 1), "");
+        }
+
+        // --knob: the default pair ("weft 2 hops", A) against a pair with the knob on both sidecars (B), same run.
+        if (results["knobs"] is JsonObject knobs)
+        {
+            foreach (var (knob, launch) in knobs)
+            {
+                var name = WeftTarget.TwoHopsKnobName(knob);
+                foreach (var (part, label) in new[] { ("http1", "HTTP/1.1"), ("http2", "HTTP/2") })
+                {
+                    if (results[part] is not JsonObject) continue;
+                    table.Row($"(A/B) 2 hops mTLS vs \"{knob}\" ({label})",
+                        "req/s " + Versus(Get(part, mtls, "median_rps"), Get(part, name, "median_rps"), "", 0) +
+                        ", CPU/req " + Versus(Get(part, mtls, "median_proxy_cpu_us_per_request"), Get(part, name, "median_proxy_cpu_us_per_request"), " µs", 1), "");
+                }
+
+                table.Note($"{name}: both sidecars {launch}");
+            }
         }
 
         // Not goals, but what the req/s split of 2 shared cores hides: the proxies' own CPU per request.
@@ -147,7 +165,7 @@ internal static class Goals
             var server = Get(part, mtls, "median_server_sidecar_cpu_us_per_request");
             var serverYarp = Get(part, WeftTarget.YarpInboundName, "median_server_sidecar_cpu_us_per_request");
             table.Row($"(info) server sidecar CPU/req, inbound app client vs inbound YARP ({label})",
-                Table.Ratio(server ?? double.NaN, serverYarp ?? double.NaN) + (server is { } a && serverYarp is { } b ? $" ({a:F1} vs {b:F1} µs)" : ""), "");
+                Versus(server, serverYarp, " µs", 1), "");
             table.Row($"(info) 2 hops mTLS CPU/req vs plaintext ({label})", Table.Ratio(ours ?? double.NaN, Get(part, plain, "median_proxy_cpu_us_per_request") ?? double.NaN), "");
             table.Row($"(info) 2 hops mTLS CPU/req vs haproxy 2 hops TLS ({label})", Table.Ratio(ours ?? double.NaN, Get(part, haproxy, "median_proxy_cpu_us_per_request") ?? double.NaN), "");
         }
@@ -167,5 +185,9 @@ internal static class Goals
 
         if (weftUnavailable is not null) table.Note($"weft: {weftUnavailable}");
         return table.ToString();
+
+        // A / B as a ratio, then both figures: "0.97x (93.6 vs 96.5 µs)".
+        static string Versus(double? a, double? b, string unit, int decimals) =>
+            Table.Ratio(a ?? double.NaN, b ?? double.NaN) + (a is { } x && b is { } y ? $" ({Table.F(x, decimals)} vs {Table.F(y, decimals)}{unit})" : "");
     }
 }

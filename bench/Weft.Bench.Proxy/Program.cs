@@ -4,6 +4,7 @@ using Weft.Bench.Proxy;
 
 // Usage: weft-bench-proxy --weft-dll PATH --work-dir DIR --results FILE [--quick] [--only http1|http2|fixed] [--mtls]
 //        [--weft-aot PATH] [--knobs [--knob 'NAME|VAR=VALUE;config:KEY=VALUE;exe:PATH;arg:FLAGS']... [--rounds N]]
+//        (--mtls --knob SPEC...: one more two-hop sidecar pair per knob, target "weft 2 hops: NAME")
 // run.sh builds both, makes the work dir, and cleans it (and any PID left in <work-dir>/pids) afterwards.
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 var ctx = new BenchContext(
@@ -15,11 +16,16 @@ var ctx = new BenchContext(
     WeftAot = Arg("--weft-aot"),
     RoundsOverride = Arg("--rounds") is { } n ? int.Parse(n, System.Globalization.CultureInfo.InvariantCulture) : null,
 };
+var specs = args.Select((a, i) => (a, i)).Where(x => x.a == "--knob" && x.i + 1 < args.Length).Select(x => args[x.i + 1]).ToList();
 if (args.Contains("--knobs"))
 {
-    var specs = args.Select((a, i) => (a, i)).Where(x => x.a == "--knob" && x.i + 1 < args.Length).Select(x => args[x.i + 1]).ToList();
     if (specs.Count == 0) specs = [.. SidecarLaunch.DefaultSpecs];
     ctx.Knobs = [SidecarLaunch.Baseline(ctx), .. specs.Select((spec, i) => SidecarLaunch.Parse(spec, ctx, i))];
+}
+else if (ctx.Mtls && specs.Count > 0)
+{
+    // --mtls --knob: one more client/server sidecar pair per knob, both started with its settings.
+    ctx.PairKnobs = [.. specs.Select((spec, i) => SidecarLaunch.Parse(spec, ctx, i))];
 }
 
 var only = Arg("--only");
@@ -46,6 +52,9 @@ if (ctx.Mtls)
     await using var haproxyTls = await HaproxyTlsPairTarget.StartAsync(ctx, backend);
     await using var mesh = await WeftMesh.StartAsync(ctx, backend, Progress);
     List<Target> targets = [new DirectTarget(backend), haproxy, haproxyTls, WeftTarget.TwoHops(mesh), WeftTarget.TwoHopsSocketsH2(mesh), WeftTarget.TwoHopsKestrelH2(mesh), WeftTarget.TwoHopsLayered(mesh), WeftTarget.TwoHopsInboundYarp(mesh), WeftTarget.TwoHopsPlaintext(mesh)];
+    if (mesh.Unavailable is null) targets.AddRange(mesh.KnobPairs.Select((_, i) => (Target)WeftTarget.TwoHopsKnob(mesh, i)));
+    if (ctx.PairKnobs is { } pairKnobs)
+        results["knobs"] = new JsonObject(pairKnobs.Select(k => KeyValuePair.Create(k.Name, (JsonNode?)k.Describe())));
     targets = Chosen(targets);
     var idleRss = targets.Where(t => t.Unavailable is null && t.ProxyPids().Count > 0).ToDictionary(t => t.Name, t => ProcStats.RssKiB(t.ProxyPids()));
     if (Runs("http1"))

@@ -112,6 +112,12 @@ internal sealed class WeftMesh : IAsyncDisposable
     /// <summary>With <c>--knobs</c>: one client sidecar per launch, in the order of <see cref="BenchContext.Knobs"/>.</summary>
     public List<(SidecarLaunch Launch, ChildProcess Process, int OutboundPort)> KnobSidecars { get; } = [];
 
+    /// <summary>
+    /// With <c>--mtls --knob</c>: per launch of <see cref="BenchContext.PairKnobs"/>, in order, a server sidecar in front of
+    /// the same nginx registered as <c>Service</c> and a client sidecar with an upstream to it, both started with the launch.
+    /// </summary>
+    public List<(SidecarLaunch Launch, string Service, ChildProcess Client, ChildProcess Server, int OutboundPort)> KnobPairs { get; } = [];
+
     /// <summary>Checks that this build has <c>weft proxy</c>; starts nothing if it has not.</summary>
     public static async Task<WeftMesh> StartAsync(BenchContext ctx, Backend backend, Action<string> progress)
     {
@@ -231,6 +237,19 @@ internal sealed class WeftMesh : IAsyncDisposable
                 ChildProcess.FreeLoopbackPort(), PlaintextClientOutboundPort, [(PlaintextMeshedService, plainInbound)], [insecure]));
             progress($"weft: sidecars ready, mTLS client outbound on {ClientOutboundPort} ({MeshedService} inbound {serverInbound}), " +
                 $"plaintext client outbound on {PlaintextClientOutboundPort} ({PlaintextMeshedService} inbound {plainInbound})");
+            foreach (var launch in ctx.PairKnobs ?? [])
+            {
+                var service = $"{MeshedService}-knob-{KnobPairs.Count}";
+                var inbound = ChildProcess.FreeLoopbackPort();
+                var serverSidecar = Track(await StartSidecarAsync(ctx, http, api, service, $"127.0.0.1:{backend.Port}", inbound,
+                    ChildProcess.FreeLoopbackPort(), null, launch: launch));
+                var outbound = ChildProcess.FreeLoopbackPort();
+                var client = Track(await StartSidecarAsync(ctx, http, api, $"client-knob-{KnobPairs.Count}", $"127.0.0.1:{ChildProcess.FreeLoopbackPort()}",
+                    ChildProcess.FreeLoopbackPort(), outbound, [(service, inbound)], launch: launch));
+                KnobPairs.Add((launch, service, client, serverSidecar, outbound));
+                progress($"weft: knob pair \"{launch.Name}\" ready, client outbound on {outbound} ({service} inbound {inbound}; {launch.Describe()})");
+            }
+
             return;
         }
 
@@ -318,6 +337,9 @@ internal sealed class WeftTarget : Target
     public const string SocketsH2TwoHopsName = "weft 2 hops (WEFT_FAST_H2=0)";
     public const string KestrelH2TwoHopsName = "weft 2 hops (WEFT_FAST_H2_SERVER=0)";
 
+    /// <summary>The target of a <c>--mtls --knob</c> pair: "weft 2 hops: NAME".</summary>
+    public static string TwoHopsKnobName(string knob) => $"{TwoHopsName}: {knob}";
+
     private readonly Func<string?> _unavailable;
     private readonly Func<List<int>> _pids;
 
@@ -391,6 +413,14 @@ internal sealed class WeftTarget : Target
     public static WeftTarget Knob(WeftMesh mesh, int index) =>
         new(KnobRun.TargetName(mesh.KnobSidecars[index].Launch), 1, mesh.KnobSidecars[index].OutboundPort, WeftMesh.PlainService,
             () => mesh.Unavailable, () => Pids(mesh.KnobSidecars[index].Process));
+
+    /// <summary>
+    /// With <c>--mtls --knob</c>: client → the knob pair's client sidecar outbound (Host: its own service) → its server
+    /// sidecar → nginx, both sidecars started with the knob: against <see cref="TwoHops"/>, the knob on both ends of the hop.
+    /// </summary>
+    public static WeftTarget TwoHopsKnob(WeftMesh mesh, int index) =>
+        new(TwoHopsKnobName(mesh.KnobPairs[index].Launch.Name), 2, mesh.KnobPairs[index].OutboundPort, mesh.KnobPairs[index].Service,
+            () => mesh.Unavailable, () => Pids(mesh.KnobPairs[index].Client, mesh.KnobPairs[index].Server));
 
     public override string Name { get; }
 

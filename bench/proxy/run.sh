@@ -3,6 +3,9 @@
 # (one hop, two hops) on free loopback ports, prints a table, saves JSON under bench/proxy/results/.
 # --quick: one short round of everything, a smoke run. --only http1|http2|fixed: one part, for development.
 # --mtls: issue 4's comparison instead: two hops with mTLS vs plaintext, and two HAProxies over TLS 1.3.
+#   With --knob 'NAME|SETTING;...' (repeatable), one more sidecar pair per knob, both ends started with it, as the
+#   target "weft 2 hops: NAME" (A/B row against "weft 2 hops" in the goals table), e.g.
+#   --mtls --only http1 --rounds 3 --targets 'haproxy 2 hops TLS;weft 2 hops;weft 2 hops: batch off' --knob 'batch off|WEFT_FAST_H2_BATCH=0'
 # --knobs: runtime knobs instead: one-hop sidecars each started with one change (env var, runtimeconfig property or
 #   a native build), alternating; --knob 'NAME|SETTING;...' (repeatable) replaces the default list; --rounds N.
 #   With --only http2, the knobs run under h2c load (h2load) instead, e.g. --knob 'raw off|WEFT_DIRECT_RAW=0'.
@@ -24,7 +27,7 @@ while (($#)); do
     --rounds) extra+=(--rounds "${2:?--rounds needs a number}"); shift ;;
     --only) extra+=(--only "${2:?--only needs http1, http2 or fixed}"); shift ;;
     --targets) extra+=(--targets "${2:?--targets needs NAME;NAME...}"); shift ;;
-    *) echo "usage: $0 [--quick] [--mtls] [--knobs [--knob 'NAME|VAR=VALUE;...']... [--rounds N]] [--aot] [--only http1|http2|fixed] [--targets 'NAME;NAME...']" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--mtls [--knob 'NAME|VAR=VALUE;...']...] [--knobs [--knob 'NAME|VAR=VALUE;...']... [--rounds N]] [--aot] [--only http1|http2|fixed] [--targets 'NAME;NAME...']" >&2; exit 2 ;;
   esac
   shift
 done
