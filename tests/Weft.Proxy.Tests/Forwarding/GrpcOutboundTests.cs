@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Weft.Proxy.Hosting;
@@ -38,30 +37,13 @@ public class GrpcOutboundTests
         var app = await EchoGrpcApp.StartAsync(echo);
         var proxy = await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with { FastH2Server = OwnServer });
         Assert.True(proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("echo", [Mesh.Endpoint("e1", app.Address)])], Mesh.Defaults("echo", "grpc"))).Applied);
-        var outbound = proxy.OutboundAddress;
         // The app names the service (:authority "echo") and connects to its sidecar's outbound listener.
-        var handler = new SocketsHttpHandler
-        {
-            UseProxy = false,
-            ConnectCallback = async (_, cancel) =>
-            {
-                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                await socket.ConnectAsync(outbound, cancel);
-                return new NetworkStream(socket, ownsSocket: true);
-            },
-        };
+        var handler = AppH2c.HandlerTo(proxy.OutboundAddress);
         var channel = GrpcChannel.ForAddress("http://echo", new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
         return new Setup(app, proxy, channel);
     }
 
-    /// <summary>The connection was served by the server this class is about, so a change of routing fails the test.</summary>
-    private void AssertServedBy(ProxyHost proxy)
-    {
-        if (OwnServer)
-            Assert.True(proxy.Metrics.OwnH2!.AppServed >= 1, "the app's h2c connection was not served by weft's own server");
-        else
-            Assert.Null(proxy.Metrics.OwnH2);
-    }
+    private void AssertServedBy(ProxyHost proxy) => AppH2c.AssertServedBy(proxy, OwnServer);
 
     [Fact]
     public async Task Unary_AnswersWithItsTrailers_AndAFailureKeepsItsStatusAndMessage()

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -33,17 +32,7 @@ public class H2cOutboundTests
     /// <summary>An h2c-only client (prior knowledge, one connection) to <paramref name="address"/>, naming <paramref name="host"/>.</summary>
     private static HttpClient H2cClient(IPEndPoint address, string host)
     {
-        var handler = new SocketsHttpHandler
-        {
-            UseProxy = false,
-            ConnectCallback = async (_, cancel) =>
-            {
-                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                await socket.ConnectAsync(address, cancel);
-                return new NetworkStream(socket, ownsSocket: true);
-            },
-        };
-        return new HttpClient(handler)
+        return new HttpClient(AppH2c.HandlerTo(address))
         {
             BaseAddress = new Uri($"http://{host}"),
             DefaultRequestVersion = HttpVersion.Version20,
@@ -52,13 +41,7 @@ public class H2cOutboundTests
         };
     }
 
-    private void AssertServedBy(ProxyHost proxy)
-    {
-        if (OwnServer)
-            Assert.True(proxy.Metrics.OwnH2!.AppServed >= 1, "the app's h2c connection was not served by weft's own server");
-        else
-            Assert.Null(proxy.Metrics.OwnH2);
-    }
+    private void AssertServedBy(ProxyHost proxy) => AppH2c.AssertServedBy(proxy, OwnServer);
 
     [Fact]
     public async Task ToTheOutboundListener_Get_PostWithABody_1MiBBack_And100Concurrent_ReachAnHttp11Service()
