@@ -55,7 +55,7 @@ rss_mib() { awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/de
 
 # metric ADMIN-PORT NAME-AND-LABELS: one sample's value from a sidecar's /metrics (0 when absent).
 metric() {
-  curl -fsS "http://127.0.0.1:$1/metrics" | awk -v want="$2" 'index($0, want) == 1 { print $NF; found = 1; exit } END { if (!found) print 0 }'
+  curl -fsS "http://127.0.0.1:$1/metrics" | awk -v want="$2" '!found && index($0, want) == 1 { print $NF; found = 1 } END { if (!found) print 0 }'
 }
 
 # The backend: nginx with one worker answering 200 "hello", as the proxy benchmark's (Backend.cs).
