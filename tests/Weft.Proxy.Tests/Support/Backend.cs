@@ -24,11 +24,17 @@ internal sealed class Backend : IAsyncDisposable
     public int Port { get; }
     public IPEndPoint Address => new(IPAddress.Loopback, Port);
 
-    public static async Task<Backend> StartAsync(Action<WebApplication> map, HttpProtocols protocols = HttpProtocols.Http1, Action<IServiceCollection>? services = null)
+    /// <param name="listen">More of the listener's setup, e.g. a connection middleware that takes every connection.</param>
+    public static async Task<Backend> StartAsync(Action<WebApplication> map, HttpProtocols protocols = HttpProtocols.Http1, Action<IServiceCollection>? services = null,
+        Action<ListenOptions>? listen = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = protocols));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l =>
+        {
+            l.Protocols = protocols;
+            listen?.Invoke(l);
+        }));
         services?.Invoke(builder.Services);
         var app = builder.Build();
         map(app);
