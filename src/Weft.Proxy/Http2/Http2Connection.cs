@@ -51,25 +51,21 @@ internal abstract class Http2Connection : Net.IBatchEndWork
     internal void StartFlush()
     {
         bool start;
-        var defer = false;
         lock (_sync)
         {
             if (_flushDeferred)
                 return;
-            if (BatchFlushes && !_writes.Flushing && _writes.Length > 0 && !FailedLocked && Net.EpollEngine.OnEngineThread)
+            // Queuing on the engine's own list takes no lock and calls nothing back, so it is done under ours.
+            if (BatchFlushes && !_writes.Flushing && _writes.Length > 0 && !FailedLocked && Net.EpollEngine.DeferToBatchEnd(this))
             {
-                _flushDeferred = defer = true;
-                start = false;
+                _flushDeferred = true;
+                return;
             }
-            else
-            {
-                StartFlushLocked(out start);
-            }
+
+            StartFlushLocked(out start);
         }
 
-        if (defer)
-            Net.EpollEngine.DeferToBatchEnd(this);
-        else if (start)
+        if (start)
             _ = FlushAsync();
     }
 
