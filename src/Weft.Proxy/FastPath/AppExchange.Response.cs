@@ -33,7 +33,8 @@ internal sealed partial class AppExchange
                     throw new InvalidDataException($"response head larger than {MaxResponseHead} bytes");
                 var bigger = ArrayPool<byte>.Shared.Rent(_recv.Length * 2);
                 _recv.AsSpan(0, _recvCount).CopyTo(bigger);
-                ArrayPool<byte>.Shared.Return(_recv);
+                if (_recv != _ownRecv)
+                    ArrayPool<byte>.Shared.Return(_recv);
                 _recv = bigger;
             }
 

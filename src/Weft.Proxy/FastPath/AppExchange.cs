@@ -35,6 +35,14 @@ internal sealed partial class AppExchange(RawHttp1Client owner)
 {
     private const int MaxResponseHead = 64 * 1024;
 
+    private const int SendBuffer = 4096;
+    private const int ReceiveBuffer = 8192;
+
+    // The exchange's own buffers, kept while it is pooled: renting them per request from ArrayPool.Shared missed once
+    // more exchanges were in flight than its per-core stacks hold (100 h2 streams), and every miss was a new 12 KiB to
+    // clear. A head or response head that outgrows them rents a bigger one, returned at the end.
+    private readonly byte[] _ownSend = GC.AllocateUninitializedArray<byte>(SendBuffer);
+    private readonly byte[] _ownRecv = GC.AllocateUninitializedArray<byte>(ReceiveBuffer);
     private CancellationTokenSource _cts = new(Timeout.InfiniteTimeSpan, owner.Time);
     private byte[] _send = [];
     private byte[] _recv = [];
@@ -52,8 +60,8 @@ internal sealed partial class AppExchange(RawHttp1Client owner)
         _call = call;
         _clientGone = false;
         _timedOut = false;
-        _send = ArrayPool<byte>.Shared.Rent(4096);
-        _recv = ArrayPool<byte>.Shared.Rent(8192);
+        _send = _ownSend;
+        _recv = _ownRecv;
         var token = _cts.Token;
         CancellationTokenRegistration aborted = default, attempt = default, idle = default;
         try
@@ -73,8 +81,10 @@ internal sealed partial class AppExchange(RawHttp1Client owner)
             idle.Dispose();
             _active?.Dispose();
             _active = null;
-            ArrayPool<byte>.Shared.Return(_send);
-            ArrayPool<byte>.Shared.Return(_recv);
+            if (_send != _ownSend)
+                ArrayPool<byte>.Shared.Return(_send);
+            if (_recv != _ownRecv)
+                ArrayPool<byte>.Shared.Return(_recv);
             _send = _recv = [];
             if (!_cts.TryReset())
             {

@@ -26,7 +26,8 @@ internal sealed class RawHttp1Client : IDisposable
     /// <summary>YARP's idle limit for an exchange (no response head, or no body bytes, for this long): 504.</summary>
     public static readonly TimeSpan ActivityTimeout = TimeSpan.FromMinutes(15);
 
-    private const int MaxPooledExchanges = 64;
+    /// <summary>Exchanges kept for reuse, each with its 12 KiB of buffers: as many as were in flight at once, up to this.</summary>
+    private const int MaxPooledExchanges = 256;
 
     private readonly Lock _gate = new();
     private readonly Stack<AppExchange> _free = new();

@@ -299,6 +299,36 @@ public sealed class RawHttp1ClientTests : IDisposable
     }
 
     [Fact]
+    public async Task HeadsBiggerThanTheExchangeBuffers_PassWhole_AndTheCallsAfterThemOnTheSameExchangesToo()
+    {
+        // The exchange's own buffers hold 4 KiB of request head and 8 KiB of response head; bigger ones rent more for that
+        // call. Alternating big and small calls runs pooled exchanges through both.
+        await using var app = await AppAsync(c =>
+        {
+            var size = int.Parse(c.Request.Query["reply"]!, System.Globalization.CultureInfo.InvariantCulture);
+            c.Response.Headers["x-big"] = new string('r', size);
+            return c.Response.WriteAsync($"{c.Request.Path} got {c.Request.Headers["x-big"].ToString().Length}");
+        });
+        await using var proxy = await Mesh.ProxyAsync("orders", app.Address);
+        Assert.True(proxy.ConfigSink.Apply(Mesh.Snapshot(1, [])).Applied);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://{proxy.InboundAddress}") };
+
+        for (var i = 0; i < 6; i++)
+        {
+            var (sent, reply) = i % 2 == 0 ? (10_000, 20_000) : (3, 5);
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"/c{i}?reply={reply}");
+            request.Headers.Add("x-big", new string('s', sent));
+            using var response = await http.SendAsync(request);
+
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal($"/c{i} got {sent}", await response.Content.ReadAsStringAsync());
+            Assert.Equal(new string('r', reply), Assert.Single(response.Headers.GetValues("x-big")));
+        }
+
+        Assert.Equal(6, proxy.AppClient!.Requests);
+    }
+
+    [Fact]
     public async Task ManyConcurrentCalls_ReuseTheAppConnections_AndAllSucceed()
     {
         await using var app = await AppAsync(c => c.Response.WriteAsync(c.Request.Path.Value!));
