@@ -37,7 +37,8 @@ internal sealed record SidecarLaunch(string Name, string Executable, IReadOnlyLi
     /// <summary>
     /// <c>NAME|SETTING;SETTING...</c>, each setting <c>VAR=VALUE</c> (an environment variable),
     /// <c>config:KEY=VALUE</c> (a runtimeconfig.json property, in a copy of the build), <c>exe:PATH</c> (a native
-    /// <c>weft</c> executable run instead of <c>dotnet weft.dll</c>) or <c>arg:FLAG VALUE</c> (<c>weft proxy</c> flags,
+    /// <c>weft</c> executable run instead of <c>dotnet weft.dll</c>), <c>dll:PATH</c> (another build's <c>weft.dll</c>,
+    /// e.g. one of the commit before a change, to compare two builds in one run) or <c>arg:FLAG VALUE</c> (<c>weft proxy</c> flags,
     /// split on spaces, e.g. <c>arg:--fast-path off</c>).
     /// </summary>
     public static SidecarLaunch Parse(string spec, BenchContext ctx, int index)
@@ -46,13 +47,20 @@ internal sealed record SidecarLaunch(string Name, string Executable, IReadOnlyLi
         var name = bar < 0 ? spec : spec[..bar];
         var environment = new Dictionary<string, string>(StringComparer.Ordinal);
         var config = new Dictionary<string, string>(StringComparer.Ordinal);
-        string? exe = null;
+        string? exe = null, otherDll = null;
         var proxyArgs = new List<string>();
         foreach (var setting in bar < 0 ? [] : spec[(bar + 1)..].Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             if (setting.StartsWith("exe:", StringComparison.Ordinal))
             {
                 exe = Path.GetFullPath(setting["exe:".Length..]);
+                continue;
+            }
+
+            if (setting.StartsWith("dll:", StringComparison.Ordinal))
+            {
+                otherDll = Path.GetFullPath(setting["dll:".Length..]);
+                if (!File.Exists(otherDll)) throw new ArgumentException($"--knob {spec}: no file {otherDll}");
                 continue;
             }
 
@@ -71,7 +79,8 @@ internal sealed record SidecarLaunch(string Name, string Executable, IReadOnlyLi
 
         if (exe is not null)
             return new SidecarLaunch(name, exe, [], environment) { ProxyArgs = proxyArgs };
-        var dll = config.Count == 0 ? ctx.WeftDll : CopyWithConfig(ctx, index, config);
+        if (otherDll is not null && config.Count > 0) throw new ArgumentException($"--knob {spec}: dll: and config: do not combine");
+        var dll = otherDll ?? (config.Count == 0 ? ctx.WeftDll : CopyWithConfig(ctx, index, config));
         return new SidecarLaunch(name, "dotnet", [dll], environment) { ProxyArgs = proxyArgs };
     }
 

@@ -10,14 +10,16 @@
 # printed per sidecar: CPU per request, syscalls per request, the breakdown with the inclusive parts of the path, the
 # top 40 symbols (self), samples by thread, GC and thread-pool work items per request (with dotnet-counters on the
 # PATH or in ~/.dotnet/tools), and what shows that the hop is mTLS.
-# Usage: bench/proxy/profile.sh [--two-hops] [BUILD_DIR] [VAR=VALUE ...]   (BUILD_DIR: a Release build of
+# --h2: the one-hop path under the bench's HTTP/2 load instead (h2load -t1 -c10 -m10, h2c with prior knowledge from the
+# client to the outbound listener; the sidecar speaks HTTP/1.1 to nginx).
+# Usage: bench/proxy/profile.sh [--two-hops|--h2] [BUILD_DIR] [VAR=VALUE ...]   (BUILD_DIR: a Release build of
 # src/Weft.Cli; default: builds one into the temp dir). VAR=VALUE are set for the sidecar(s) only (e.g. WEFT_FAST_H2=0).
 # Output: bench/proxy/results/profile-<UTC time>[-two-hops]/ (perf.data, the perf maps, breakdown.txt). Needs perf,
 # wrk, nginx (and openssl for --two-hops).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-two_hops=""
-if [[ ${1:-} == --two-hops ]]; then two_hops=1; shift; fi
+two_hops=""; h2=""
+if [[ ${1:-} == --two-hops ]]; then two_hops=1; shift; elif [[ ${1:-} == --h2 ]]; then h2=1; shift; fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/weft-profile.XXXXXX")
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
@@ -29,7 +31,7 @@ if [[ -z $bin ]]; then
   dotnet build "$repo/src/Weft.Cli" -c Release -o "$work/weft-bin" -v quiet -nologo >&2
   bin=$work/weft-bin
 fi
-out="$repo/bench/proxy/results/profile-$(date -u +%Y%m%dT%H%M%SZ)${two_hops:+-two-hops}"
+out="$repo/bench/proxy/results/profile-$(date -u +%Y%m%dT%H%M%SZ)${two_hops:+-two-hops}${h2:+-h2}"
 mkdir -p "$out"
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 backend=$(port); http=$(port); grpc=$(port); outbound=$(port); admin=$(port); inbound=$(port)
@@ -79,7 +81,15 @@ else
   wait_for 60 clusters_list "$admin" "$inbound" || { echo "the client sidecar never listed $host" >&2; cat "$work/client-sidecar.log" >&2; exit 1; }
 fi
 wait_for 30 curl -sf -H "Host: $host" "http://127.0.0.1:$outbound/" || { echo "no 200 through the sidecar(s)" >&2; exit 1; }
-load() { wrk -t1 -c50 -d"$1"s -H "Host: $host" "http://127.0.0.1:$outbound/"; }
+# load SECONDS: the closed-loop load; prints "N requests in" (wrk's wording, which the lines below read) for h2load too.
+if [[ -z $h2 ]]; then
+  load() { wrk -t1 -c50 -d"$1"s -H "Host: $host" "http://127.0.0.1:$outbound/"; }
+else
+  load() {
+    h2load -t1 -c10 -m10 -D"$1" -H ":authority: $host" "http://127.0.0.1:$outbound/" \
+      | awk '/^requests:/ {print $8 " requests in (succeeded)"} /^finished in/ {print "Requests/sec: " $4} /^status codes:/ {print "Non-2xx: " $5+$7+$9}'
+  }
+fi
 load 15 >/dev/null # warm-up: connection pools, tier-1 JIT
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 per_request() { python3 -c "print(round(($2-$1)*10000/$3,1))"; }  # clock ticks (1/100 s) -> µs per request

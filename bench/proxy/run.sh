@@ -9,6 +9,8 @@
 # --knobs: runtime knobs instead: one-hop sidecars each started with one change (env var, runtimeconfig property or
 #   a native build), alternating; --knob 'NAME|SETTING;...' (repeatable) replaces the default list; --rounds N.
 #   With --only http2, the knobs run under h2c load (h2load) instead, e.g. --knob 'raw off|WEFT_DIRECT_RAW=0'.
+#   'NAME|dll:DIR/weft.dll' runs another build (e.g. the commit before a change, built with
+#   dotnet build src/Weft.Cli -c Release -o DIR) beside this one's, to compare two builds in one run.
 # --targets 'direct;weft 2 hops': only the targets named (exact names as the tables print them), for a shorter run.
 #   With --mtls, --only fixed runs the fixed-rate load over the mTLS comparison's targets.
 # --aot: also publishes the Native AOT sidecar (src/Weft.ProxyHost) and adds the target "weft 1 hop (AOT)".
