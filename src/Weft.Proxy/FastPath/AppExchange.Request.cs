@@ -143,7 +143,7 @@ internal sealed partial class AppExchange
     }
 
     /// <summary>Reads a body of known, small length whole, after the head in the send buffer; false when it ended short.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder<>))]
     private async ValueTask<bool> ReadBodyAsync(PipeReader reader, int length)
     {
         Ensure(length);

@@ -20,7 +20,7 @@ namespace Weft.Proxy.FastPath;
 internal sealed partial class AppExchange
 {
     /// <summary>Reads the final response head into the receive buffer, dropping interim ones; false when the app closed without a byte.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder<>))]
     private async ValueTask<bool> ReceiveHeadAsync(UpstreamConnection connection)
     {
         _recvCount = 0;
@@ -114,7 +114,7 @@ internal sealed partial class AppExchange
     }
 
     /// <summary>Copies the body in the app's framing into the response; true when the app connection can carry another exchange.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder<>))]
     private async ValueTask<bool> CopyBodyAsync(HttpContext http, UpstreamConnection connection, BodyFraming framing)
     {
         var reusable = !_response.Close;
@@ -213,7 +213,7 @@ internal sealed partial class AppExchange
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
     private async ValueTask FlushAsync(PipeWriter writer)
     {
         var result = await writer.FlushAsync();

@@ -54,7 +54,7 @@ internal sealed partial class AppExchange(RawHttp1Client owner)
     private volatile bool _clientGone;
     private volatile bool _timedOut;
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
     public async ValueTask RunAsync(ProxyCall call)
     {
         _call = call;
@@ -113,7 +113,7 @@ internal sealed partial class AppExchange(RawHttp1Client owner)
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
     private async ValueTask ExchangeAsync(ProxyCall call, CancellationToken token)
     {
         var http = call.Http;

@@ -19,7 +19,7 @@ internal sealed partial class FastConnection
     /// <see cref="RetryLayer"/>'s loop, on the fast path's own attempts: per-try and request timeouts, retries on the
     /// route's conditions within the cluster's budget, backoff on the injected clock, another endpoint when there is one.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
     private async ValueTask AttemptsAsync()
     {
         var route = _route;
@@ -145,7 +145,7 @@ internal sealed partial class FastConnection
     /// One attempt at one endpoint: a pooled connection (or a new one), the request, the response head; then either
     /// declined (a status the route retries: nothing reaches the client) or copied to the client.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
     private async ValueTask AttemptAsync(EndpointState endpoint, bool mayDecline, CancellationToken token)
     {
         var pool = _owner.Pools.For(endpoint.Endpoint);
@@ -239,7 +239,7 @@ internal sealed partial class FastConnection
     }
 
     /// <summary>Sends the request: all of it when buffered; else the head, then the body from the client as it comes.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
     private async ValueTask SendAsync(UpstreamConnection connection, CancellationToken token)
     {
         _recvCount = 0;
@@ -272,7 +272,7 @@ internal sealed partial class FastConnection
     }
 
     /// <summary>Reads the final response head into the receive buffer (interim 1xx heads are passed to the client on the way); false when the upstream closed without a byte.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder<>))]
     private async ValueTask<bool> ReceiveHeadAsync(UpstreamConnection connection, CancellationToken token)
     {
         _recvCount = 0;
@@ -322,7 +322,7 @@ internal sealed partial class FastConnection
     }
 
     /// <summary>Writes the response head and body to the client with the upstream's framing; true when the upstream connection can be reused.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder<>))]
     private async ValueTask<bool> CopyResponseAsync(UpstreamConnection connection)
     {
         var framing = _response.Framing(_head.IsHead);
@@ -399,7 +399,7 @@ internal sealed partial class FastConnection
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
     private async ValueTask FlushAsync()
     {
         var result = await _output.FlushAsync();

@@ -55,7 +55,7 @@ internal sealed partial class FastConnection
     private long _bodyLeft;
 
     /// <summary>One attempt at a sidecar endpoint: the request over h2, the response head, then declined or copied to the client.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
     private async ValueTask SidecarAttemptAsync(EndpointState endpoint, bool mayDecline, CancellationToken token)
     {
         if (_binding.SidecarH2 is { } h2)
@@ -332,7 +332,7 @@ internal sealed partial class FastConnection
     }
 
     /// <summary>Writes the response head and body to the client as HTTP/1.1.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
     private async ValueTask CopySidecarResponseAsync(HttpResponseMessage response, int headSize, CancellationToken token)
     {
         var noBody = NoBody;
@@ -353,7 +353,7 @@ internal sealed partial class FastConnection
     }
 
     /// <summary>Copies the response body to the client: as it is, or chunked; checks it against its Content-Length.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
     private async ValueTask CopySidecarBodyAsync(Stream stream, long length, bool chunked, CancellationToken token)
     {
         // The body goes out as it is read; a read the h2 stream can answer at once goes in the same flush as what came before.

@@ -44,7 +44,7 @@ internal sealed partial class FastConnection
     private Task? _h2Sending;
 
     /// <summary>One attempt at a sidecar endpoint over the own h2 client; see <see cref="SidecarAttemptAsync"/>.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
     private async ValueTask SidecarH2AttemptAsync(SidecarH2Pool pool, EndpointState endpoint, bool mayDecline, CancellationToken token)
     {
         _owner.SidecarH2Exchange();

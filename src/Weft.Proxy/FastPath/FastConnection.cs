@@ -241,7 +241,7 @@ internal sealed partial class FastConnection
     }
 
     /// <summary>One request on the fast path, the order of the layered path: limits → retries → balance → forward.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder<>))]
     private async ValueTask<bool> HandleAsync(Route route, ClusterBinding binding)
     {
         var started = _time.GetTimestamp();

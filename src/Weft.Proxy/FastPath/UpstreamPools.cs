@@ -30,7 +30,7 @@ internal sealed class UpstreamConnection : IDisposable
         _epoll is { } epoll ? epoll.ReceiveAsync(buffer, token) : _socket!.ReceiveAsync(buffer, SocketFlags.None, token);
 
     /// <summary>Sends all of <paramref name="data"/>.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
     public async ValueTask SendAllAsync(ReadOnlyMemory<byte> data, CancellationToken token = default)
     {
         while (!data.IsEmpty)

@@ -5,7 +5,7 @@ namespace Weft.Proxy.Forwarding;
 /// <summary>Picks an endpoint for one attempt (another than those already tried, when there is one) and reports how it went.</summary>
 internal sealed class BalanceLayer(ProxyLayer next) : ProxyLayer
 {
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
     public override async ValueTask InvokeAsync(ProxyCall call)
     {
         var binding = call.Target!.Binding;

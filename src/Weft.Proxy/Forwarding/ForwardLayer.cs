@@ -18,7 +18,7 @@ namespace Weft.Proxy.Forwarding;
 /// </summary>
 internal sealed class ForwardLayer(IHttpForwarder forwarder, ILogger log, FastPath.RawHttp1Client? appClient = null) : ProxyLayer
 {
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
     public override async ValueTask InvokeAsync(ProxyCall call)
     {
         // Plain HTTP/1.1 to the app, or to an instance without a sidecar: the fast path's raw pooled connections instead of YARP.

@@ -5,7 +5,7 @@ namespace Weft.Proxy.Forwarding;
 /// <summary>The circuit breaker: beyond the cluster's limits, fail fast with 503 overflow rather than queue.</summary>
 internal sealed class LimitLayer(ProxyLayer next) : ProxyLayer
 {
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
     public override async ValueTask InvokeAsync(ProxyCall call)
     {
         var binding = call.Target!.Binding;

@@ -18,7 +18,7 @@ internal sealed class RetryLayer(ProxyLayer next) : ProxyLayer
 {
     public const int MaxReplayBody = 64 * 1024;
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
     public override async ValueTask InvokeAsync(ProxyCall call)
     {
         var route = call.Route!;
