@@ -180,7 +180,15 @@ internal sealed class ProxyHost : IAsyncDisposable
         });
 
         if (ownH2 is not null)
-            ownH2.Application = application.ProcessRequestAsync;
+        {
+            // The same choice as above, with the pipeline's pooled ValueTask instead of a Task per request.
+            ownH2.Application = http => http.Features.Get<Listener>() switch
+            {
+                null => default,
+                { Kind: ListenerKind.Admin } listener => new ValueTask(admin.HandleAsync(http)),
+                { } listener => pipeline.HandleValueAsync(http, listener),
+            };
+        }
         try
         {
             await server.StartAsync(application, cancellationToken);

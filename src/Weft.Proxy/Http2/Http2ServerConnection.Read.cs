@@ -178,7 +178,7 @@ internal sealed partial class Http2ServerConnection
         }
 
         // Inline: the handler runs until its first incomplete await, then the loop reads on.
-        _ = stream.RunAsync(_application);
+        stream.Start(_application);
     }
 
     /// <summary>

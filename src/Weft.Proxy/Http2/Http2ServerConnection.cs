@@ -37,7 +37,7 @@ internal sealed partial class Http2ServerConnection : Http2Connection
     private readonly ConnectionContext _connection;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
-    private readonly RequestDelegate _application;
+    private readonly Func<HttpContext, ValueTask> _application;
     private readonly Dictionary<int, Http2ServerStream> _streams = [];
     private readonly Stack<Http2ServerStream> _free = new();
     private readonly HPackDecoder _decoder = new(maxHeaderListSize: MaxHeaderBlock);
@@ -65,6 +65,15 @@ internal sealed partial class Http2ServerConnection : Http2Connection
     private byte[] _valueScratch = new byte[256];
 
     public Http2ServerConnection(ConnectionContext connection, RequestDelegate application, TimeProvider time)
+        : this(connection, http => new ValueTask(application(http)), time)
+    {
+    }
+
+    /// <summary>
+    /// With a handler that returns a <see cref="ValueTask"/>: the sidecar's (<c>RequestPipeline.HandleValueAsync</c>),
+    /// pooled, so that a request served here allocates no <see cref="Task"/> for it.
+    /// </summary>
+    public Http2ServerConnection(ConnectionContext connection, Func<HttpContext, ValueTask> application, TimeProvider time)
         : base(new Http2HeaderBlock(4096, MaxHeaderBlock, Http2ErrorCode.ProtocolError, "a header block over our limit"))
     {
         _connection = connection;

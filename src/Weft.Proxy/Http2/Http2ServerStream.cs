@@ -38,6 +38,8 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
     private Http2ErrorCode? _malformed;
 
     private bool _started;
+    private ValueTask _run;
+    private Action? _runEnded;
     private List<(Func<object, Task> Callback, object State)>? _onStarting;
     private List<(Func<object, Task> Callback, object State)>? _onCompleted;
 
@@ -120,8 +122,47 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
         }
     }
 
-    /// <summary>Runs the application on this stream, then ends the response (or resets it) and hands the stream back.</summary>
-    public async Task RunAsync(RequestDelegate application)
+    /// <summary>
+    /// Runs the handler, inline until its first incomplete await. Its pooled task's result is taken when it ends (which
+    /// returns the task's box), and only then does the stream go back to the connection, so a reuse of this stream never
+    /// meets the end of the previous run.
+    /// </summary>
+    public void Start(Func<HttpContext, ValueTask> application)
+    {
+        var run = RunAsync(application);
+        if (run.IsCompleted)
+        {
+            Ended(run);
+            return;
+        }
+
+        _run = run;
+        run.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_runEnded ??= RunEnded);
+    }
+
+    private void RunEnded()
+    {
+        var run = _run;
+        _run = default;
+        Ended(run);
+    }
+
+    private void Ended(ValueTask run)
+    {
+        try
+        {
+            // RunAsync catches what its handler throws; this only gives the box back.
+            run.GetAwaiter().GetResult();
+        }
+        finally
+        {
+            _connection.StreamFinished(this);
+        }
+    }
+
+    /// <summary>Runs the application on this stream, then ends the response (or resets it).</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
+    private async ValueTask RunAsync(Func<HttpContext, ValueTask> application)
     {
         var context = _context!;
         Exception? failure = null;
@@ -176,7 +217,6 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
             }
         }
 
-        _connection.StreamFinished(this);
     }
 
     /// <summary>Back to the pool: the request body's pipe is dropped, lists and headers cleared.</summary>

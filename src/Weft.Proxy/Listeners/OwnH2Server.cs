@@ -36,8 +36,11 @@ internal sealed class OwnH2Server
     /// </summary>
     public static bool InlineByEnvironment { get; } = Environment.GetEnvironmentVariable("WEFT_FAST_H2_INLINE") != "0";
 
-    /// <summary>Set once the pipeline exists (after Kestrel's listeners are configured, before it accepts).</summary>
-    public RequestDelegate? Application { get; set; }
+    /// <summary>
+    /// Set once the pipeline exists (after Kestrel's listeners are configured, before it accepts): what Kestrel runs for a
+    /// request, returning a <see cref="ValueTask"/> (the pipeline's is pooled).
+    /// </summary>
+    public Func<HttpContext, ValueTask>? Application { get; set; }
 
     /// <summary>Inbound HTTP/2 connections served by ours.</summary>
     public long Served => Interlocked.Read(ref _served);
@@ -78,7 +81,7 @@ internal sealed class OwnH2Server
         return true;
     }
 
-    private static Task ServeAsync(ConnectionContext connection, RequestDelegate application, TimeProvider time)
+    private static Task ServeAsync(ConnectionContext connection, Func<HttpContext, ValueTask> application, TimeProvider time)
     {
         if (InlineByEnvironment)
             FastPath.InlineCompletions.Set(connection.Features, true);
