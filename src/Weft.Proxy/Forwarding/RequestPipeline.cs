@@ -45,12 +45,9 @@ internal sealed class RequestPipeline
         _head = new IntentionLayer(route, metrics);
     }
 
-    /// <summary>For Kestrel's requests (a <see cref="RequestDelegate"/>).</summary>
-    public Task HandleAsync(HttpContext http, Listener listener) => HandleValueAsync(http, listener).AsTask();
-
-    /// <summary>For Weft's own HTTP/2 server, which awaits it once: no <see cref="Task"/> per request.</summary>
+    /// <summary>One request; pooled, so it is awaited once (Kestrel's requests take it with <c>AsTask</c>).</summary>
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
-    public async ValueTask HandleValueAsync(HttpContext http, Listener listener)
+    public async ValueTask HandleAsync(HttpContext http, Listener listener)
     {
         var call = new ProxyCall(http, listener, _config.Table, _time);
         // Observation hooks: both null (nothing done) unless tracing or the access log is configured.

@@ -168,27 +168,17 @@ internal sealed class ProxyHost : IAsyncDisposable
         var provider = services.BuildServiceProvider();
         var pipeline = new RequestPipeline(config, provider.GetRequiredService<IHttpForwarder>(), options.Time, metrics, log, tracing, accessLog, appClient);
         var server = provider.GetRequiredService<IServer>();
-        var application = new ProxyApplication(http =>
+        // Which handler a request gets, by its listener: Kestrel runs it as a Task, Weft's own HTTP/2 server awaits the
+        // pipeline's pooled ValueTask directly.
+        Func<HttpContext, ValueTask> handle = http => http.Features.Get<Listener>() switch
         {
-            var listener = http.Features.Get<Listener>();
-            return listener switch
-            {
-                null => Task.CompletedTask,
-                { Kind: ListenerKind.Admin } => admin.HandleAsync(http),
-                _ => pipeline.HandleAsync(http, listener),
-            };
-        });
-
+            null => default,
+            { Kind: ListenerKind.Admin } => new ValueTask(admin.HandleAsync(http)),
+            { } listener => pipeline.HandleAsync(http, listener),
+        };
+        var application = new ProxyApplication(http => handle(http).AsTask());
         if (ownH2 is not null)
-        {
-            // The same choice as above, with the pipeline's pooled ValueTask instead of a Task per request.
-            ownH2.Application = http => http.Features.Get<Listener>() switch
-            {
-                null => default,
-                { Kind: ListenerKind.Admin } listener => new ValueTask(admin.HandleAsync(http)),
-                { } listener => pipeline.HandleValueAsync(http, listener),
-            };
-        }
+            ownH2.Application = handle;
         try
         {
             await server.StartAsync(application, cancellationToken);

@@ -70,7 +70,7 @@ internal sealed partial class Http2ServerConnection : Http2Connection
     }
 
     /// <summary>
-    /// With a handler that returns a <see cref="ValueTask"/>: the sidecar's (<c>RequestPipeline.HandleValueAsync</c>),
+    /// With a handler that returns a <see cref="ValueTask"/>: the sidecar's (<c>RequestPipeline.HandleAsync</c>),
     /// pooled, so that a request served here allocates no <see cref="Task"/> for it.
     /// </summary>
     public Http2ServerConnection(ConnectionContext connection, Func<HttpContext, ValueTask> application, TimeProvider time)
