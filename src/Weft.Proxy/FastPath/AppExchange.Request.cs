@@ -25,8 +25,7 @@ internal sealed partial class AppExchange
             return;
         var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_send.Length * 2, _sendLength + extra));
         _send.AsSpan(0, _sendLength).CopyTo(bigger);
-        if (_send != _ownSend)
-            ArrayPool<byte>.Shared.Return(_send);
+        ReturnIfRented(_send);
         _send = bigger;
     }
 

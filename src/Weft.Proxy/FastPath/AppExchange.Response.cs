@@ -33,8 +33,7 @@ internal sealed partial class AppExchange
                     throw new InvalidDataException($"response head larger than {MaxResponseHead} bytes");
                 var bigger = ArrayPool<byte>.Shared.Rent(_recv.Length * 2);
                 _recv.AsSpan(0, _recvCount).CopyTo(bigger);
-                if (_recv != _ownRecv)
-                    ArrayPool<byte>.Shared.Return(_recv);
+                ReturnIfRented(_recv);
                 _recv = bigger;
             }
 

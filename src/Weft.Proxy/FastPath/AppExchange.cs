@@ -81,10 +81,8 @@ internal sealed partial class AppExchange(RawHttp1Client owner)
             idle.Dispose();
             _active?.Dispose();
             _active = null;
-            if (_send != _ownSend)
-                ArrayPool<byte>.Shared.Return(_send);
-            if (_recv != _ownRecv)
-                ArrayPool<byte>.Shared.Return(_recv);
+            ReturnIfRented(_send);
+            ReturnIfRented(_recv);
             _send = _recv = [];
             if (!_cts.TryReset())
             {
@@ -95,6 +93,13 @@ internal sealed partial class AppExchange(RawHttp1Client owner)
             _call = null!;
             owner.Return(this);
         }
+    }
+
+    /// <summary>Gives back a buffer rented because a head outgrew the exchange's own; the own ones stay.</summary>
+    private void ReturnIfRented(byte[] buffer)
+    {
+        if (buffer != _ownSend && buffer != _ownRecv)
+            ArrayPool<byte>.Shared.Return(buffer);
     }
 
     private void Cancel(bool clientGone)
