@@ -72,24 +72,17 @@ internal sealed partial class AppExchange
 
         var connection = headers.Connection;
         var trace = call.Trace;
-        foreach (var (name, values) in headers)
+        // The own HTTP/2 server's collection is walked with its struct enumerator: through the interface, every request
+        // would box one.
+        if (headers is HeaderDictionary own)
         {
-            if (name.Length == 0 || name[0] == ':' || RawHttp1Client.SkippedRequestHeaders.Contains(name))
-                continue;
-            if (trace.Decided && (name.Equals(ProxyTracing.TraceParent, StringComparison.OrdinalIgnoreCase)
-                || !trace.HasParent && name.Equals(ProxyTracing.TraceState, StringComparison.OrdinalIgnoreCase)))
-                continue;
-            if (connection.Count > 0 && Names(connection, name))
-                continue;
-            if (values.Count == 1)
-                WriteHeader(name, values[0]);
-            else if (name.Equals("Cookie", StringComparison.OrdinalIgnoreCase))
-                WriteHeader(name, string.Join("; ", values.ToArray()));
-            else
-            {
-                foreach (var value in values)
-                    WriteHeader(name, value);
-            }
+            foreach (var (name, values) in own)
+                WriteRequestHeader(name, values, connection, in trace);
+        }
+        else
+        {
+            foreach (var (name, values) in headers)
+                WriteRequestHeader(name, values, connection, in trace);
         }
 
         if (trace.Decided)
@@ -120,6 +113,26 @@ internal sealed partial class AppExchange
         }
 
         Write("\r\n"u8);
+    }
+
+    private void WriteRequestHeader(string name, StringValues values, StringValues connection, in TraceHop trace)
+    {
+        if (name.Length == 0 || name[0] == ':' || RawHttp1Client.SkippedRequestHeaders.Contains(name))
+            return;
+        if (trace.Decided && (name.Equals(ProxyTracing.TraceParent, StringComparison.OrdinalIgnoreCase)
+            || !trace.HasParent && name.Equals(ProxyTracing.TraceState, StringComparison.OrdinalIgnoreCase)))
+            return;
+        if (connection.Count > 0 && Names(connection, name))
+            return;
+        if (values.Count == 1)
+            WriteHeader(name, values[0]);
+        else if (name.Equals("Cookie", StringComparison.OrdinalIgnoreCase))
+            WriteHeader(name, string.Join("; ", values.ToArray()));
+        else
+        {
+            foreach (var value in values)
+                WriteHeader(name, value);
+        }
     }
 
     private static bool MustHaveBody(string method) =>

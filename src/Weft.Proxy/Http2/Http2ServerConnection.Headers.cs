@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
 
 namespace Weft.Proxy.Http2;
 
@@ -52,28 +53,40 @@ internal sealed partial class Http2ServerConnection
     /// <summary>The fields, names lower-cased; connection-specific ones (8.2.2) and pseudo-header names left out.</summary>
     private void AppendFields(IHeaderDictionary headers, ref int length)
     {
-        Span<byte> name = stackalloc byte[256];
-        foreach (var (key, values) in headers)
+        // Our own collection (the usual case) is walked with its struct enumerator: through the interface, every
+        // response would box one.
+        if (headers is HeaderDictionary own)
         {
-            if (key.Length == 0 || key[0] == ':' || IsConnectionSpecific(key))
-                continue;
-            var nameLength = Encoding.ASCII.GetByteCount(key);
-            var nameBytes = nameLength <= name.Length ? name[..nameLength] : new byte[nameLength];
-            Encoding.ASCII.GetBytes(key, nameBytes);
-            for (var i = 0; i < nameBytes.Length; i++)
-            {
-                if (nameBytes[i] is >= (byte)'A' and <= (byte)'Z')
-                    nameBytes[i] |= 0x20;
-            }
+            foreach (var (key, values) in own)
+                AppendField(key, values, ref length);
+            return;
+        }
 
-            foreach (var value in values)
-            {
-                var v = value ?? "";
-                if (_valueScratch.Length < v.Length)
-                    _valueScratch = new byte[Math.Max(v.Length, _valueScratch.Length * 2)];
-                var valueLength = Encoding.Latin1.GetBytes(v, _valueScratch);
-                Append(nameBytes, _valueScratch.AsSpan(0, valueLength), ref length);
-            }
+        foreach (var (key, values) in headers)
+            AppendField(key, values, ref length);
+    }
+
+    private void AppendField(string key, StringValues values, ref int length)
+    {
+        if (key.Length == 0 || key[0] == ':' || IsConnectionSpecific(key))
+            return;
+        Span<byte> name = stackalloc byte[256];
+        var nameLength = Encoding.ASCII.GetByteCount(key);
+        var nameBytes = nameLength <= name.Length ? name[..nameLength] : new byte[nameLength];
+        Encoding.ASCII.GetBytes(key, nameBytes);
+        for (var i = 0; i < nameBytes.Length; i++)
+        {
+            if (nameBytes[i] is >= (byte)'A' and <= (byte)'Z')
+                nameBytes[i] |= 0x20;
+        }
+
+        foreach (var value in values)
+        {
+            var v = value ?? "";
+            if (_valueScratch.Length < v.Length)
+                _valueScratch = new byte[Math.Max(v.Length, _valueScratch.Length * 2)];
+            var valueLength = Encoding.Latin1.GetBytes(v, _valueScratch);
+            Append(nameBytes, _valueScratch.AsSpan(0, valueLength), ref length);
         }
     }
 
