@@ -13,6 +13,11 @@ namespace Weft.Proxy.Hosting;
 /// logging scope for the request — both AsyncLocals, so every continuation of the forwarded request then restores a
 /// non-default execution context. With the sidecar's usual filter (<c>Microsoft</c> at Warning) that bought nothing:
 /// the category writes only at Information. Spans are <c>ProxyTracing</c>'s own, parented on <c>traceparent</c>.</item>
+/// <item>Kestrel's per-connection logging scope (<c>ConnectionId:...</c>, begun on its general logger, the category
+/// above) is not begun. Kestrel begins it around every connection it hands to the listeners, and it too is an
+/// AsyncLocal: every await of every request on that connection captured a non-default execution context, and every
+/// continuation ran inside <c>ExecutionContext.Run</c> on the epoll engine's thread, to carry a scope that `weft proxy`'s
+/// console never prints (no <c>IncludeScopes</c>). Kestrel's log lines themselves are kept.</item>
 /// </list>
 /// </summary>
 internal sealed class ProxyLoggerFactory(ILoggerFactory inner) : ILoggerFactory
@@ -41,7 +46,8 @@ internal sealed class ProxyLoggerFactory(ILoggerFactory inner) : ILoggerFactory
 
     private sealed class DroppingLogger(ILogger inner) : ILogger
     {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => inner.BeginScope(state);
+        // Kestrel's one scope is the connection's (see above).
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
         public bool IsEnabled(LogLevel logLevel) => inner.IsEnabled(logLevel);
 

@@ -49,6 +49,34 @@ public sealed class ProxyLoggerFactoryTests
     }
 
     [Fact]
+    public void KestrelConnectionScope_AsWeftProxyLogs_LeavesTheExecutionContextDefault()
+    {
+        // What `weft proxy` configures (a console whose provider takes external scopes): Kestrel's scope around each
+        // connection would be an AsyncLocal that every request's continuation then runs inside.
+        using var inner = LoggerFactory.Create(b => b.AddSimpleConsole().SetMinimumLevel(LogLevel.Information).AddFilter("Microsoft", LogLevel.Warning));
+        var connections = new ProxyLoggerFactory(inner).CreateLogger("Microsoft.AspNetCore.Server.Kestrel");
+        var unwrapped = inner.CreateLogger("Microsoft.AspNetCore.Server.Kestrel");
+
+        var before = ExecutionContext.Capture();
+        using (connections.BeginScope("ConnectionId:{ConnectionId}", "E1"))
+            Assert.Same(before, ExecutionContext.Capture());
+        using (unwrapped.BeginScope("ConnectionId:{ConnectionId}", "E1"))
+            Assert.NotSame(before, ExecutionContext.Capture()); // the same factory unwrapped does set one
+    }
+
+    [Fact]
+    public void KestrelConnectionLines_AreStillWritten()
+    {
+        var captured = new CapturingProvider();
+        using var inner = LoggerFactory.Create(b => b.AddProvider(captured).SetMinimumLevel(LogLevel.Debug).AddFilter("Microsoft", LogLevel.Warning));
+        var connections = new ProxyLoggerFactory(inner).CreateLogger("Microsoft.AspNetCore.Server.Kestrel");
+
+        Assert.True(connections.IsEnabled(LogLevel.Warning));
+        connections.LogWarning("connection warning");
+        Assert.Equal(["connection warning"], captured.Lines);
+    }
+
+    [Fact]
     public async Task TwoSidecars_LoggingAsWeftProxyConfiguresIt_RequestWithoutTraceparentIsStillTraced()
     {
         // With hosting's per-request Activity current, the sidecars' spans were its children: unsampled, so a request
