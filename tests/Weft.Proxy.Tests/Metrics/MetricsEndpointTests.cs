@@ -65,17 +65,20 @@ public sealed class MetricsEndpointTests
         using var client = Mesh.Client(proxy.OutboundAddress, "web");
         var sent = System.Diagnostics.Stopwatch.GetTimestamp();
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/slow")).StatusCode);
-        var seenByClient = System.Diagnostics.Stopwatch.GetElapsedTime(sent).TotalSeconds;
+        // The sidecar records once it has written the last byte, so the client may have its answer first.
+        await Poll.UntilAsync(() => proxy.Metrics.Routes.Sum(r => r.Latency.Count) == 1, "the sidecar recorded the request");
         using var admin = Mesh.Client(proxy.AdminAddress);
 
         var samples = PromText.Parse(await admin.GetStringAsync("/metrics"));
+        var untilScraped = System.Diagnostics.Stopwatch.GetElapsedTime(sent).TotalSeconds;
 
-        // The sidecar's interval lies within the client's and contains the backend's 300 ms: a fixed upper bound
-        // (0.5 s) would also time the machine, which on a loaded 2-core box adds hundreds of ms to any request.
+        // The sidecar's interval contains the backend's 300 ms and lies between the client's send and the scrape that
+        // shows it: a fixed upper bound (0.5 s) would also time the machine, which on a loaded 2-core box adds
+        // hundreds of ms to any request.
         (string, string)[] route = [("peer_service", "web"), ("route", "default")];
         Assert.Equal(1, samples.Value("weft_proxy_request_duration_seconds_count", route));
         var recorded = samples.Value("weft_proxy_request_duration_seconds_sum", route);
-        Assert.InRange(recorded, 0.3, seenByClient + 1e-6);
+        Assert.InRange(recorded, 0.3, untilScraped);
         Assert.Equal(0, samples.Value("weft_proxy_request_duration_seconds_bucket", [.. route, ("le", "0.25")]));
         // Every bucket agrees with that duration: the request is counted from the first bound at or above it on.
         var buckets = samples.Find("weft_proxy_request_duration_seconds_bucket", route);
