@@ -175,6 +175,7 @@ internal static partial class ProxyCommand
 
     private static async Task<int> RunAsync(SidecarOptions options, CancellationToken ct)
     {
+        Weft.Proxy.Net.MallocArenas.Limit();
         SidecarRunner sidecar;
         try
         {
