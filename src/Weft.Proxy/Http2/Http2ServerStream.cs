@@ -24,8 +24,6 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
     private readonly Stream _bodyStream;
     private readonly ResponseBodyWriter _responseWriter;
     private readonly Stream _responseStream;
-    private FeatureCollection? _features;
-    private int _featuresRevision;
     private DefaultHttpContext? _context;
     private CancellationTokenSource _aborted = new();
     private Pipe? _requestPipe;
@@ -100,26 +98,11 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
         if (!_aborted.TryReset())
             _aborted = new CancellationTokenSource();
         RequestAborted = _aborted.Token;
-        if (_features is null || _features.Revision != _featuresRevision)
-        {
-            _features = new FeatureCollection(_connection.ConnectionFeatures);
-            _features.Set<IHttpRequestFeature>(this);
-            _features.Set<IHttpResponseFeature>(this);
-            _features.Set<IHttpResponseBodyFeature>(this);
-            _features.Set<IHttpRequestBodyDetectionFeature>(this);
-            _features.Set<IRequestBodyPipeFeature>(this);
-            _features.Set<IHttpRequestLifetimeFeature>(this);
-            _features.Set<IHttpResetFeature>(this);
-            _features.Set<IHttpResponseTrailersFeature>(this);
-            _features.Set<IHttpRequestTrailersFeature>(this);
-            _features.Set(_connection.ConnectionFeature);
-            _featuresRevision = _features.Revision;
-            _context = new DefaultHttpContext(_features);
-        }
+        ResetFeatures();
+        if (_context is null)
+            _context = new DefaultHttpContext(this);
         else
-        {
-            _context!.Initialize(_features);
-        }
+            _context.Initialize(this);
     }
 
     /// <summary>
@@ -180,7 +163,7 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
             if (failure is null)
             {
                 // A body feature the app put in front of ours (the access log's counting stream) flushes into ours.
-                if (_features!.Get<IHttpResponseBodyFeature>() is { } body && !ReferenceEquals(body, this))
+                if (((IFeatureCollection)this).Get<IHttpResponseBodyFeature>() is { } body && !ReferenceEquals(body, this))
                     await body.CompleteAsync();
                 await EndResponseAsync();
             }

@@ -1,0 +1,96 @@
+using System.Collections;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Weft.Proxy.Http2;
+
+/// <summary>
+/// The stream is its request's feature collection, as Kestrel's HTTP/2 stream is: the features it implements itself are
+/// found by comparing the type asked for, not by a dictionary lookup (a request asks for about ten, each fetched again per
+/// request because the revision moves with every request, so <see cref="Microsoft.AspNetCore.Http.DefaultHttpContext"/>'s
+/// cache never serves a previous one). A feature someone sets during the request (the access log's counting body, YARP's
+/// error) goes into a small table that is checked first and cleared at the next request; anything else comes from the
+/// connection's features (the listener, the TLS client certificate).
+/// </summary>
+internal sealed partial class Http2ServerStream : IFeatureCollection
+{
+    // Set during this request, over the stream's own and the connection's (a null value hides one of them).
+    private Dictionary<Type, object?>? _set;
+    private int _revision;
+
+    /// <summary>Starts the next request's features: what was set during the last one is gone.</summary>
+    private void ResetFeatures()
+    {
+        _set?.Clear();
+        _revision++;
+    }
+
+    bool IFeatureCollection.IsReadOnly => false;
+
+    int IFeatureCollection.Revision => _revision;
+
+    object? IFeatureCollection.this[Type key]
+    {
+        get
+        {
+            ArgumentNullException.ThrowIfNull(key);
+            if (_set is { Count: > 0 } set && set.TryGetValue(key, out var value))
+                return value;
+            return Own(key) ?? _connection.ConnectionFeatures[key];
+        }
+        set
+        {
+            ArgumentNullException.ThrowIfNull(key);
+            (_set ??= new Dictionary<Type, object?>())[key] = value;
+            _revision++;
+        }
+    }
+
+    TFeature? IFeatureCollection.Get<TFeature>() where TFeature : default => (TFeature?)((IFeatureCollection)this)[typeof(TFeature)];
+
+    void IFeatureCollection.Set<TFeature>(TFeature? instance) where TFeature : default => ((IFeatureCollection)this)[typeof(TFeature)] = instance;
+
+    /// <summary>The features this stream implements (and the connection's HTTP feature), by type.</summary>
+    private object? Own(Type key)
+    {
+        if (key == typeof(IHttpRequestFeature) || key == typeof(IHttpResponseFeature) || key == typeof(IHttpResponseBodyFeature)
+            || key == typeof(IHttpRequestBodyDetectionFeature) || key == typeof(IRequestBodyPipeFeature) || key == typeof(IHttpRequestLifetimeFeature)
+            || key == typeof(IHttpResetFeature) || key == typeof(IHttpResponseTrailersFeature) || key == typeof(IHttpRequestTrailersFeature))
+            return this;
+        return key == typeof(IHttpConnectionFeature) ? _connection.ConnectionFeature : null;
+    }
+
+    private static readonly Type[] OwnTypes =
+    [
+        typeof(IHttpRequestFeature), typeof(IHttpResponseFeature), typeof(IHttpResponseBodyFeature), typeof(IHttpRequestBodyDetectionFeature),
+        typeof(IRequestBodyPipeFeature), typeof(IHttpRequestLifetimeFeature), typeof(IHttpResetFeature), typeof(IHttpResponseTrailersFeature),
+        typeof(IHttpRequestTrailersFeature), typeof(IHttpConnectionFeature),
+    ];
+
+    IEnumerator<KeyValuePair<Type, object>> IEnumerable<KeyValuePair<Type, object>>.GetEnumerator()
+    {
+        var seen = new HashSet<Type>();
+        if (_set is { } set)
+        {
+            foreach (var (type, value) in set)
+            {
+                seen.Add(type);
+                if (value is not null)
+                    yield return new(type, value);
+            }
+        }
+
+        foreach (var type in OwnTypes)
+        {
+            if (seen.Add(type))
+                yield return new(type, Own(type)!);
+        }
+
+        foreach (var pair in _connection.ConnectionFeatures)
+        {
+            if (seen.Add(pair.Key))
+                yield return pair;
+        }
+    }
+
+    IEnumerator IEnumerable.GetEnumerator() => ((IEnumerable<KeyValuePair<Type, object>>)this).GetEnumerator();
+}
