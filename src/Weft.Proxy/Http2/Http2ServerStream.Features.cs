@@ -49,22 +49,25 @@ internal sealed partial class Http2ServerStream : IFeatureCollection
 
     void IFeatureCollection.Set<TFeature>(TFeature? instance) where TFeature : default => ((IFeatureCollection)this)[typeof(TFeature)] = instance;
 
-    /// <summary>The features this stream implements (and the connection's HTTP feature), by type.</summary>
-    private object? Own(Type key)
-    {
-        if (key == typeof(IHttpRequestFeature) || key == typeof(IHttpResponseFeature) || key == typeof(IHttpResponseBodyFeature)
-            || key == typeof(IHttpRequestBodyDetectionFeature) || key == typeof(IRequestBodyPipeFeature) || key == typeof(IHttpRequestLifetimeFeature)
-            || key == typeof(IHttpResetFeature) || key == typeof(IHttpResponseTrailersFeature) || key == typeof(IHttpRequestTrailersFeature))
-            return this;
-        return key == typeof(IHttpConnectionFeature) ? _connection.ConnectionFeature : null;
-    }
-
+    /// <summary>The features this stream implements, and the connection's HTTP feature (last).</summary>
     private static readonly Type[] OwnTypes =
     [
         typeof(IHttpRequestFeature), typeof(IHttpResponseFeature), typeof(IHttpResponseBodyFeature), typeof(IHttpRequestBodyDetectionFeature),
         typeof(IRequestBodyPipeFeature), typeof(IHttpRequestLifetimeFeature), typeof(IHttpResetFeature), typeof(IHttpResponseTrailersFeature),
         typeof(IHttpRequestTrailersFeature), typeof(IHttpConnectionFeature),
     ];
+
+    /// <summary>One of <see cref="OwnTypes"/>' features by type, or null.</summary>
+    private object? Own(Type key)
+    {
+        foreach (var type in OwnTypes)
+        {
+            if (type == key)
+                return type == typeof(IHttpConnectionFeature) ? _connection.ConnectionFeature : this;
+        }
+
+        return null;
+    }
 
     IEnumerator<KeyValuePair<Type, object>> IEnumerable<KeyValuePair<Type, object>>.GetEnumerator()
     {
