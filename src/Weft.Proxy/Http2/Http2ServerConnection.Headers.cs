@@ -53,24 +53,25 @@ internal sealed partial class Http2ServerConnection
     /// <summary>The fields, names lower-cased; connection-specific ones (8.2.2) and pseudo-header names left out.</summary>
     private void AppendFields(IHeaderDictionary headers, ref int length)
     {
+        // One scratch for every field's lower-cased name.
+        Span<byte> name = stackalloc byte[256];
         // Our own collection (the usual case) is walked with its struct enumerator: through the interface, every
         // response would box one.
         if (headers is HeaderDictionary own)
         {
             foreach (var (key, values) in own)
-                AppendField(key, values, ref length);
+                AppendField(key, values, name, ref length);
             return;
         }
 
         foreach (var (key, values) in headers)
-            AppendField(key, values, ref length);
+            AppendField(key, values, name, ref length);
     }
 
-    private void AppendField(string key, StringValues values, ref int length)
+    private void AppendField(string key, StringValues values, Span<byte> name, ref int length)
     {
         if (key.Length == 0 || key[0] == ':' || IsConnectionSpecific(key))
             return;
-        Span<byte> name = stackalloc byte[256];
         var nameLength = Encoding.ASCII.GetByteCount(key);
         var nameBytes = nameLength <= name.Length ? name[..nameLength] : new byte[nameLength];
         Encoding.ASCII.GetBytes(key, nameBytes);
