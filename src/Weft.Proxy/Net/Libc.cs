@@ -85,6 +85,12 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true)]
     public static partial nint read(int fd, void* buffer, nint length);
 
+    /// <summary>glibc's <c>mallopt</c> parameter for the most malloc arenas (see <see cref="MallocArenas"/>).</summary>
+    public const int M_ARENA_MAX = -8;
+
+    [LibraryImport(Lib)]
+    public static partial int mallopt(int param, int value);
+
     public static int Errno => Marshal.GetLastPInvokeError();
 
     /// <summary>The SocketError .NET reports for a Linux errno (the subset sockets meet; the rest as SocketError.SocketError).</summary>

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace Weft.Proxy.Net;
 
 /// <summary>
@@ -12,12 +10,10 @@ namespace Weft.Proxy.Net;
 /// path allocates on the managed heap, not with malloc, and the same-run A/B found no CPU cost (README, design notes).
 /// An operator's own <c>MALLOC_ARENA_MAX</c> wins; elsewhere than glibc this does nothing.
 /// </summary>
-public static partial class MallocArenas
+internal static class MallocArenas
 {
     /// <summary>The cap the sidecar sets unless <c>MALLOC_ARENA_MAX</c> is in its environment.</summary>
     public const int Default = 2;
-
-    private const int M_ARENA_MAX = -8;
 
     /// <summary>Sets the cap once at start (before the listeners' threads exist); returns the cap in force, or null when none was set.</summary>
     public static int? Limit(int max = Default)
@@ -28,7 +24,7 @@ public static partial class MallocArenas
             return null;
         try
         {
-            return mallopt(M_ARENA_MAX, max) == 1 ? max : null;
+            return Libc.mallopt(Libc.M_ARENA_MAX, max) == 1 ? max : null;
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
         {
@@ -36,7 +32,4 @@ public static partial class MallocArenas
             return null;
         }
     }
-
-    [LibraryImport("libc")]
-    private static partial int mallopt(int param, int value);
 }
