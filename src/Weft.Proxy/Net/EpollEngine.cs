@@ -33,6 +33,10 @@ internal sealed unsafe class EpollEngine : IDisposable
     // Touched on the engine's thread only.
     private readonly List<IBatchEndWork> _batchEnd = [];
 
+    // Written by the engine's thread before each wait; see AllocatedBytes.
+    private long _allocated;
+    private volatile bool _waiting;
+
     /// <summary>Whether this platform has epoll (the engine is not used elsewhere).</summary>
     public static bool IsSupported => OperatingSystem.IsLinux();
 
@@ -77,6 +81,24 @@ internal sealed unsafe class EpollEngine : IDisposable
                 engines[i] = new EpollEngine($"weft-epoll-{i}");
             Volatile.Write(ref s_engines, engines);
             return engines;
+        }
+    }
+
+    /// <summary>The process's engines that exist so far (none before the first socket).</summary>
+    public static IReadOnlyList<EpollEngine> All => Volatile.Read(ref s_engines) ?? [];
+
+    /// <summary>
+    /// Bytes the engine's thread had allocated when it last finished a batch, and whether it is waiting for events now
+    /// (then nothing it did since is missing from the figure). One read of the thread's allocation counter per wake-up:
+    /// what the fast path allocates on this thread, without what the rest of the process does beside it.
+    /// </summary>
+    public (long Bytes, bool Waiting) AllocatedBytes
+    {
+        get
+        {
+            // Waiting first: it is set after the figure, so when it reads true the figure read next is at least that batch's.
+            var waiting = _waiting;
+            return (Volatile.Read(ref _allocated), waiting);
         }
     }
 
@@ -169,7 +191,10 @@ internal sealed unsafe class EpollEngine : IDisposable
         {
             while (!_stopping)
             {
+                Volatile.Write(ref _allocated, GC.GetAllocatedBytesForCurrentThread());
+                _waiting = true;
                 var n = Libc.epoll_wait(_epoll, events, MaxEvents, -1);
+                _waiting = false;
                 if (n < 0)
                 {
                     if (Libc.Errno == Libc.EINTR)

@@ -54,6 +54,14 @@ internal sealed class RawClient : IDisposable
         return (GC.GetTotalAllocatedBytes(precise: true) - before) / times;
     }
 
+    /// <summary>Bytes the epoll engine threads (where the fast path runs) allocated per request over <paramref name="times"/> requests.</summary>
+    public async Task<long> EngineBytesPerRequestAsync(byte[] request, int times)
+    {
+        var before = await EngineAllocations.ReadAsync();
+        await SendOkAsync(request, times);
+        return (await EngineAllocations.ReadAsync() - before) / times;
+    }
+
     public async Task SendAsync(byte[] bytes)
     {
         var sent = 0;
