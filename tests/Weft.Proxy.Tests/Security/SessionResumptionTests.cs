@@ -61,6 +61,25 @@ public sealed class SessionResumptionTests : IDisposable
         Assert.Equal(0, sidecar.Workload!.TlsHandshakeFailures);
     }
 
+    /// <summary>
+    /// A connection with <paramref name="savedWith"/>'s certificate that saves its session, then one with
+    /// <paramref name="offeredWith"/>'s that offers it. In a clean-clone CI run on 27 Nov (2 cores, the rest of the suite
+    /// in parallel; never when the class ran alone, 8 of 8 under a CPU load) the server answered billing's offered session with a
+    /// full handshake instead of resuming it, so this test had nothing to check; the pair is then tried again, at most
+    /// three times. Whether resumption happens
+    /// at all is <see cref="SClient_SecondConnectionOffersTheSavedSession_IsResumed_AndStillReachesTheApp"/>'s to say.
+    /// </summary>
+    private static async Task<(string First, string Resumed)> SaveAndResumeAsync(string address, string savedWith, string offeredWith, string session)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var first = await SClientAsync($"-connect {address} {savedWith} -sess_out {session}");
+            var resumed = await SClientAsync($"-connect {address} {offeredWith} -sess_in {session}");
+            if (resumed.Contains("Reused, TLSv1.3") || attempt == 3)
+                return (first, resumed);
+        }
+    }
+
     [Fact]
     public async Task ResumedSession_IsTheServiceWhoseCertificateMadeIt_NotTheCertificateOfferedWithIt()
     {
@@ -73,12 +92,10 @@ public sealed class SessionResumptionTests : IDisposable
         var frontendSession = Path.Combine(_dir.FullName, "frontend.session");
         var billingSession = Path.Combine(_dir.FullName, "billing.session");
 
-        var frontendFirst = await SClientAsync($"-connect {address} {frontend} -sess_out {frontendSession}");
-        var billingFirst = await SClientAsync($"-connect {address} {billing} -sess_out {billingSession}");
-        var frontendResumed = await SClientAsync($"-connect {address} {frontend} -sess_in {frontendSession}");
+        var (frontendFirst, frontendResumed) = await SaveAndResumeAsync(address, frontend, frontend, frontendSession);
         // billing's session, offered by a client holding frontend's certificate: the server resumes billing's session,
         // and billing is what the intentions see.
-        var billingResumed = await SClientAsync($"-connect {address} {frontend} -sess_in {billingSession}");
+        var (billingFirst, billingResumed) = await SaveAndResumeAsync(address, billing, frontend, billingSession);
 
         Assert.True(frontendFirst.Contains("HTTP/1.1 200") && frontendFirst.Contains("orders app"), frontendFirst);
         Assert.True(billingFirst.Contains("HTTP/1.1 403") && billingFirst.Contains("intention-denied"), billingFirst);
