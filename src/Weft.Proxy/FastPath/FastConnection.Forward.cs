@@ -327,7 +327,7 @@ internal sealed partial class FastConnection
     {
         var framing = _response.Framing(_head.IsHead);
         var reusable = !_response.Close;
-        var close = framing == BodyFraming.Close || _closeRequested;
+        var close = framing == BodyFraming.Close || CloseRequested;
         if (close)
             _closeAfter = true;
         WriteResponseHead(close);

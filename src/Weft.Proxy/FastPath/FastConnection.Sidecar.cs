@@ -338,7 +338,7 @@ internal sealed partial class FastConnection
         var noBody = NoBody;
         var length = ContentLengthOf(response);
         var chunked = !noBody && length < 0;
-        var close = _closeRequested;
+        var close = CloseRequested;
         if (close)
             _closeAfter = true;
         WriteSidecarHead(response, headSize, chunked, close);

@@ -99,7 +99,7 @@ internal sealed partial class FastConnection
             {
                 var noBody = NoBody;
                 var chunked = !noBody && length < 0;
-                var close = _closeRequested;
+                var close = CloseRequested;
                 if (close)
                     _closeAfter = true;
                 WriteH2Head(stream, headSize, chunked, close);

@@ -140,7 +140,7 @@ internal sealed partial class FastConnection
             _waiting = true;
             // Pairs with the barrier in OnCloseRequested: either it sees us waiting, or we see its flag.
             Interlocked.MemoryBarrier();
-            if (_closeRequested || _clientGone)
+            if (CloseRequested || _clientGone)
             {
                 _waiting = false;
                 return false;
@@ -160,7 +160,7 @@ internal sealed partial class FastConnection
             if (result.IsCanceled)
             {
                 _input.AdvanceTo(buffer.Start);
-                if (_closeRequested || _idleExpired || _clientGone)
+                if (CloseRequested || _idleExpired || _clientGone)
                     return false;
                 continue;
             }
@@ -290,7 +290,7 @@ internal sealed partial class FastConnection
             status = _clientGone ? 0 : ProxyErrors.Status(_error);
             if (!_clientGone)
             {
-                ProxyErrors.WriteHttp1(_output, _error, _errorMessage!, _closeAfter || _closeRequested, _time.GetUtcNow());
+                ProxyErrors.WriteHttp1(_output, _error, _errorMessage!, _closeAfter || CloseRequested, _time.GetUtcNow());
                 var flush = await _output.FlushAsync();
                 if (flush.IsCompleted)
                     _clientGone = true;
@@ -419,6 +419,14 @@ internal sealed partial class FastConnection
         _active?.Dispose();
         CancelExchange();
     }
+
+    /// <summary>
+    /// Kestrel asked this connection to close, or the sidecar began to drain (<see cref="Http1FastPath.BeginDrain"/>):
+    /// the next response says <c>Connection: close</c> and the connection ends after it. Kestrel asks each connection
+    /// only after its listeners have stopped accepting, so without the drain flag a response written in between went
+    /// out as keep-alive.
+    /// </summary>
+    private bool CloseRequested => _closeRequested || _owner.Draining;
 
     private void OnCloseRequested()
     {

@@ -27,6 +27,14 @@ internal sealed class Http1FastPath(MeshConfig config, TimeProvider time, ProxyM
 
     public MeshConfig Config => config;
     public TimeProvider Time => time;
+
+    private volatile bool _draining;
+
+    /// <summary>Whether the sidecar is draining: every response from now on closes its connection.</summary>
+    public bool Draining => _draining;
+
+    /// <summary>Called by the host when it starts to drain, before its listeners stop accepting.</summary>
+    public void BeginDrain() => _draining = true;
     public bool Count { get; } = metrics.Enabled;
     public ProxyTracing? Tracing => tracing;
     public ILogger Log => log;

@@ -203,6 +203,7 @@ internal sealed class ProxyHost : IAsyncDisposable
             return;
         var wait = drain ?? Options.DrainTime;
         _log.Draining(wait);
+        FastPath?.BeginDrain();
         using var cts = new CancellationTokenSource(wait, Options.Time);
         try
         {
