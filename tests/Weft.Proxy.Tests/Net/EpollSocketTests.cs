@@ -284,6 +284,31 @@ public sealed class EpollSocketTests
     }
 
     [Fact]
+    public async Task AllocatedBytes_counts_what_a_completion_allocates_on_the_engine_thread()
+    {
+        var (client, server) = await PairAsync();
+        using (client)
+        using (server)
+        {
+            var before = await FastPath.EngineAllocations.ReadAsync();
+            var receive = ReceiveThenAllocate();
+            await server.SendAsync("x"u8.ToArray());
+            var (thread, kept) = await receive.WaitAsync(Limit);
+            var after = await FastPath.EngineAllocations.ReadAsync();
+
+            Assert.Equal("weft-epoll-0", thread);
+            // At least that array (other tests' connections share the engine, so more may come with it).
+            Assert.True(after - before >= kept.Length, $"engine thread allocated {after - before} bytes, the completion {kept.Length}");
+
+            async Task<(string?, byte[])> ReceiveThenAllocate()
+            {
+                await client.ReceiveAsync(new byte[8]).ConfigureAwait(false);
+                return (Thread.CurrentThread.Name, new byte[200_000]);
+            }
+        }
+    }
+
+    [Fact]
     public async Task Completions_go_to_the_thread_pool_when_inline_completions_are_off()
     {
         var (client, server) = await PairAsync();
