@@ -27,14 +27,6 @@ internal sealed class Http1FastPath(MeshConfig config, TimeProvider time, ProxyM
 
     public MeshConfig Config => config;
     public TimeProvider Time => time;
-
-    private volatile bool _draining;
-
-    /// <summary>Whether the sidecar is draining: every response from now on closes its connection.</summary>
-    public bool Draining => _draining;
-
-    /// <summary>Called by the host when it starts to drain, before its listeners stop accepting.</summary>
-    public void BeginDrain() => _draining = true;
     public bool Count { get; } = metrics.Enabled;
     public ProxyTracing? Tracing => tracing;
     public ILogger Log => log;
@@ -42,6 +34,13 @@ internal sealed class Http1FastPath(MeshConfig config, TimeProvider time, ProxyM
 
     private long _connections;
     private long _fallBacks;
+    private volatile bool _draining;
+
+    /// <summary>Whether the sidecar is draining: every response from now on closes its connection.</summary>
+    public bool Draining => _draining;
+
+    /// <summary>Called by the host when it starts to drain, before its listeners stop accepting.</summary>
+    public void BeginDrain() => _draining = true;
 
     /// <summary>Client connections the fast path has read, and those of them it handed to Kestrel at some request.</summary>
     public long Connections => Interlocked.Read(ref _connections);
