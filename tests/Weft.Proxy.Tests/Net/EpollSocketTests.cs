@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Weft.Proxy.Net;
+using Weft.Tests.Shared;
 
 namespace Weft.Proxy.Tests.Net;
 
@@ -35,7 +36,6 @@ public sealed class EpollSocketTests
     private static async Task<Task<int>> ParkedSend(EpollSocket client)
     {
         var chunk = new byte[1 << 16];
-        var deadline = DateTime.UtcNow + Limit;
         while (true)
         {
             Task<int>? parked = null;
@@ -49,11 +49,8 @@ public sealed class EpollSocketTests
             if (parked is null)
                 throw new Xunit.Sdk.XunitException("no send parked after 256 MiB");
             // Queued = sent but unacknowledged + not yet sent; once only the unsent remain, nothing frees space.
-            while (!parked.IsCompleted && Queued(client, SIOCOUTQ) != Queued(client, SIOCOUTQNSD))
-            {
-                Assert.True(DateTime.UtcNow < deadline, "the kernel never had the sent bytes acknowledged");
-                await Task.Yield();
-            }
+            await Poll.UntilAsync(() => parked.IsCompleted || Queued(client, SIOCOUTQ) == Queued(client, SIOCOUTQNSD),
+                "the kernel had the sent bytes acknowledged", Limit);
 
             if (!parked.IsCompleted)
                 return parked;
