@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace Weft.Proxy.Http2;
@@ -45,7 +46,32 @@ internal sealed partial class Http2ServerStream : IFeatureCollection
         }
     }
 
-    TFeature? IFeatureCollection.Get<TFeature>() where TFeature : default => (TFeature?)((IFeatureCollection)this)[typeof(TFeature)];
+    TFeature? IFeatureCollection.Get<TFeature>() where TFeature : default
+    {
+        // Nothing set during this request (the usual case): the stream's own features and the connection's HTTP feature
+        // by comparing type handles, as Kestrel's generated collection does. Through the indexer, each call made a Type
+        // object of the handle and cast the result back: about 4% of the one-hop HTTP/2 profile's samples.
+        if (_set is not { Count: > 0 })
+        {
+            if (typeof(TFeature) == typeof(IHttpRequestFeature) || typeof(TFeature) == typeof(IHttpResponseFeature)
+                || typeof(TFeature) == typeof(IHttpResponseBodyFeature) || typeof(TFeature) == typeof(IHttpRequestBodyDetectionFeature)
+                || typeof(TFeature) == typeof(IRequestBodyPipeFeature) || typeof(TFeature) == typeof(IHttpRequestLifetimeFeature)
+                || typeof(TFeature) == typeof(IHttpResetFeature) || typeof(TFeature) == typeof(IHttpResponseTrailersFeature)
+                || typeof(TFeature) == typeof(IHttpRequestTrailersFeature))
+            {
+                var self = this;
+                return Unsafe.As<Http2ServerStream, TFeature>(ref self);
+            }
+
+            if (typeof(TFeature) == typeof(IHttpConnectionFeature))
+            {
+                var connection = _connection.ConnectionFeature;
+                return Unsafe.As<IHttpConnectionFeature, TFeature>(ref connection);
+            }
+        }
+
+        return (TFeature?)((IFeatureCollection)this)[typeof(TFeature)];
+    }
 
     void IFeatureCollection.Set<TFeature>(TFeature? instance) where TFeature : default => ((IFeatureCollection)this)[typeof(TFeature)] = instance;
 
