@@ -18,16 +18,16 @@ namespace Weft.Proxy.Forwarding;
 /// </summary>
 internal sealed class ForwardLayer(IHttpForwarder forwarder, ILogger log, FastPath.RawHttp1Client? appClient = null) : ProxyLayer
 {
-    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
-    public override async ValueTask InvokeAsync(ProxyCall call)
-    {
-        // Plain HTTP/1.1 to the app, or to an instance without a sidecar: the fast path's raw pooled connections instead of YARP.
-        if (appClient is not null && (call.Listener.Kind == Listeners.ListenerKind.Inbound ? appClient.Inbound : appClient.Direct) && appClient.Takes(call))
-        {
-            await appClient.SendAsync(call);
-            return;
-        }
+    // Plain HTTP/1.1 to the app, or to an instance without a sidecar: the fast path's raw pooled connections instead of
+    // YARP. Returned as it is, not awaited here: one async frame fewer on every such request.
+    public override ValueTask InvokeAsync(ProxyCall call) =>
+        appClient is not null && (call.Listener.Kind == Listeners.ListenerKind.Inbound ? appClient.Inbound : appClient.Direct) && appClient.Takes(call)
+            ? appClient.SendAsync(call)
+            : ForwardAsync(call);
 
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
+    private async ValueTask ForwardAsync(ProxyCall call)
+    {
         var binding = call.Target!.Binding;
         var endpoint = call.Endpoint!.Endpoint;
         var sidecar = endpoint.Sidecar;
