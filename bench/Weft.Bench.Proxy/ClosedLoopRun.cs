@@ -39,6 +39,8 @@ internal static class ClosedLoopRun
         }
 
         var rounds = runnable.ToDictionary(t => t.Name, _ => new List<LoadResult>());
+        // The round each of those results ran in, so that two targets' runs next to each other can be paired (Paired).
+        var roundOf = new Dictionary<LoadResult, int>(ReferenceEqualityComparer.Instance);
         for (var round = 0; round < ctx.Rounds; round++)
         {
             for (var i = 0; i < runnable.Count; i++)
@@ -47,6 +49,7 @@ internal static class ClosedLoopRun
                 if (failed.ContainsKey(target.Name)) continue;
                 if (await TryLoad(target, ctx.LoadSeconds, $"round {round + 1}") is not { } result) continue;
                 rounds[target.Name].Add(result);
+                roundOf[result] = round + 1;
                 progress($"{label} round {round + 1}/{ctx.Rounds} {target.Name}: {result.RequestsPerSecond:F0} req/s, p99 {result.P99Ms:F2} ms, " +
                     $"proxy {result.ProxyCpuUsPerRequest:F1} µs/req, backend {result.BackendCorePercent:F0}% of a core, machine {result.Sample.MachineBusyPercent:F0}% busy, {result.Errors} errors");
             }
@@ -57,9 +60,22 @@ internal static class ClosedLoopRun
         var directRps = Median("direct", r => r.RequestsPerSecond);
         var haproxyRps = Median("haproxy", r => r.RequestsPerSecond);
         var haproxyCpu = Median("haproxy", r => r.ProxyCpuUsPerRequest);
+        // The reference of the per-round columns: HAProxy in front of the backend, or the TLS pair of the mTLS run.
+        var reference = rounds.ContainsKey("haproxy") ? "haproxy" : rounds.ContainsKey(HaproxyTlsPairTarget.TargetName) ? HaproxyTlsPairTarget.TargetName : null;
+
+        // The target over the reference in each round both ran: the median and range of those ratios.
+        string PerRound(string name, Func<LoadResult, double> f)
+        {
+            if (reference is null || name == reference) return "-";
+            var theirs = rounds[reference].ToDictionary(x => roundOf[x], f);
+            var ratios = rounds[name].Where(x => theirs.TryGetValue(roundOf[x], out var b) && b > 0 && double.IsFinite(f(x)))
+                .Select(x => f(x) / theirs[roundOf[x]]).ToList();
+            return Paired.Describe(ratios);
+        }
 
         var table = new Table(title, "target", "req/s", "vs direct", "vs haproxy", "p50 ms", "p99 ms", "proxy CPU µs/req", "vs haproxy",
-            "proxy %core", "backend %core", "machine busy %", "RSS idle MB", "RSS max MB", "errors");
+            "proxy %core", "backend %core", "machine busy %", "RSS idle MB", "RSS max MB", "errors",
+            $"req/s vs {reference ?? "haproxy"}, per round", $"CPU/req vs {reference ?? "haproxy"}, per round");
         var json = new JsonObject();
         foreach (var target in targets)
         {
@@ -70,12 +86,19 @@ internal static class ClosedLoopRun
             var cpu = Median(target.Name, x => x.ProxyCpuUsPerRequest);
             var idle = idleRssKiB.GetValueOrDefault(target.Name);
             var maxRss = r.Max(x => x.Sample.MaxRssKiB);
+            var roundsJson = new JsonArray(r.Select(x =>
+            {
+                var o = x.ToJson();
+                o["round"] = roundOf[x];
+                return (JsonNode)o;
+            }).ToArray());
             table.Row(target.Name, Table.F(rps), Table.Ratio(rps, directRps), Table.Ratio(rps, haproxyRps),
                 Table.F(Median(target.Name, x => x.P50Ms), 3), Table.F(Median(target.Name, x => x.P99Ms), 3),
                 Table.F(cpu, 1), Table.Ratio(cpu, haproxyCpu),
                 Table.F(Median(target.Name, x => x.ProxyCorePercent)), Table.F(Median(target.Name, x => x.BackendCorePercent)),
                 Table.F(Median(target.Name, x => x.Sample.MachineBusyPercent)),
-                Table.Mb(idle), Table.Mb(maxRss), r.Sum(x => x.Errors).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                Table.Mb(idle), Table.Mb(maxRss), r.Sum(x => x.Errors).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                PerRound(target.Name, x => x.RequestsPerSecond), PerRound(target.Name, x => x.ProxyCpuUsPerRequest));
             json[target.Name] = new JsonObject
             {
                 ["median_rps"] = LoadResult.Round(rps),
@@ -86,7 +109,7 @@ internal static class ClosedLoopRun
                 ["proxy_cpu_vs_haproxy"] = LoadResult.Round(cpu / haproxyCpu),
                 ["idle_rss_kib"] = idle,
                 ["max_rss_kib"] = maxRss,
-                ["rounds"] = new JsonArray(r.Select(x => (JsonNode)x.ToJson()).ToArray()),
+                ["rounds"] = roundsJson,
             };
         }
 

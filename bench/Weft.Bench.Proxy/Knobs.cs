@@ -132,22 +132,28 @@ internal static class KnobRun
         double Get(string part, string target, string field) =>
             results[part]?[target]?[field] is JsonValue v && double.TryParse(v.ToJsonString(), CultureInfo.InvariantCulture, out var d) ? d : double.NaN;
         var baseline = TargetName(launches[0]);
-        var table = new Table("Knobs: one-hop sidecars, each started with one change, same run (vs = ratio to the baseline sidecar)",
-            "knob", "RSS idle MB", "RSS max MB", "vs", "RSS after MB", "req/s", "vs", "CPU µs/req", "vs", "fixed CPU µs/req", "vs", "fixed p99 ms");
+        // The closed-loop figures of whichever load ran (HTTP/1.1, or h2c with --only http2).
+        var part = results["http1"] is JsonObject ? "http1" : "http2";
+        var table = new Table($"Knobs: one-hop sidecars, each started with one change, same run (vs = ratio to the baseline sidecar; req/s and CPU: {part})",
+            "knob", "RSS idle MB", "RSS max MB", "vs", "RSS after MB", "req/s", "vs", "CPU µs/req", "vs", "fixed CPU µs/req", "vs", "fixed p99 ms",
+            "req/s vs baseline, per round", "CPU/req vs baseline, per round");
         foreach (var launch in launches)
         {
             var name = TargetName(launch);
-            var idle = Get("http1", name, "idle_rss_kib");
-            var max = Get("http1", name, "max_rss_kib");
-            var rps = Get("http1", name, "median_rps");
-            var cpu = Get("http1", name, "median_proxy_cpu_us_per_request");
+            var idle = Get(part, name, "idle_rss_kib");
+            var max = Get(part, name, "max_rss_kib");
+            var rps = Get(part, name, "median_rps");
+            var cpu = Get(part, name, "median_proxy_cpu_us_per_request");
             var fixedCpu = Get("fixed_rate", name, "median_proxy_cpu_us_per_request");
-            table.Row(launch.Name, Table.F(idle / 1024, 1), Table.F(max / 1024, 1), Table.Ratio(max, Get("http1", baseline, "max_rss_kib")),
+            var first = launch == launches[0];
+            table.Row(launch.Name, Table.F(idle / 1024, 1), Table.F(max / 1024, 1), Table.Ratio(max, Get(part, baseline, "max_rss_kib")),
                 Table.Mb(afterRssKiB.GetValueOrDefault(name)),
-                Table.F(rps), Table.Ratio(rps, Get("http1", baseline, "median_rps")),
-                Table.F(cpu, 1), Table.Ratio(cpu, Get("http1", baseline, "median_proxy_cpu_us_per_request")),
+                Table.F(rps), Table.Ratio(rps, Get(part, baseline, "median_rps")),
+                Table.F(cpu, 1), Table.Ratio(cpu, Get(part, baseline, "median_proxy_cpu_us_per_request")),
                 Table.F(fixedCpu, 1), Table.Ratio(fixedCpu, Get("fixed_rate", baseline, "median_proxy_cpu_us_per_request")),
-                Table.F(Get("fixed_rate", name, "median_p99_ms_from_send"), 3));
+                Table.F(Get("fixed_rate", name, "median_p99_ms_from_send"), 3),
+                first ? "-" : Paired.Describe(results[part], name, baseline, "rps"),
+                first ? "-" : Paired.Describe(results[part], name, baseline, "proxy_cpu_us_per_request"));
         }
 
         foreach (var launch in launches) table.Note($"{launch.Name}: {launch.Describe()}");
