@@ -152,16 +152,25 @@ internal sealed class SidecarH2Pool : IDisposable
                 {
                     connection = await ConnectAsync(token);
                 }
-                finally
+                catch
                 {
                     lock (_sync)
                         _connecting = false;
                     WakeWaiters();
+                    throw;
                 }
 
+                // The new connection joins the list in the same step that ends the connecting, and only then are the
+                // waiters woken: a waiter that ran in between found neither and opened a second connection past
+                // maxConnections (the backend of Http2ClientTests' stream-limit test saw two now and then).
                 connection.Changed = OnChanged;
                 lock (_sync)
+                {
                     _connections.Add(connection);
+                    _connecting = false;
+                }
+
+                WakeWaiters();
             }
         }
 

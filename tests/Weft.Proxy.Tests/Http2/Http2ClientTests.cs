@@ -226,6 +226,47 @@ public sealed class Http2ClientTests : IDisposable
     }
 
     [Fact]
+    public async Task MaxConnectionsOne_ManyFirstRequestsAtOnce_OpenOneConnection()
+    {
+        // The requests that wait while the first connection opens are woken when it is ready. A waiter woken before the
+        // connection joined the pool's list opened a second one, past maxConnections; busy thread-pool threads beside
+        // the requests widen that window (before the fix, this test failed in 2 of 4 runs, and 60 rounds of the stream-limit
+        // test below under the same load saw two connections in 3 of 4 runs).
+        await using var backend = await H2cBackendAsync(a => a.Run(c => c.Response.WriteAsync(c.Connection.Id)));
+        using var stop = new CancellationTokenSource();
+        var busy = Enumerable.Range(0, Environment.ProcessorCount * 3).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var until = Environment.TickCount64 + 20;
+                while (Environment.TickCount64 < until)
+                {
+                }
+
+                await Task.Yield();
+            }
+        })).ToArray();
+        try
+        {
+            for (var round = 0; round < 40; round++)
+            {
+                using var pool = H2cPool(maxConnections: 1);
+                var answers = await Task.WhenAll(Enumerable.Range(0, 100).Select(i => Task.Run(() => SendAsync(pool, backend.Address, "GET", $"/r{i}"))));
+
+                Assert.All(answers, a => Assert.Equal(200, a.Status));
+                var connections = answers.Select(a => Encoding.ASCII.GetString(a.Body)).Distinct().ToList();
+                Assert.True(connections.Count == 1, $"round {round}: the pool opened {connections.Count} connections with maxConnections 1");
+                Assert.Equal(1, pool.Connections);
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            await Task.WhenAll(busy);
+        }
+    }
+
+    [Fact]
     public async Task CancelledRequest_ResetsItsStream_AndTheConnectionServesOn()
     {
         var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
