@@ -67,10 +67,7 @@ internal static class ClosedLoopRun
         string PerRound(string name, Func<LoadResult, double> f)
         {
             if (reference is null || name == reference) return "-";
-            var theirs = rounds[reference].ToDictionary(x => roundOf[x], f);
-            var ratios = rounds[name].Where(x => theirs.TryGetValue(roundOf[x], out var b) && b > 0 && double.IsFinite(f(x)))
-                .Select(x => f(x) / theirs[roundOf[x]]).ToList();
-            return Paired.Describe(ratios);
+            return Paired.Describe(Paired.Ratios(rounds[name].Select(x => (roundOf[x], f(x))), rounds[reference].Select(x => (roundOf[x], f(x)))));
         }
 
         var table = new Table(title, "target", "req/s", "vs direct", "vs haproxy", "p50 ms", "p99 ms", "proxy CPU µs/req", "vs haproxy",

@@ -12,15 +12,18 @@ namespace Weft.Bench.Proxy;
 internal static class Paired
 {
     /// <summary>A over B of <paramref name="field"/> in each round both ran (the rounds' <c>round</c> numbers).</summary>
-    public static List<double> Ratios(JsonNode? part, string a, string b, string field)
+    public static List<double> Ratios(JsonNode? part, string a, string b, string field) => Ratios(Rounds(part?[a], field), Rounds(part?[b], field));
+
+    /// <summary>A's value over B's in each round both have one (finite values, B's above zero).</summary>
+    public static List<double> Ratios(IEnumerable<(int Round, double Value)> a, IEnumerable<(int Round, double Value)> b)
     {
         var ofB = new Dictionary<int, double>();
-        foreach (var (round, value) in Rounds(part?[b], field))
+        foreach (var (round, value) in b)
             ofB[round] = value;
         var ratios = new List<double>();
-        foreach (var (round, value) in Rounds(part?[a], field))
+        foreach (var (round, value) in a)
         {
-            if (ofB.TryGetValue(round, out var reference) && reference > 0)
+            if (double.IsFinite(value) && ofB.TryGetValue(round, out var reference) && reference > 0 && double.IsFinite(reference))
                 ratios.Add(value / reference);
         }
 

@@ -48,9 +48,9 @@ internal sealed partial class Http2ServerStream : IFeatureCollection
 
     TFeature? IFeatureCollection.Get<TFeature>() where TFeature : default
     {
-        // Nothing set during this request (the usual case): the stream's own features and the connection's HTTP feature
-        // by comparing type handles, as Kestrel's generated collection does. Through the indexer, each call made a Type
-        // object of the handle and cast the result back: about 4% of the one-hop HTTP/2 profile's samples.
+        // Nothing set during this request (the usual case): the stream's own features (the types of OwnTypes) and the
+        // connection's HTTP feature by comparing type handles, as Kestrel's generated collection does. Through the indexer,
+        // each call made a Type object of the handle and cast the result back: 1.1% of the one-hop HTTP/2 profile's samples.
         if (_set is not { Count: > 0 })
         {
             if (typeof(TFeature) == typeof(IHttpRequestFeature) || typeof(TFeature) == typeof(IHttpResponseFeature)
