@@ -64,10 +64,10 @@ public sealed class SessionResumptionTests : IDisposable
     /// <summary>
     /// A connection with <paramref name="savedWith"/>'s certificate that saves its session, then one with
     /// <paramref name="offeredWith"/>'s that offers it. In a clean-clone CI run on 27 Nov (2 cores, the rest of the suite
-    /// in parallel; never when the class ran alone, 8 of 8 under a CPU load) the server answered billing's offered session with a
-    /// full handshake instead of resuming it, so this test had nothing to check; the pair is then tried again, at most
-    /// three times. Whether resumption happens
-    /// at all is <see cref="SClient_SecondConnectionOffersTheSavedSession_IsResumed_AndStillReachesTheApp"/>'s to say.
+    /// in parallel; never when the class ran alone, 8 of 8 under a CPU load) the server answered billing's offered
+    /// session with a full handshake instead of resuming it, so this test had nothing to check; the pair is then tried
+    /// again, at most three times. Whether resumption happens at all is
+    /// <see cref="SClient_SecondConnectionOffersTheSavedSession_IsResumed_AndStillReachesTheApp"/>'s to say.
     /// </summary>
     private static async Task<(string First, string Resumed)> SaveAndResumeAsync(string address, string savedWith, string offeredWith, string session)
     {
