@@ -28,6 +28,8 @@ internal static partial class ProxyCommand
         var checkTcp = new Option<bool>("--check-tcp") { Description = "Check the app with a TCP connect" };
         var checkInterval = new Option<string>("--check-interval") { Description = "How often to check the app", DefaultValueFactory = _ => "10s" };
         var drain = new Option<string>("--drain-time") { Description = "How long in-flight requests may finish on shutdown", DefaultValueFactory = _ => "5s" };
+        var keepAliveInterval = new Option<string>("--h2-keepalive-interval") { Description = "Ping a connection to another sidecar after this long without a frame from it; 0: never", DefaultValueFactory = _ => "10s" };
+        var keepAliveTimeout = new Option<string>("--h2-keepalive-timeout") { Description = "Fail a connection to another sidecar whose peer answers nothing this long after a ping", DefaultValueFactory = _ => "5s" };
         var fastPathSwitch = new Option<string>("--fast-path") { Description = "on: plain HTTP/1.1 to instances without a sidecar skips Kestrel and YARP (see README); off: every request takes the layered path", DefaultValueFactory = _ => "on" };
         var metricsSwitch = new Option<string>("--metrics") { Description = "on: count requests for /metrics and /stats; off: skip counting", DefaultValueFactory = _ => "on" };
         var otlpEndpoint = new Option<string>("--otlp-endpoint") { Description = "Export a span per sampled request over OTLP to this collector, e.g. http://127.0.0.1:4318 (off by default)" };
@@ -44,7 +46,7 @@ internal static partial class ProxyCommand
         var logLevel = new Option<string>("--log-level") { Description = "trace, debug, info, warn or error", DefaultValueFactory = _ => "info" };
 
         var command = new Command("proxy", "Run the sidecar beside one service instance");
-        foreach (var option in new Option[] { server, token, service, id, appAddr, inbound, advertise, outbound, upstreams, admin, checkHttp, checkTcp, checkInterval, drain, metricsSwitch, fastPathSwitch, otlpEndpoint, otlpProtocol, traceSampling, accessLog, accessLogSampling, insecurePlaintextMesh, logLevel })
+        foreach (var option in new Option[] { server, token, service, id, appAddr, inbound, advertise, outbound, upstreams, admin, checkHttp, checkTcp, checkInterval, drain, keepAliveInterval, keepAliveTimeout, metricsSwitch, fastPathSwitch, otlpEndpoint, otlpProtocol, traceSampling, accessLog, accessLogSampling, insecurePlaintextMesh, logLevel })
             command.Options.Add(option);
 
         command.SetAction(async (parse, ct) =>
@@ -70,6 +72,10 @@ internal static partial class ProxyCommand
             var adminEndpoint = Endpoint(admin);
             var interval = Duration(checkInterval);
             var drainTime = Duration(drain);
+            var pingAfter = TimeSpan.Zero;
+            if (!GoDuration.TryParse(parse.GetValue(keepAliveInterval), out pingAfter, out var pingError) || pingAfter < TimeSpan.Zero)
+                errors.Add($"{keepAliveInterval.Name}: {(pingError.Length > 0 ? pingError : "must be 0 (off) or more")}");
+            var pingTimeout = Duration(keepAliveTimeout);
             var upstreamMap = ImmutableDictionary.CreateBuilder<string, IPEndPoint>(StringComparer.Ordinal);
             foreach (var item in parse.GetValue(upstreams) ?? [])
             {
@@ -158,6 +164,8 @@ internal static partial class ProxyCommand
                     AdminAddress = adminEndpoint,
                     Upstreams = upstreamMap.ToImmutable(),
                     DrainTime = drainTime,
+                    SidecarKeepAliveInterval = pingAfter,
+                    SidecarKeepAliveTimeout = pingTimeout,
                     Metrics = metricsOn,
                     FastPath = fastPathOn,
                     OtlpEndpoint = otlp,

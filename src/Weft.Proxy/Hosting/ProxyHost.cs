@@ -99,7 +99,8 @@ internal sealed class ProxyHost : IAsyncDisposable
         var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
         var log = loggerFactory.CreateLogger("Weft.Proxy");
         var metrics = new ProxyMetrics { ServiceName = options.ServiceName, Enabled = options.Metrics, Workload = options.Workload };
-        var transport = new UpstreamTransport(options.Workload, options.SidecarConnectionLifetime, options.Time, options.FastH2 && options.FastEngine);
+        var transport = new UpstreamTransport(options.Workload, options.SidecarConnectionLifetime, options.Time, options.FastH2 && options.FastEngine,
+            new Http2.Http2KeepAlive(options.SidecarKeepAliveInterval, options.SidecarKeepAliveTimeout));
         var config = new MeshConfig(new RouteCompiler(options, transport, metrics), options.Time, log);
         var admin = new AdminEndpoints(config, metrics, options.Time);
         var tcp = new TcpProxy(transport, metrics, options.Time, log);

@@ -88,6 +88,18 @@ internal sealed record ProxyOptions
     public static readonly TimeSpan DefaultSidecarConnectionLifetime = TimeSpan.FromMinutes(5);
 
     /// <summary>
+    /// Keep-alive PINGs on connections to other sidecars: after this long without a frame from the peer a PING goes out,
+    /// and a peer that answers nothing within <see cref="SidecarKeepAliveTimeout"/> has its connection failed (its
+    /// requests fail as <c>upstream-reset</c>, the next ones open a new connection). Zero turns it off.
+    /// </summary>
+    public TimeSpan SidecarKeepAliveInterval { get; init; } = DefaultSidecarKeepAlive.Interval;
+
+    /// <summary>How long a keep-alive PING may go unanswered; see <see cref="SidecarKeepAliveInterval"/>.</summary>
+    public TimeSpan SidecarKeepAliveTimeout { get; init; } = DefaultSidecarKeepAlive.Timeout;
+
+    internal static Http2.Http2KeepAlive DefaultSidecarKeepAlive => Http2.Http2KeepAlive.Default;
+
+    /// <summary>
     /// The OTLP collector spans are exported to (<c>http://host:4318</c> for http/protobuf, <c>http://host:4317</c> for
     /// grpc); no tracing, only pass-through of the headers, when null.
     /// </summary>

@@ -28,6 +28,7 @@ internal sealed partial class Http2ClientConnection
                 }
 
                 _readEnd += n;
+                Received();
                 try
                 {
                     while (_readEnd - _readStart >= FrameHeader.Size)

@@ -69,9 +69,11 @@ internal sealed partial class Http2ClientConnection : Http2Connection
 
     /// <summary>
     /// Sends the preface, our SETTINGS and the connection window, starts the read loop, and returns once the server's
-    /// SETTINGS arrived (so its MAX_CONCURRENT_STREAMS bounds the first streams). Takes ownership of <paramref name="transport"/>.
+    /// SETTINGS arrived (so its MAX_CONCURRENT_STREAMS bounds the first streams), then keeps it alive with
+    /// <paramref name="keepAlive"/> (see <see cref="Http2KeepAlive"/>; default: off). Takes ownership of <paramref name="transport"/>.
     /// </summary>
-    public static async Task<Http2ClientConnection> OpenAsync(Stream transport, Socket? socket, TimeProvider time, CancellationToken cancellationToken, int window = DefaultWindow)
+    public static async Task<Http2ClientConnection> OpenAsync(Stream transport, Socket? socket, TimeProvider time, CancellationToken cancellationToken, int window = DefaultWindow,
+        Http2KeepAlive keepAlive = default)
     {
         var connection = new Http2ClientConnection(transport, time, window);
         // The read loop runs on the socket's completions: what it hands on is short and never blocks.
@@ -100,6 +102,7 @@ internal sealed partial class Http2ClientConnection : Http2Connection
             throw;
         }
 
+        connection.StartKeepAlive(keepAlive);
         return connection;
     }
 

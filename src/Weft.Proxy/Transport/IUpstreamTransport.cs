@@ -42,7 +42,8 @@ internal interface IUpstreamTransport
 /// is that service. Without a <see cref="WorkloadTls"/> (in-process tests of routing), sidecars get h2c.
 /// Direct instances and the local app stay plaintext.
 /// </summary>
-internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnectionLifetime, TimeProvider? time = null, bool engine = false) : IUpstreamTransport, IDisposable
+internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnectionLifetime, TimeProvider? time = null, bool engine = false,
+    Http2.Http2KeepAlive sidecarKeepAlive = default) : IUpstreamTransport, IDisposable
 {
     // The own h2 client's connections (ConnectWithSocketAsync) on the epoll engine; SocketsHttpHandler's stay on Socket.
     private readonly bool _engine = engine && Net.EpollEngine.IsSupported;
@@ -53,7 +54,8 @@ internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnec
     public SidecarH2Pool SidecarH2(string service, TimeSpan connectTimeout, int maxConnections) =>
         _h2Pools.TryGetValue((tls is null ? "" : service, connectTimeout, maxConnections), out var pool) ? pool
             : _h2Pools.GetOrAdd((tls is null ? "" : service, connectTimeout, maxConnections), static (key, s) =>
-                new SidecarH2Pool(s.Transport, key.Item1, key.Item2, key.Item3, s.Lifetime, s.Time), (Transport: this, Lifetime: sidecarConnectionLifetime, Time: time ?? TimeProvider.System));
+                new SidecarH2Pool(s.Transport, key.Item1, key.Item2, key.Item3, s.Lifetime, s.Time, keepAlive: s.KeepAlive),
+                (Transport: this, Lifetime: sidecarConnectionLifetime, Time: time ?? TimeProvider.System, KeepAlive: sidecarKeepAlive));
 
     public HttpMessageInvoker Invoker(PeerKind peer, string service, TimeSpan connectTimeout, int maxConnections)
     {
@@ -73,6 +75,16 @@ internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnec
                 // Trace headers pass through as received; the tracing issue adds a propagator here.
                 ActivityHeadersPropagator = null,
             };
+            if (peer == PeerKind.Sidecar && sidecarKeepAlive.Enabled)
+            {
+                // The same keep-alive as the own client's (Http2KeepAlive): a silent peer gets a PING, one that does
+                // not answer fails its connection. Only towards sidecars: gRPC servers may refuse pings they did not ask for.
+                // The handler refuses less than a second for either.
+                handler.KeepAlivePingDelay = Max(sidecarKeepAlive.Interval, TimeSpan.FromSeconds(1));
+                handler.KeepAlivePingTimeout = Max(sidecarKeepAlive.Timeout, TimeSpan.FromSeconds(1));
+                handler.KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always;
+            }
+
             if (secured)
             {
                 // The handler sees an http:// prefix and speaks h2 with prior knowledge over the stream we hand it,
@@ -85,6 +97,8 @@ internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnec
             return new HttpMessageInvoker(handler, disposeHandler: true);
         });
     }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     // SocketsHttpHandler's connections stay on Socket (its continuations are not ours to run on the engine thread).
     public async ValueTask<Stream> ConnectAsync(PeerKind peer, string service, DnsEndPoint endpoint, CancellationToken cancellationToken) =>

@@ -11,7 +11,8 @@ namespace Weft.Proxy.Transport;
 /// transport's), shared until the server's MAX_CONCURRENT_STREAMS, at most <c>maxConnections</c> per endpoint (as
 /// <c>MaxConnectionsPerServer</c> did). A connection older than <c>lifetime</c> takes no new streams, so renewed
 /// certificates reach new connections (as <c>PooledConnectionLifetime</c> did), and closes once idle; idle connections
-/// close after <see cref="IdleTimeout"/>; dead ones are dropped.
+/// close after <see cref="IdleTimeout"/>; dead ones are dropped. Each connection pings a silent server
+/// (<see cref="Http2KeepAlive"/>), so one that stopped answering fails instead of holding its requests.
 /// </summary>
 internal sealed class SidecarH2Pool : IDisposable
 {
@@ -26,11 +27,13 @@ internal sealed class SidecarH2Pool : IDisposable
     private readonly TimeSpan _lifetime;
     private readonly TimeProvider _time;
     private readonly int _window;
+    private readonly Http2KeepAlive _keepAlive;
     private readonly ITimer _sweeper;
 
     public SidecarH2Pool(IUpstreamTransport transport, string service, TimeSpan connectTimeout, int maxConnections, TimeSpan lifetime, TimeProvider time,
-        int window = Http2ClientConnection.DefaultWindow)
+        int window = Http2ClientConnection.DefaultWindow, Http2KeepAlive keepAlive = default)
     {
+        _keepAlive = keepAlive;
         _transport = transport;
         _service = service;
         _connectTimeout = connectTimeout;
@@ -44,6 +47,9 @@ internal sealed class SidecarH2Pool : IDisposable
 
     /// <summary>Connections open now, over all endpoints (for tests and the admin view).</summary>
     public int Connections => _endpoints.Values.Sum(e => e.Count);
+
+    /// <summary>Keep-alive PINGs sent by the connections open now (tests).</summary>
+    internal ulong KeepAlivePings => (ulong)_endpoints.Values.Sum(e => e.KeepAlivePings);
 
     /// <summary>
     /// A stream on a connection to <paramref name="endpoint"/>, tied to <paramref name="token"/>. Failing to connect
@@ -75,6 +81,15 @@ internal sealed class SidecarH2Pool : IDisposable
         private readonly List<Http2ClientConnection> _connections = [];
         private List<TaskCompletionSource>? _waiters;
         private bool _connecting;
+
+        public long KeepAlivePings
+        {
+            get
+            {
+                lock (_sync)
+                    return _connections.Sum(c => (long)c.KeepAlivePings);
+            }
+        }
 
         public int Count
         {
@@ -183,7 +198,7 @@ internal sealed class SidecarH2Pool : IDisposable
             {
                 var (connected, socket) = await pool._transport.ConnectWithSocketAsync(PeerKind.Sidecar, pool._service, address, timeout.Token);
                 stream = connected;
-                return await Http2ClientConnection.OpenAsync(stream, socket, pool._time, timeout.Token, pool._window);
+                return await Http2ClientConnection.OpenAsync(stream, socket, pool._time, timeout.Token, pool._window, pool._keepAlive);
             }
             catch (Exception e) when (!token.IsCancellationRequested)
             {

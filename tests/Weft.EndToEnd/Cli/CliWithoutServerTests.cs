@@ -31,6 +31,17 @@ public sealed class CliWithoutServerTests
     }
 
     [Fact]
+    public async Task Proxy_MalformedKeepAliveFlags_AreBadInput()
+    {
+        var result = await CliInvocation.RunAsync("proxy", "--service", "web", "--app-addr", "127.0.0.1:8080",
+            "--h2-keepalive-interval", "soon", "--h2-keepalive-timeout", "0");
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("--h2-keepalive-interval: ", result.Stderr);
+        Assert.Contains("--h2-keepalive-timeout: must be > 0", result.Stderr);
+    }
+
+    [Fact]
     public async Task UnknownOption_ExitsTwo()
     {
         var result = await CliInvocation.RunAsync("services", "--no-such-option");

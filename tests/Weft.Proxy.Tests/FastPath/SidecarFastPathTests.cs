@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
@@ -44,7 +45,7 @@ public class SidecarFastPathTests : IDisposable
     }
 
     /// <summary>The client sidecar (frontend) with "orders" at the given sidecars' inbound addresses.</summary>
-    private async Task<ProxyHost> ClientSidecarAsync(IPEndPoint[] inbound, ConfigEntry[]? entries = null, bool fastPath = true)
+    private async Task<ProxyHost> ClientSidecarAsync(IPEndPoint[] inbound, ConfigEntry[]? entries = null, bool fastPath = true, TimeSpan? keepAlive = null)
     {
         var client = await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with
         {
@@ -53,6 +54,8 @@ public class SidecarFastPathTests : IDisposable
             FastPath = fastPath,
             FastH2 = FastH2,
             FastEngine = FastEngine,
+            SidecarKeepAliveInterval = keepAlive ?? ProxyOptions.DefaultSidecarKeepAlive.Interval,
+            SidecarKeepAliveTimeout = keepAlive ?? ProxyOptions.DefaultSidecarKeepAlive.Timeout,
         });
         var endpoints = inbound.Select((a, i) => Mesh.Endpoint($"orders-{i}", a, sidecar: true)).ToArray();
         Assert.True(client.ConfigSink.Apply(Mesh.Snapshot(1, [("orders", endpoints)], entries ?? [])).Applied);
@@ -97,6 +100,30 @@ public class SidecarFastPathTests : IDisposable
         Assert.Equal(0, server.Workload!.TlsHandshakeFailures);
         // Which HTTP/2 server took the hop: ours only for our own client with ours on.
         Assert.Equal(FastH2 && FastH2Server ? 1 : 0, server.Metrics.OwnH2?.Served ?? 0);
+    }
+
+    [Fact]
+    public async Task PeerSidecarGoneSilent_ItsRequestFailsAsUpstreamReset_AndTheNextOneIsAnswered()
+    {
+        await using var app = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("ok")));
+        await using var server = await ServerSidecarAsync(app.Address);
+        // The client reaches the server sidecar through a relay whose open connections can go silent without closing.
+        await using var relay = FreezingRelay.Start(server.InboundAddress);
+        await using var client = await ClientSidecarAsync([relay.Address], keepAlive: TimeSpan.FromMilliseconds(300));
+        using var http = Mesh.Client(client.OutboundAddress, "orders");
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/")).StatusCode);
+
+        relay.FreezeOpenConnections();
+        var started = Stopwatch.GetTimestamp();
+        // Without keep-alive the caller would wait for as long as TCP keeps the dead connection (minutes).
+        var failed = await http.GetAsync("/").WaitAsync(TimeSpan.FromSeconds(30));
+        var waited = Stopwatch.GetElapsedTime(started);
+
+        Assert.Equal(HttpStatusCode.BadGateway, failed.StatusCode);
+        Assert.Equal("upstream-reset", failed.Headers.GetValues("x-weft-error").Single());
+        Assert.True(waited < TimeSpan.FromSeconds(15), $"the dead connection was found after {waited}");
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/")).StatusCode);
+        Assert.Equal(2, relay.Accepted);
     }
 
     [Theory]

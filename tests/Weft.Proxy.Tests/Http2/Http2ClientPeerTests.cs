@@ -39,10 +39,10 @@ public sealed class Http2ClientPeerTests : IDisposable
     private IPEndPoint Address => (IPEndPoint)_listener.LocalEndpoint;
 
     /// <summary>Opens a stream through the pool while the peer accepts; the request's HEADERS are sent, END_STREAM set.</summary>
-    private async Task<(Http2ClientStream Stream, Peer Peer, int StreamId)> RequestAsync(Peer? onConnection = null)
+    private async Task<(Http2ClientStream Stream, Peer Peer, int StreamId)> RequestAsync(Peer? onConnection = null, SidecarH2Pool? pool = null)
     {
         var accepting = onConnection is null ? Peer.AcceptAsync(_listener) : Task.FromResult(onConnection);
-        var stream = await _pool.OpenStreamAsync(Mesh.Endpoint("orders-0", Address, sidecar: true), default);
+        var stream = await (pool ?? _pool).OpenStreamAsync(Mesh.Endpoint("orders-0", Address, sidecar: true), default);
         var peer = await accepting;
         var block = new byte[64];
         var n = HPackEncoder.EncodeField(":method"u8, "GET"u8, block);
@@ -132,9 +132,9 @@ public sealed class Http2ClientPeerTests : IDisposable
     }
 
     /// <summary>A request answered whole and released: the connection is then idle in the pool.</summary>
-    private async Task<Peer> AnsweredRequestAsync(Peer? onConnection = null)
+    private async Task<Peer> AnsweredRequestAsync(Peer? onConnection = null, SidecarH2Pool? pool = null)
     {
-        var (stream, peer, id) = await RequestAsync(onConnection);
+        var (stream, peer, id) = await RequestAsync(onConnection, pool);
         await peer.WriteAsync(ResponseHead(id, endStream: true));
         Assert.Equal(200, await stream.ReadHeadAsync().AsTask().WaitAsync(Deadline));
         stream.Release();
@@ -178,6 +178,71 @@ public sealed class Http2ClientPeerTests : IDisposable
 
         await first.ExpectGoAwayNoErrorThenEndAsync();
         Assert.Equal(1, _pool.Connections);
+    }
+
+    private static readonly Http2KeepAlive KeepAlive = new(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(5));
+
+    /// <summary>A pool whose connections ping a silent server (the class's own pool has keep-alive off).</summary>
+    private SidecarH2Pool KeepAlivePool() => new(_transport, "orders", TimeSpan.FromSeconds(5), int.MaxValue, Lifetime, _time, keepAlive: KeepAlive);
+
+    [Fact]
+    public async Task SilentServer_IsPingedAfterTheInterval_AndItsConnectionFailsAfterTheTimeout()
+    {
+        using var pool = KeepAlivePool();
+        var (stream, peer, _) = await RequestAsync(pool: pool);
+        await using var connection = peer;
+
+        _time.Advance(KeepAlive.Interval);
+        var ping = await peer.ReadUntilAsync(FrameType.Ping);
+        Assert.Equal(0, ping.Header.Flags & FrameFlags.Ack);
+        Assert.Equal(1, pool.Connections);
+
+        _time.Advance(KeepAlive.Timeout);
+        Assert.Equal(0, pool.Connections);
+        var e = await Assert.ThrowsAsync<Http2StreamException>(() => stream.ReadHeadAsync().AsTask().WaitAsync(Deadline));
+        Assert.Contains("did not answer a keep-alive PING within 5 s", e.InnerException?.Message);
+        await peer.ExpectEndAsync();
+        stream.Release();
+    }
+
+    [Fact]
+    public async Task ServerAnsweringThePing_KeepsItsConnection()
+    {
+        using var pool = KeepAlivePool();
+        var (stream, peer, id) = await RequestAsync(pool: pool);
+        await using var connection = peer;
+
+        _time.Advance(KeepAlive.Interval);
+        var ping = await peer.ReadUntilAsync(FrameType.Ping);
+        // The answer, then the response: once the client has read the head, it has read the answer before it.
+        await peer.WriteAsync([.. Peer.Frame(FrameType.Ping, FrameFlags.Ack, 0, ping.Payload), .. ResponseHead(id, endStream: true)]);
+        Assert.Equal(200, await stream.ReadHeadAsync().AsTask().WaitAsync(Deadline));
+        stream.Release();
+
+        _time.Advance(KeepAlive.Timeout);
+        Assert.Equal(1, pool.Connections);
+        await AnsweredRequestAsync(peer, pool); // on the same connection: no new one is accepted
+    }
+
+    [Fact]
+    public async Task ServerSendingFrames_IsNotPinged_UntilItFallsSilent()
+    {
+        using var pool = KeepAlivePool();
+        var (stream, peer, id) = await RequestAsync(pool: pool);
+        await using var connection = peer;
+
+        // Halfway through the interval the server answers; the interval then counts from that answer.
+        _time.Advance(KeepAlive.Interval / 2);
+        await peer.WriteAsync(ResponseHead(id, endStream: true));
+        Assert.Equal(200, await stream.ReadHeadAsync().AsTask().WaitAsync(Deadline));
+        stream.Release();
+        _time.Advance(KeepAlive.Interval / 2);
+        Assert.Equal(0ul, pool.KeepAlivePings);
+
+        _time.Advance(KeepAlive.Interval / 2);
+        var ping = await peer.ReadUntilAsync(FrameType.Ping);
+        Assert.Equal(0, ping.Header.Flags & FrameFlags.Ack);
+        Assert.Equal(1ul, pool.KeepAlivePings);
     }
 
     /// <summary>The server's end of one connection: preface and SETTINGS exchanged, then frames as the test writes them.</summary>
