@@ -28,8 +28,8 @@ internal static partial class ProxyCommand
         var checkTcp = new Option<bool>("--check-tcp") { Description = "Check the app with a TCP connect" };
         var checkInterval = new Option<string>("--check-interval") { Description = "How often to check the app", DefaultValueFactory = _ => "10s" };
         var drain = new Option<string>("--drain-time") { Description = "How long in-flight requests may finish on shutdown", DefaultValueFactory = _ => "5s" };
-        var keepAliveInterval = new Option<string>("--h2-keepalive-interval") { Description = "Ping a connection to another sidecar after this long without a frame from it; 0: never", DefaultValueFactory = _ => "10s" };
-        var keepAliveTimeout = new Option<string>("--h2-keepalive-timeout") { Description = "Fail a connection to another sidecar whose peer answers nothing this long after a ping", DefaultValueFactory = _ => "5s" };
+        var keepAliveInterval = new Option<string>("--h2-keepalive-interval") { Description = "Ping an HTTP/2 connection (to or from another sidecar, or from the app) after this long without a frame from the peer; 0: never", DefaultValueFactory = _ => "10s" };
+        var keepAliveTimeout = new Option<string>("--h2-keepalive-timeout") { Description = "Close an HTTP/2 connection whose peer answers nothing this long after a ping", DefaultValueFactory = _ => "5s" };
         var fastPathSwitch = new Option<string>("--fast-path") { Description = "on: plain HTTP/1.1 to instances without a sidecar skips Kestrel and YARP (see README); off: every request takes the layered path", DefaultValueFactory = _ => "on" };
         var metricsSwitch = new Option<string>("--metrics") { Description = "on: count requests for /metrics and /stats; off: skip counting", DefaultValueFactory = _ => "on" };
         var otlpEndpoint = new Option<string>("--otlp-endpoint") { Description = "Export a span per sampled request over OTLP to this collector, e.g. http://127.0.0.1:4318 (off by default)" };
@@ -164,8 +164,8 @@ internal static partial class ProxyCommand
                     AdminAddress = adminEndpoint,
                     Upstreams = upstreamMap.ToImmutable(),
                     DrainTime = drainTime,
-                    SidecarKeepAliveInterval = pingAfter,
-                    SidecarKeepAliveTimeout = pingTimeout,
+                    H2KeepAliveInterval = pingAfter,
+                    H2KeepAliveTimeout = pingTimeout,
                     Metrics = metricsOn,
                     FastPath = fastPathOn,
                     OtlpEndpoint = otlp,

@@ -100,7 +100,7 @@ internal sealed class ProxyHost : IAsyncDisposable
         var log = loggerFactory.CreateLogger("Weft.Proxy");
         var metrics = new ProxyMetrics { ServiceName = options.ServiceName, Enabled = options.Metrics, Workload = options.Workload };
         var transport = new UpstreamTransport(options.Workload, options.SidecarConnectionLifetime, options.Time, options.FastH2 && options.FastEngine,
-            new Http2.Http2KeepAlive(options.SidecarKeepAliveInterval, options.SidecarKeepAliveTimeout));
+            KeepAliveOf(options));
         var config = new MeshConfig(new RouteCompiler(options, transport, metrics), options.Time, log);
         var admin = new AdminEndpoints(config, metrics, options.Time);
         var tcp = new TcpProxy(transport, metrics, options.Time, log);
@@ -135,7 +135,7 @@ internal sealed class ProxyHost : IAsyncDisposable
         services.AddSingleton<System.Diagnostics.DiagnosticSource>(_ => new System.Diagnostics.DiagnosticListener("Microsoft.AspNetCore"));
         services.AddHttpForwarder();
         var bound = new List<(Listener, ListenOptions)>();
-        var ownH2 = options.FastH2Server ? new OwnH2Server() : null;
+        var ownH2 = options.FastH2Server ? new OwnH2Server { KeepAlive = KeepAliveOf(options) } : null;
         metrics.OwnH2 = ownH2;
         // Continuations of the listeners' pipes run on the socket thread that completed them instead of hopping to the
         // thread pool: every handler on these connections is asynchronous and short, and the hops were the largest
@@ -145,6 +145,13 @@ internal sealed class ProxyHost : IAsyncDisposable
         new KestrelServices(services).UseKestrelCore().ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            if (KeepAliveOf(options) is { Enabled: true } keepAlive)
+            {
+                // Kestrel refuses less than a second for either.
+                kestrel.Limits.Http2.KeepAlivePingDelay = keepAlive.Interval < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : keepAlive.Interval;
+                kestrel.Limits.Http2.KeepAlivePingTimeout = keepAlive.Timeout < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : keepAlive.Timeout;
+            }
+
             // h2c connections are presented to Kestrel as TLS (see ListenerConnections); their :scheme stays http.
             kestrel.AllowAlternateSchemes = true;
             // The proxy does not judge body sizes; the app behind it does.
@@ -236,4 +243,6 @@ internal sealed class ProxyHost : IAsyncDisposable
 
         throw new InvalidOperationException($"no {kind} listener");
     }
+
+    private static Http2.Http2KeepAlive KeepAliveOf(ProxyOptions options) => new(options.H2KeepAliveInterval, options.H2KeepAliveTimeout);
 }

@@ -88,16 +88,18 @@ internal sealed record ProxyOptions
     public static readonly TimeSpan DefaultSidecarConnectionLifetime = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// Keep-alive PINGs on connections to other sidecars: after this long without a frame from the peer a PING goes out,
-    /// and a peer that answers nothing within <see cref="SidecarKeepAliveTimeout"/> has its connection failed (its
-    /// requests fail as <c>upstream-reset</c>, the next ones open a new connection). Zero turns it off.
+    /// Keep-alive PINGs on HTTP/2 connections: those to other sidecars, those other sidecars (and apps speaking h2c)
+    /// open to this one. After this long without a frame from the peer a PING goes out, and a peer that answers nothing
+    /// within <see cref="H2KeepAliveTimeout"/> has its connection failed (a client sidecar's requests on it fail as
+    /// <c>upstream-reset</c> and the next ones open a new connection; a server sidecar aborts the requests still open
+    /// on it). Zero turns it off. Kestrel and <c>SocketsHttpHandler</c> get at least 1 s of each (their minimum).
     /// </summary>
-    public TimeSpan SidecarKeepAliveInterval { get; init; } = DefaultSidecarKeepAlive.Interval;
+    public TimeSpan H2KeepAliveInterval { get; init; } = DefaultH2KeepAlive.Interval;
 
-    /// <summary>How long a keep-alive PING may go unanswered; see <see cref="SidecarKeepAliveInterval"/>.</summary>
-    public TimeSpan SidecarKeepAliveTimeout { get; init; } = DefaultSidecarKeepAlive.Timeout;
+    /// <summary>How long a keep-alive PING may go unanswered; see <see cref="H2KeepAliveInterval"/>.</summary>
+    public TimeSpan H2KeepAliveTimeout { get; init; } = DefaultH2KeepAlive.Timeout;
 
-    internal static Http2.Http2KeepAlive DefaultSidecarKeepAlive => Http2.Http2KeepAlive.Default;
+    internal static Http2.Http2KeepAlive DefaultH2KeepAlive => Http2.Http2KeepAlive.Default;
 
     /// <summary>
     /// The OTLP collector spans are exported to (<c>http://host:4318</c> for http/protobuf, <c>http://host:4317</c> for

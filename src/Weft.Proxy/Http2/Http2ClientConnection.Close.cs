@@ -76,7 +76,7 @@ internal sealed partial class Http2ClientConnection
             _failure = error;
             _writes.Length = 0;
             _graceTimer?.Dispose();
-            _pingTimer?.Dispose();
+            StopKeepAlive();
             failed = [.. _streams.Values];
             foreach (var stream in failed)
             {

@@ -7,7 +7,7 @@ namespace Weft.Proxy.Http2;
 /// buffer under it, and one flush at a time started by whoever finds none running. How a flush writes and how a
 /// connection fails stay with each side.
 /// </summary>
-internal abstract class Http2Connection : Net.IBatchEndWork
+internal abstract partial class Http2Connection : Net.IBatchEndWork
 {
     /// <summary>
     /// Whether a flush asked for on an epoll engine's thread waits for the end of the engine's batch of events

@@ -26,6 +26,8 @@ internal sealed partial class Http2ServerConnection
             }
 
             var buffer = result.Buffer;
+            if (!buffer.IsEmpty)
+                Received();
             try
             {
                 if (!Process(ref buffer) || result.IsCompleted || result.IsCanceled)

@@ -44,6 +44,7 @@ internal sealed partial class Http2ServerConnection : Http2Connection
     private readonly TaskCompletionSource _handlersDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Action<SettingId, uint> _onSetting;
     private readonly TimeProvider _time;
+    private readonly Http2KeepAlive _keepAliveSettings;
     private long _idleSince;
 
     // Peer's settings and our send windows.
@@ -64,8 +65,8 @@ internal sealed partial class Http2ServerConnection : Http2Connection
     private byte[] _headerScratch = new byte[4096];
     private byte[] _valueScratch = new byte[256];
 
-    public Http2ServerConnection(ConnectionContext connection, RequestDelegate application, TimeProvider time)
-        : this(connection, http => new ValueTask(application(http)), time)
+    public Http2ServerConnection(ConnectionContext connection, RequestDelegate application, TimeProvider time, Http2KeepAlive keepAlive = default)
+        : this(connection, http => new ValueTask(application(http)), time, keepAlive)
     {
     }
 
@@ -73,11 +74,12 @@ internal sealed partial class Http2ServerConnection : Http2Connection
     /// With a handler that returns a <see cref="ValueTask"/>: the sidecar's (<c>RequestPipeline.HandleAsync</c>),
     /// pooled, so that a request served here allocates no <see cref="Task"/> for it.
     /// </summary>
-    public Http2ServerConnection(ConnectionContext connection, Func<HttpContext, ValueTask> application, TimeProvider time)
+    public Http2ServerConnection(ConnectionContext connection, Func<HttpContext, ValueTask> application, TimeProvider time, Http2KeepAlive keepAlive = default)
         : base(new Http2HeaderBlock(4096, MaxHeaderBlock, Http2ErrorCode.ProtocolError, "a header block over our limit"))
     {
         _connection = connection;
         _time = time;
+        _keepAliveSettings = keepAlive;
         _idleSince = time.GetTimestamp();
         _input = connection.Transport.Input;
         _output = connection.Transport.Output;
@@ -118,12 +120,14 @@ internal sealed partial class Http2ServerConnection : Http2Connection
         using var drain = lifetime?.ConnectionClosedRequested.UnsafeRegister(static s => ((Http2ServerConnection)s!).Drain(), this);
         var check = IdleTimeout / 4;
         using var idle = _time.CreateTimer(static s => ((Http2ServerConnection)s!).CloseIfIdle(), this, check, check);
+        StartKeepAlive(_keepAliveSettings, _time);
         try
         {
             await ReadLoopAsync();
         }
         finally
         {
+            StopKeepAlive();
             AbortAll();
             await _handlersDone.Task;
             StartFlush();
@@ -411,6 +415,9 @@ internal sealed partial class Http2ServerConnection : Http2Connection
     }
 
     private protected override bool FailedLocked => _failed;
+
+    /// <summary>The client stopped answering: the connection closes, and the requests still open on it are aborted.</summary>
+    private protected override void KeepAliveFailed(string message) => _connection.Abort(new ConnectionAbortedException(message));
 
     /// <summary>The running flush's end (completed when none runs).</summary>
     /// <remarks>Created only when someone waits: most flushes end before anyone asks.</remarks>

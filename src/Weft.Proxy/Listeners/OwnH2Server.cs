@@ -81,11 +81,14 @@ internal sealed class OwnH2Server
         return true;
     }
 
-    private static Task ServeAsync(ConnectionContext connection, Func<HttpContext, ValueTask> application, TimeProvider time)
+    /// <summary>Keep-alive PINGs on the connections it serves (default: off).</summary>
+    public Http2.Http2KeepAlive KeepAlive { get; init; }
+
+    private Task ServeAsync(ConnectionContext connection, Func<HttpContext, ValueTask> application, TimeProvider time)
     {
         if (InlineByEnvironment)
             FastPath.InlineCompletions.Set(connection.Features, true);
-        return new Http2ServerConnection(connection, application, time).ServeAsync();
+        return new Http2ServerConnection(connection, application, time, KeepAlive).ServeAsync();
     }
 
     /// <summary>Peeks at the preface and the first frame, bounded in size and time; consumes nothing.</summary>

@@ -54,8 +54,8 @@ public class SidecarFastPathTests : IDisposable
             FastPath = fastPath,
             FastH2 = FastH2,
             FastEngine = FastEngine,
-            SidecarKeepAliveInterval = keepAlive ?? ProxyOptions.DefaultSidecarKeepAlive.Interval,
-            SidecarKeepAliveTimeout = keepAlive ?? ProxyOptions.DefaultSidecarKeepAlive.Timeout,
+            H2KeepAliveInterval = keepAlive ?? ProxyOptions.DefaultH2KeepAlive.Interval,
+            H2KeepAliveTimeout = keepAlive ?? ProxyOptions.DefaultH2KeepAlive.Timeout,
         });
         var endpoints = inbound.Select((a, i) => Mesh.Endpoint($"orders-{i}", a, sidecar: true)).ToArray();
         Assert.True(client.ConfigSink.Apply(Mesh.Snapshot(1, [("orders", endpoints)], entries ?? [])).Applied);

@@ -334,7 +334,8 @@ public sealed class Http2ServerTests : IDisposable
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var app = await AppAsync();
-        await using var server = await ProxyHost.StartAsync(Mesh.Options("orders", app.Address) with { Time = time });
+        // Keep-alive off: the raw client answers no PING, and the clock jumps past its timeout (Http2ServerKeepAliveTests).
+        await using var server = await ProxyHost.StartAsync(Mesh.Options("orders", app.Address) with { Time = time, H2KeepAliveInterval = TimeSpan.Zero });
         Assert.True(server.ConfigSink.Apply(Mesh.Snapshot(1, [])).Applied);
         await using var raw = await RawH2Client.ConnectAsync(server.InboundAddress);
         await raw.GetAsync(1, "/hello");
