@@ -49,12 +49,7 @@ public sealed class Http2ClientKeepAliveTests
         var stream = await pool.OpenStreamAsync(endpoint, default);
         try
         {
-            var block = new byte[128];
-            var n = HPackEncoder.EncodeField(":method"u8, "GET"u8, block);
-            n += HPackEncoder.EncodeField(":scheme"u8, "http"u8, block.AsSpan(n));
-            n += HPackEncoder.EncodeField(":authority"u8, "orders"u8, block.AsSpan(n));
-            n += HPackEncoder.EncodeField(":path"u8, "/"u8, block.AsSpan(n));
-            stream.SendHeaders(block.AsSpan(0, n), 0);
+            stream.SendHeaders(HeaderList.GetOrders(), 0);
             var status = await stream.ReadHeadAsync();
             var buffer = new byte[256];
             while (await stream.ReadAsync(buffer) > 0)

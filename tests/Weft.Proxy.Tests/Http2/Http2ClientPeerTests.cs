@@ -44,12 +44,7 @@ public sealed class Http2ClientPeerTests : IDisposable
         var accepting = onConnection is null ? Peer.AcceptAsync(_listener) : Task.FromResult(onConnection);
         var stream = await (pool ?? _pool).OpenStreamAsync(Mesh.Endpoint("orders-0", Address, sidecar: true), default);
         var peer = await accepting;
-        var block = new byte[64];
-        var n = HPackEncoder.EncodeField(":method"u8, "GET"u8, block);
-        n += HPackEncoder.EncodeField(":scheme"u8, "http"u8, block.AsSpan(n));
-        n += HPackEncoder.EncodeField(":authority"u8, "orders"u8, block.AsSpan(n));
-        n += HPackEncoder.EncodeField(":path"u8, "/"u8, block.AsSpan(n));
-        stream.SendHeaders(block.AsSpan(0, n), 0);
+        stream.SendHeaders(HeaderList.GetOrders(), 0);
         var headers = await peer.ReadUntilAsync(FrameType.Headers);
         Assert.NotEqual(0, headers.Header.Flags & FrameFlags.EndStream);
         return (stream, peer, headers.Header.StreamId);
@@ -185,16 +180,22 @@ public sealed class Http2ClientPeerTests : IDisposable
     /// <summary>A pool whose connections ping a silent server (the class's own pool has keep-alive off).</summary>
     private SidecarH2Pool KeepAlivePool() => new(_transport, "orders", TimeSpan.FromSeconds(5), int.MaxValue, Lifetime, _time, keepAlive: KeepAlive);
 
+    /// <summary>A request left open on a keep-alive connection, and the PING the server gets once the interval passed.</summary>
+    private async Task<(Http2ClientStream Stream, Peer Peer, int StreamId, byte[] Ping)> PingedAsync(SidecarH2Pool pool)
+    {
+        var (stream, peer, id) = await RequestAsync(pool: pool);
+        _time.Advance(KeepAlive.Interval);
+        var ping = await peer.ReadUntilAsync(FrameType.Ping);
+        Assert.Equal(0, ping.Header.Flags & FrameFlags.Ack);
+        return (stream, peer, id, ping.Payload);
+    }
+
     [Fact]
     public async Task SilentServer_IsPingedAfterTheInterval_AndItsConnectionFailsAfterTheTimeout()
     {
         using var pool = KeepAlivePool();
-        var (stream, peer, _) = await RequestAsync(pool: pool);
+        var (stream, peer, _, _) = await PingedAsync(pool);
         await using var connection = peer;
-
-        _time.Advance(KeepAlive.Interval);
-        var ping = await peer.ReadUntilAsync(FrameType.Ping);
-        Assert.Equal(0, ping.Header.Flags & FrameFlags.Ack);
         Assert.Equal(1, pool.Connections);
 
         _time.Advance(KeepAlive.Timeout);
@@ -209,13 +210,11 @@ public sealed class Http2ClientPeerTests : IDisposable
     public async Task ServerAnsweringThePing_KeepsItsConnection()
     {
         using var pool = KeepAlivePool();
-        var (stream, peer, id) = await RequestAsync(pool: pool);
+        var (stream, peer, id, ping) = await PingedAsync(pool);
         await using var connection = peer;
 
-        _time.Advance(KeepAlive.Interval);
-        var ping = await peer.ReadUntilAsync(FrameType.Ping);
         // The answer, then the response: once the client has read the head, it has read the answer before it.
-        await peer.WriteAsync([.. Peer.Frame(FrameType.Ping, FrameFlags.Ack, 0, ping.Payload), .. ResponseHead(id, endStream: true)]);
+        await peer.WriteAsync([.. Peer.Frame(FrameType.Ping, FrameFlags.Ack, 0, ping), .. ResponseHead(id, endStream: true)]);
         Assert.Equal(200, await stream.ReadHeadAsync().AsTask().WaitAsync(Deadline));
         stream.Release();
 
