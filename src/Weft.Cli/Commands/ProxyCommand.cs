@@ -72,8 +72,7 @@ internal static partial class ProxyCommand
             var adminEndpoint = Endpoint(admin);
             var interval = Duration(checkInterval);
             var drainTime = Duration(drain);
-            var pingAfter = TimeSpan.Zero;
-            if (!GoDuration.TryParse(parse.GetValue(keepAliveInterval), out pingAfter, out var pingError) || pingAfter < TimeSpan.Zero)
+            if (!GoDuration.TryParse(parse.GetValue(keepAliveInterval), out var pingAfter, out var pingError) || pingAfter < TimeSpan.Zero)
                 errors.Add($"{keepAliveInterval.Name}: {(pingError.Length > 0 ? pingError : "must be 0 (off) or more")}");
             var pingTimeout = Duration(keepAliveTimeout);
             var upstreamMap = ImmutableDictionary.CreateBuilder<string, IPEndPoint>(StringComparer.Ordinal);

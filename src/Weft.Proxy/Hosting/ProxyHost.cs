@@ -148,8 +148,9 @@ internal sealed class ProxyHost : IAsyncDisposable
             if (KeepAliveOf(options) is { Enabled: true } keepAlive)
             {
                 // Kestrel refuses less than a second for either.
-                kestrel.Limits.Http2.KeepAlivePingDelay = keepAlive.Interval < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : keepAlive.Interval;
-                kestrel.Limits.Http2.KeepAlivePingTimeout = keepAlive.Timeout < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : keepAlive.Timeout;
+                var atLeast = keepAlive.AtLeast(TimeSpan.FromSeconds(1));
+                kestrel.Limits.Http2.KeepAlivePingDelay = atLeast.Interval;
+                kestrel.Limits.Http2.KeepAlivePingTimeout = atLeast.Timeout;
             }
 
             // h2c connections are presented to Kestrel as TLS (see ListenerConnections); their :scheme stays http.

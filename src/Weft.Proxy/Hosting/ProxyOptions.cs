@@ -94,12 +94,10 @@ internal sealed record ProxyOptions
     /// <c>upstream-reset</c> and the next ones open a new connection; a server sidecar aborts the requests still open
     /// on it). Zero turns it off. Kestrel and <c>SocketsHttpHandler</c> get at least 1 s of each (their minimum).
     /// </summary>
-    public TimeSpan H2KeepAliveInterval { get; init; } = DefaultH2KeepAlive.Interval;
+    public TimeSpan H2KeepAliveInterval { get; init; } = Http2.Http2KeepAlive.Default.Interval;
 
     /// <summary>How long a keep-alive PING may go unanswered; see <see cref="H2KeepAliveInterval"/>.</summary>
-    public TimeSpan H2KeepAliveTimeout { get; init; } = DefaultH2KeepAlive.Timeout;
-
-    internal static Http2.Http2KeepAlive DefaultH2KeepAlive => Http2.Http2KeepAlive.Default;
+    public TimeSpan H2KeepAliveTimeout { get; init; } = Http2.Http2KeepAlive.Default.Timeout;
 
     /// <summary>
     /// The OTLP collector spans are exported to (<c>http://host:4318</c> for http/protobuf, <c>http://host:4317</c> for

@@ -393,7 +393,7 @@ internal sealed partial class Http2ClientConnection : Http2Connection
 
     private protected override bool FailedLocked => _failure is not null;
 
-    private protected override void KeepAliveFailed(string message) => Fail(new IOException(message), Http2ErrorCode.NoError);
+    private protected override void KeepAliveFailed(Http2KeepAlive settings) => Fail(new IOException(settings.DeadMessage("server")), Http2ErrorCode.NoError);
 
     /// <summary>Writes what is pending, then what was appended meanwhile, until nothing is; one write per round.</summary>
     private protected override async ValueTask FlushAsync()

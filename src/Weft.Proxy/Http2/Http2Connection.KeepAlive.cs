@@ -31,8 +31,8 @@ internal abstract partial class Http2Connection
         }
     }
 
-    /// <summary>The peer stopped answering: the side fails the connection (its streams fail or are aborted).</summary>
-    private protected abstract void KeepAliveFailed(string message);
+    /// <summary>The peer stopped answering PINGs sent with <paramref name="settings"/>: the side fails the connection (its streams fail or are aborted).</summary>
+    private protected abstract void KeepAliveFailed(Http2KeepAlive settings);
 
     /// <summary>Called by the read loop for every read that brought bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -99,7 +99,7 @@ internal abstract partial class Http2Connection
         if (next == TimeSpan.Zero)
         {
             StopKeepAlive();
-            KeepAliveFailed(_keepAlive.DeadMessage(this is Http2ClientConnection ? "server" : "client"));
+            KeepAliveFailed(_keepAlive);
             return;
         }
 

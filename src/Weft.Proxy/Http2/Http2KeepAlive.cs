@@ -12,9 +12,10 @@ namespace Weft.Proxy.Http2;
 internal readonly record struct Http2KeepAlive(TimeSpan Interval, TimeSpan Timeout)
 {
     public static readonly Http2KeepAlive Default = new(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(5));
-    public static readonly Http2KeepAlive Off = new(TimeSpan.Zero, TimeSpan.Zero);
-
     public bool Enabled => Interval > TimeSpan.Zero && Timeout > TimeSpan.Zero;
+
+    /// <summary>These settings with each at least <paramref name="floor"/> (Kestrel's and SocketsHttpHandler's minimum is 1 s).</summary>
+    public Http2KeepAlive AtLeast(TimeSpan floor) => new(Interval < floor ? floor : Interval, Timeout < floor ? floor : Timeout);
 
     /// <summary>Why a connection was failed: what the peer did not do.</summary>
     public string DeadMessage(string peer) =>

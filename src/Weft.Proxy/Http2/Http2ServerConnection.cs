@@ -417,7 +417,7 @@ internal sealed partial class Http2ServerConnection : Http2Connection
     private protected override bool FailedLocked => _failed;
 
     /// <summary>The client stopped answering: the connection closes, and the requests still open on it are aborted.</summary>
-    private protected override void KeepAliveFailed(string message) => _connection.Abort(new ConnectionAbortedException(message));
+    private protected override void KeepAliveFailed(Http2KeepAlive settings) => _connection.Abort(new ConnectionAbortedException(settings.DeadMessage("client")));
 
     /// <summary>The running flush's end (completed when none runs).</summary>
     /// <remarks>Created only when someone waits: most flushes end before anyone asks.</remarks>

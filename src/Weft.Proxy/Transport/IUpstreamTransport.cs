@@ -80,8 +80,9 @@ internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnec
                 // The same keep-alive as the own client's (Http2KeepAlive): a silent peer gets a PING, one that does
                 // not answer fails its connection. Only towards sidecars: gRPC servers may refuse pings they did not ask for.
                 // The handler refuses less than a second for either.
-                handler.KeepAlivePingDelay = Max(sidecarKeepAlive.Interval, TimeSpan.FromSeconds(1));
-                handler.KeepAlivePingTimeout = Max(sidecarKeepAlive.Timeout, TimeSpan.FromSeconds(1));
+                var atLeast = sidecarKeepAlive.AtLeast(TimeSpan.FromSeconds(1));
+                handler.KeepAlivePingDelay = atLeast.Interval;
+                handler.KeepAlivePingTimeout = atLeast.Timeout;
                 handler.KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always;
             }
 
@@ -97,8 +98,6 @@ internal sealed class UpstreamTransport(WorkloadTls? tls, TimeSpan sidecarConnec
             return new HttpMessageInvoker(handler, disposeHandler: true);
         });
     }
-
-    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     // SocketsHttpHandler's connections stay on Socket (its continuations are not ours to run on the engine thread).
     public async ValueTask<Stream> ConnectAsync(PeerKind peer, string service, DnsEndPoint endpoint, CancellationToken cancellationToken) =>

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Weft.Core.Config;
 using Weft.Proxy.Hosting;
+using Weft.Proxy.Http2;
 using Weft.Proxy.Tests.Support;
 
 namespace Weft.Proxy.Tests.FastPath;
@@ -54,8 +55,8 @@ public class SidecarFastPathTests : IDisposable
             FastPath = fastPath,
             FastH2 = FastH2,
             FastEngine = FastEngine,
-            H2KeepAliveInterval = keepAlive ?? ProxyOptions.DefaultH2KeepAlive.Interval,
-            H2KeepAliveTimeout = keepAlive ?? ProxyOptions.DefaultH2KeepAlive.Timeout,
+            H2KeepAliveInterval = keepAlive ?? Http2KeepAlive.Default.Interval,
+            H2KeepAliveTimeout = keepAlive ?? Http2KeepAlive.Default.Timeout,
         });
         var endpoints = inbound.Select((a, i) => Mesh.Endpoint($"orders-{i}", a, sidecar: true)).ToArray();
         Assert.True(client.ConfigSink.Apply(Mesh.Snapshot(1, [("orders", endpoints)], entries ?? [])).Applied);

@@ -51,12 +51,12 @@ public sealed class Http2ServerKeepAliveTests
         await raw.GetAsync(1, "/hang");
         await _hangStarted.Task.WaitAsync(Deadline);
 
-        _time.Advance(ProxyOptions.DefaultH2KeepAlive.Interval);
+        _time.Advance(Http2KeepAlive.Default.Interval);
         var ping = await raw.ReadUntilAsync(h => h.Type == FrameType.Ping);
         Assert.NotNull(ping);
         Assert.Equal(0, ping.Value.Header.Flags & FrameFlags.Ack);
 
-        _time.Advance(ProxyOptions.DefaultH2KeepAlive.Timeout);
+        _time.Advance(Http2KeepAlive.Default.Timeout);
         Assert.Null(await raw.ReadUntilAsync(_ => false)); // the sidecar closed the connection
         await _hangAborted.Task.WaitAsync(Deadline); // and the request it carried to the app ended
     }
@@ -70,7 +70,7 @@ public sealed class Http2ServerKeepAliveTests
         await raw.GetAsync(1, "/hello");
         Assert.Equal(200, (await raw.ReadResponseAsync(1)).Status);
 
-        _time.Advance(ProxyOptions.DefaultH2KeepAlive.Interval);
+        _time.Advance(Http2KeepAlive.Default.Interval);
         var ping = await raw.ReadUntilAsync(h => h.Type == FrameType.Ping);
         Assert.NotNull(ping);
         // The answer, then a request: once its response is back, the sidecar has read the answer before it.
@@ -78,7 +78,7 @@ public sealed class Http2ServerKeepAliveTests
         await raw.GetAsync(3, "/hello");
         Assert.Equal(200, (await raw.ReadResponseAsync(3)).Status);
 
-        _time.Advance(ProxyOptions.DefaultH2KeepAlive.Timeout);
+        _time.Advance(Http2KeepAlive.Default.Timeout);
         await raw.GetAsync(5, "/hello");
         Assert.Equal(200, (await raw.ReadResponseAsync(5)).Status);
         Assert.Equal(1, server.Metrics.OwnH2!.Served);
