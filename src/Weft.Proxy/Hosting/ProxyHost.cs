@@ -100,7 +100,7 @@ internal sealed class ProxyHost : IAsyncDisposable
         var log = loggerFactory.CreateLogger("Weft.Proxy");
         var metrics = new ProxyMetrics { ServiceName = options.ServiceName, Enabled = options.Metrics, Workload = options.Workload };
         var transport = new UpstreamTransport(options.Workload, options.SidecarConnectionLifetime, options.Time, options.FastH2 && options.FastEngine,
-            KeepAliveOf(options));
+            KeepAliveOf(options) with { Dead = metrics.DeadPeersAsClient });
         var config = new MeshConfig(new RouteCompiler(options, transport, metrics), options.Time, log);
         var admin = new AdminEndpoints(config, metrics, options.Time);
         var tcp = new TcpProxy(transport, metrics, options.Time, log);
@@ -135,7 +135,7 @@ internal sealed class ProxyHost : IAsyncDisposable
         services.AddSingleton<System.Diagnostics.DiagnosticSource>(_ => new System.Diagnostics.DiagnosticListener("Microsoft.AspNetCore"));
         services.AddHttpForwarder();
         var bound = new List<(Listener, ListenOptions)>();
-        var ownH2 = options.FastH2Server ? new OwnH2Server { KeepAlive = KeepAliveOf(options) } : null;
+        var ownH2 = options.FastH2Server ? new OwnH2Server { KeepAlive = KeepAliveOf(options) with { Dead = metrics.DeadPeersAsServer } } : null;
         metrics.OwnH2 = ownH2;
         // Continuations of the listeners' pipes run on the socket thread that completed them instead of hopping to the
         // thread pool: every handler on these connections is asynchronous and short, and the hops were the largest

@@ -99,6 +99,7 @@ internal abstract partial class Http2Connection
         if (next == TimeSpan.Zero)
         {
             StopKeepAlive();
+            _keepAlive.Dead?.Add();
             KeepAliveFailed(_keepAlive);
             return;
         }

@@ -105,6 +105,11 @@ internal static class PrometheusExporter
             text.Sample("weft_proxy_app_h2_connections_total", [("service", self)], ownH2.AppServed);
         }
 
+        text.Family("weft_proxy_h2_keepalive_dead_total", "counter",
+            "HTTP/2 connections closed because the peer answered no keep-alive PING in time, by this sidecar's side of them: client (its connections to other sidecars) or server (connections weft's own HTTP/2 server served).");
+        text.Sample("weft_proxy_h2_keepalive_dead_total", [("service", self), ("side", "client")], metrics.DeadPeersAsClient.Count);
+        text.Sample("weft_proxy_h2_keepalive_dead_total", [("service", self), ("side", "server")], metrics.DeadPeersAsServer.Count);
+
         var tcp = metrics.TcpUpstreams.ToList();
         TcpCounter(text, tcp, self, "weft_proxy_tcp_sent_bytes_total", "Bytes sent to the upstream by raw TCP proxying.", static t => t.BytesToUpstream);
         TcpCounter(text, tcp, self, "weft_proxy_tcp_received_bytes_total", "Bytes received from the upstream by raw TCP proxying.", static t => t.BytesFromUpstream);

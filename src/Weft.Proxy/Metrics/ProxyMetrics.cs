@@ -66,6 +66,12 @@ internal sealed class ProxyMetrics
 
     public void IntentionDenied() => Interlocked.Increment(ref _intentionDenials);
 
+    /// <summary>HTTP/2 connections the keep-alive took for dead: this sidecar's connections to other sidecars (the own client's).</summary>
+    public Http2.DeadConnections DeadPeersAsClient { get; } = new();
+
+    /// <summary>As <see cref="DeadPeersAsClient"/>, for connections the own HTTP/2 server served (callers that stopped answering).</summary>
+    public Http2.DeadConnections DeadPeersAsServer { get; } = new();
+
     /// <summary>The inbound listener's HTTP/2 connection counts by server (ours or Kestrel's); null when ours is off.</summary>
     public Listeners.OwnH2Server? OwnH2 { get; set; }
 

@@ -7,6 +7,7 @@ using Weft.Core.Config;
 using Weft.Proxy.Hosting;
 using Weft.Proxy.Http2;
 using Weft.Proxy.Tests.Support;
+using Weft.Tests.Shared;
 
 namespace Weft.Proxy.Tests.FastPath;
 
@@ -125,6 +126,12 @@ public class SidecarFastPathTests : IDisposable
         Assert.True(waited < TimeSpan.FromSeconds(15), $"the dead connection was found after {waited}");
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/")).StatusCode);
         Assert.Equal(2, relay.Accepted);
+        // What an operator's Prometheus sees: the own client counts the connection it took for dead
+        // (SocketsHttpHandler's own keep-alive, in that variant, is not counted).
+        using var admin = Mesh.Client(client.AdminAddress);
+        var samples = PromText.Parse(await admin.GetStringAsync("/metrics"));
+        Assert.Equal(FastH2 ? 1 : 0, samples.Value("weft_proxy_h2_keepalive_dead_total", ("side", "client")));
+        Assert.Equal(0, samples.Value("weft_proxy_h2_keepalive_dead_total", ("side", "server")));
     }
 
     [Theory]

@@ -59,6 +59,7 @@ public sealed class Http2ServerKeepAliveTests
         _time.Advance(Http2KeepAlive.Default.Timeout);
         Assert.Null(await raw.ReadUntilAsync(_ => false)); // the sidecar closed the connection
         await _hangAborted.Task.WaitAsync(Deadline); // and the request it carried to the app ended
+        Assert.Equal(1, server.Metrics.DeadPeersAsServer.Count); // weft_proxy_h2_keepalive_dead_total{side="server"}
     }
 
     [Fact]
@@ -82,5 +83,6 @@ public sealed class Http2ServerKeepAliveTests
         await raw.GetAsync(5, "/hello");
         Assert.Equal(200, (await raw.ReadResponseAsync(5)).Status);
         Assert.Equal(1, server.Metrics.OwnH2!.Served);
+        Assert.Equal(0, server.Metrics.DeadPeersAsServer.Count);
     }
 }
