@@ -78,8 +78,12 @@ internal static class ProxyErrors
         _ => "14", // UNAVAILABLE
     };
 
-    /// <summary>Writes the answer, or aborts the exchange if the upstream's response has already begun.</summary>
-    public static Task WriteAsync(HttpContext context, ProxyErrorKind kind, string message)
+    /// <summary>
+    /// Writes the answer, or aborts the exchange if the upstream's response has already begun. It carries a
+    /// <c>Date</c>, as any answer of an origin with a clock must (RFC 9110, 6.6.1): Kestrel adds one of its own, Weft's
+    /// own HTTP/2 server does not.
+    /// </summary>
+    public static Task WriteAsync(HttpContext context, ProxyErrorKind kind, string message, DateTimeOffset now)
     {
         var response = context.Response;
         if (response.HasStarted)
@@ -89,6 +93,7 @@ internal static class ProxyErrors
         }
 
         response.Clear();
+        response.Headers.Date = now.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
         response.Headers[Header] = Code(kind);
         if (IsGrpc(context.Request))
         {

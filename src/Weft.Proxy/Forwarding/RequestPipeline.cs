@@ -58,7 +58,7 @@ internal sealed class RequestPipeline
         {
             await _head.InvokeAsync(call);
             if (call.Error != ProxyErrorKind.None)
-                await ProxyErrors.WriteAsync(http, call.Error, call.ErrorMessage!);
+                await ProxyErrors.WriteAsync(http, call.Error, call.ErrorMessage!, _time.GetUtcNow());
             if (logged)
                 await FlushCountedBodyAsync(http);
             status = http.RequestAborted.IsCancellationRequested && !http.Response.HasStarted ? 0 : http.Response.StatusCode;
