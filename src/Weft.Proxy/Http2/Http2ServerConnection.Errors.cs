@@ -14,7 +14,7 @@ internal sealed partial class Http2ServerConnection
 
     // Under the lock: the ids of the last streams we reset (ring, allocated at the first reset).
     private int[]? _resetByUs;
-    private int _resetCount;
+    private uint _resetCount;
 
     // The read loop's: the stream whose HEADERS made it depend on itself (5.3.1), refused when its block completes.
     private int _selfDependent;
@@ -26,7 +26,7 @@ internal sealed partial class Http2ServerConnection
     private void WriteResetLocked(int id, Http2ErrorCode code)
     {
         _writes.Length += Frames.WriteRstStream(_writes.Reserve(FrameHeader.Size + 4), id, code);
-        (_resetByUs ??= new int[RememberedResets])[_resetCount++ % RememberedResets] = id;
+        (_resetByUs ??= new int[RememberedResets])[(int)(_resetCount++ % RememberedResets)] = id;
     }
 
     /// <summary>

@@ -32,6 +32,13 @@ public sealed class Http2ServerConformanceFramingTests(H2ConformanceServer serve
         ["4.3 a dynamic table size update over the limit: COMPRESSION_ERROR"] = new(raw =>
             raw.SendFrameAsync(FrameType.Headers, FrameFlags.EndHeaders | FrameFlags.EndStream, 1, [0x3F, 0xE1, 0x3F, .. Block(Get)]),
             Http2ErrorCode.CompressionError),
+        // RFC 7541 5.2: Huffman padding is the EOS code's most significant bits (all ones), at most 7 of them.
+        ["4.3 a Huffman string padded with zeros: COMPRESSION_ERROR"] = new(raw =>
+            raw.SendFrameAsync(FrameType.Headers, FrameFlags.EndHeaders | FrameFlags.EndStream, 1, [.. Block(Get), 0x00, 0x81, 0x00, 0x01, (byte)'x']),
+            Http2ErrorCode.CompressionError),
+        ["4.3 a Huffman string padded with more than 7 bits: COMPRESSION_ERROR"] = new(raw =>
+            raw.SendFrameAsync(FrameType.Headers, FrameFlags.EndHeaders | FrameFlags.EndStream, 1, [.. Block(Get), 0x00, 0x82, 0x1F, 0xFF, 0x01, (byte)'x']),
+            Http2ErrorCode.CompressionError),
         ["4.3 a dynamic table size update after a field: COMPRESSION_ERROR"] = new(raw =>
             raw.SendFrameAsync(FrameType.Headers, FrameFlags.EndHeaders | FrameFlags.EndStream, 1, [.. Block(Get), 0x20]),
             Http2ErrorCode.CompressionError),
@@ -103,6 +110,19 @@ public sealed class Http2ServerConformanceFramingTests(H2ConformanceServer serve
         Assert.Equal(200, status);
         Assert.Equal("body", Encoding.ASCII.GetString(body));
         await AssertServesAsync(raw, 3);
+    }
+
+    [Fact]
+    public async Task FrameSize_42_ADataFrameOfExactlyMaxFrameSize_IsAccepted()
+    {
+        await using var raw = await Server.ConnectAsync();
+        var payload = Bytes(16384);
+        await raw.SendHeadersAsync(1, endStream: false, Request("POST", "/echo"));
+        await raw.SendDataAsync(1, payload, endStream: true);
+
+        var (status, body, _) = await raw.ReadResponseAsync(1);
+        Assert.Equal(200, status);
+        Assert.Equal(payload, body);
     }
 
     [Fact]

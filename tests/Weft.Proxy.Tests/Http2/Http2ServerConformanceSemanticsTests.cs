@@ -48,6 +48,7 @@ public sealed class Http2ServerConformanceSemanticsTests(H2ConformanceServer ser
         ["8.3.1 no :scheme"] = Head(Method, Authority, Path),
         ["8.3.1 no :path"] = Head(Method, Scheme, Authority),
         ["8.3.1 an empty :path"] = Head(Method, Scheme, Authority, (":path", "")),
+        ["8.3.1 a :path not starting with /"] = Head(Method, Scheme, Authority, (":path", "index.html")),
         ["8.3.1 :method twice"] = Head(Method, Method, Scheme, Authority, Path),
         ["8.3.1 :path twice"] = Head(Method, Scheme, Authority, Path, Path),
         ["8.3.1 :scheme twice"] = Head(Method, Scheme, Scheme, Authority, Path),

@@ -49,6 +49,14 @@ public sealed class Http2ServerConformanceSettingsTests(H2ConformanceServer serv
             await raw.GetAsync(1, "/hang");
             await raw.SendFrameAsync(FrameType.WindowUpdate, 0, 1, U32(0));
         }, 1, Http2ErrorCode.ProtocolError),
+        // Our SETTINGS_INITIAL_WINDOW_SIZE is the most a request body may send before the app reads; /hang reads nothing.
+        ["6.9.1 DATA beyond the stream's receive window: FLOW_CONTROL_ERROR"] = new(async raw =>
+        {
+            await raw.SendHeadersAsync(1, endStream: false, Request("POST", "/hang"));
+            var frame = new byte[16384];
+            for (var sent = 0; sent <= Http2ServerConnection.StreamWindow; sent += frame.Length)
+                await raw.SendDataAsync(1, frame, endStream: false);
+        }, 1, Http2ErrorCode.FlowControlError),
         ["6.9.1 a stream's window past 2^31-1: FLOW_CONTROL_ERROR"] = new(async raw =>
         {
             await raw.GetAsync(1, "/hang");

@@ -136,6 +136,28 @@ public sealed class Http2ServerConformanceStreamsTests(H2ConformanceServer serve
     }
 
     [Fact]
+    public async Task HalfClosed_51_DataOnIt_ResetsTheStream_AndTheAppSeesItsRequestAborted()
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var own = await OwnServer.StartAsync(async c =>
+        {
+            c.RequestAborted.Register(() => aborted.TrySetResult());
+            started.TrySetResult();
+            await Task.Delay(Timeout.Infinite, c.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+        });
+        await using var raw = await RawH2Client.ConnectAsync(own.Address, marked: false);
+        await HangAsync(raw);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(15));
+
+        await raw.SendDataAsync(1, "late"u8, endStream: true);
+
+        var reset = await raw.ReadUntilAsync(h => h.Type is FrameType.RstStream or FrameType.GoAway);
+        Assert.Equal(new FrameHeader(4, FrameType.RstStream, 0, 1), reset!.Value.Header);
+        await aborted.Task.WaitAsync(TimeSpan.FromSeconds(15)); // the handler is not left running for a stream that is gone
+    }
+
+    [Fact]
     public async Task Closed_51_FramesTheClientSentBeforeSeeingOurReset_AreIgnored()
     {
         await using var raw = await Server.ConnectAsync();
