@@ -1,37 +1,81 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Weft.Proxy.Hosting;
 using Weft.Proxy.Http2;
 using Weft.Proxy.Tests.Support;
 
 namespace Weft.Proxy.Tests.Http2;
 
 /// <summary>
-/// The own HTTP/2 server alone on a loopback port (<see cref="OwnServer"/>), shared by one conformance class's tests,
-/// each on its own connection. Its app: <c>/hang</c> waits until the request is aborted, <c>/echo</c> returns the request
-/// body, <c>/bytes?n=N</c> returns N bytes, anything else <c>ok {path}</c>.
+/// Where the battery runs, shared by one conformance class's tests, each on its own connection. Its app:
+/// <c>/hang</c> waits until the request is aborted, <c>/echo</c> returns the request body, <c>/bytes?n=N</c> returns N
+/// bytes, anything else <c>ok {path}</c>.
 /// </summary>
-public sealed class H2ConformanceServer : IAsyncLifetime
+public abstract class H2ConformanceTarget : IAsyncLifetime
 {
-    private Backend? _server;
+    /// <summary>The address an app's h2c connects to.</summary>
+    internal abstract System.Net.IPEndPoint Address { get; }
 
-    internal Backend Server => _server ?? throw new InvalidOperationException("not started");
+    public abstract Task InitializeAsync();
 
-    public async Task InitializeAsync() => _server = await OwnServer.StartAsync(H2Conformance.HandleAsync);
-
-    public async Task DisposeAsync()
-    {
-        if (_server is not null)
-            await _server.DisposeAsync();
-    }
+    public abstract Task DisposeAsync();
 
     /// <summary>
     /// An arbitrary client's h2c connection (unmarked: what an app's gRPC or curl opens on the outbound listener), its
     /// SETTINGS exchanged unless <paramref name="ackSettings"/> is false.
     /// </summary>
     internal Task<RawH2Client> ConnectAsync(bool ackSettings = true, params (SettingId Id, uint Value)[] settings) =>
-        RawH2Client.ConnectAsync(Server.Address, marked: false, ackSettings, settings);
+        RawH2Client.ConnectAsync(Address, marked: false, ackSettings, settings);
+}
+
+/// <summary>The own HTTP/2 server alone on a loopback port (<see cref="OwnServer"/>), running the app itself.</summary>
+public sealed class H2ConformanceServer : H2ConformanceTarget
+{
+    private Backend? _server;
+
+    internal override System.Net.IPEndPoint Address => (_server ?? throw new InvalidOperationException("not started")).Address;
+
+    public override async Task InitializeAsync() => _server = await OwnServer.StartAsync(H2Conformance.HandleAsync);
+
+    public override async Task DisposeAsync()
+    {
+        if (_server is not null)
+            await _server.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// A sidecar's outbound listener, as an app reaches the own HTTP/2 server in production (the listener peeks at the
+/// preface, then hands the connection over), with the app as an HTTP/1.1 service behind it named by both authorities
+/// the battery's requests carry.
+/// </summary>
+public sealed class H2ConformanceSidecar : H2ConformanceTarget
+{
+    private Backend? _app;
+    private ProxyHost? _proxy;
+
+    internal ProxyHost Proxy => _proxy ?? throw new InvalidOperationException("not started");
+
+    internal override System.Net.IPEndPoint Address => Proxy.OutboundAddress;
+
+    public override async Task InitializeAsync()
+    {
+        _app = await Backend.StartAsync(a => a.Run(H2Conformance.HandleAsync));
+        _proxy = await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with { FastH2Server = true });
+        var endpoint = Mesh.Endpoint("c1", _app.Address);
+        Assert.True(_proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("conformance", [endpoint]), ("orders", [endpoint])])).Applied);
+    }
+
+    public override async Task DisposeAsync()
+    {
+        if (_proxy is not null)
+            await _proxy.DisposeAsync();
+        if (_app is not null)
+            await _app.DisposeAsync();
+    }
 }
 
 /// <summary>What the conformance tests expect of the server, RFC 9113 5.4: the reactions to errors, and serving on after a stream error.</summary>
@@ -141,9 +185,10 @@ internal readonly record struct StreamErrorCase(Func<RawH2Client, Task> Send, in
 /// An h2spec-style battery against the own HTTP/2 server, one class per RFC 9113 area: each test opens a connection
 /// to the class's server, drives exact frames and asserts the reaction RFC 9113 (and RFC 7541) require.
 /// </summary>
-public abstract class H2ConformanceTests(H2ConformanceServer server) : IClassFixture<H2ConformanceServer>
+public abstract class H2ConformanceTests<TTarget>(TTarget server) : IClassFixture<TTarget>
+    where TTarget : H2ConformanceTarget
 {
-    private protected H2ConformanceServer Server => server;
+    private protected TTarget Server => server;
 
     private protected async Task RunAsync(ConnectionErrorCase c)
     {

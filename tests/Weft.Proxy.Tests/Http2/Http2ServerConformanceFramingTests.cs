@@ -8,11 +8,11 @@ namespace Weft.Proxy.Tests.Http2;
 /// RFC 9113 3.4 (the preface), 4.1 and 4.2 (frame format and size), 4.3 and 6.10 (header blocks: HPACK, CONTINUATION),
 /// with RFC 7541's dynamic table size update.
 /// </summary>
-public sealed class Http2ServerConformanceFramingTests(H2ConformanceServer server) : H2ConformanceTests(server)
+public sealed class Http2ServerConformanceFramingTests(H2ConformanceServer server) : H2ConformanceTests<H2ConformanceServer>(server)
 {
     private static readonly (string, string)[] Get = Request("GET", "/");
 
-    private static readonly Dictionary<string, ConnectionErrorCase> ConnectionErrors = new()
+    internal static readonly Dictionary<string, ConnectionErrorCase> ConnectionErrors = new()
     {
         ["4.2 a DATA frame over our SETTINGS_MAX_FRAME_SIZE: FRAME_SIZE_ERROR"] = new(async raw =>
         {
@@ -80,7 +80,7 @@ public sealed class Http2ServerConformanceFramingTests(H2ConformanceServer serve
     [Fact]
     public async Task Preface_34_NotThePreface_GetsGoAwayProtocolError_ThenClose()
     {
-        await using var raw = await RawH2Client.OpenAsync(Server.Server.Address);
+        await using var raw = await RawH2Client.OpenAsync(Server.Address);
         await raw.SendAsync("PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n\0\0\0\x04\0\0\0\0\0"u8.ToArray());
 
         await ExpectConnectionErrorAsync(raw, Http2ErrorCode.ProtocolError);
@@ -89,7 +89,7 @@ public sealed class Http2ServerConformanceFramingTests(H2ConformanceServer serve
     [Fact]
     public async Task Preface_34_FirstFrameNotSettings_GetsGoAwayProtocolError_ThenClose()
     {
-        await using var raw = await RawH2Client.OpenAsync(Server.Server.Address);
+        await using var raw = await RawH2Client.OpenAsync(Server.Address);
         await raw.SendAsync(Frames.ClientPreface.ToArray());
         await raw.SendFrameAsync(FrameType.Ping, 0, 0, new byte[8]);
 

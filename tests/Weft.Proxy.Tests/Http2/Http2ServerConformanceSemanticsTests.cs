@@ -8,7 +8,7 @@ namespace Weft.Proxy.Tests.Http2;
 /// RFC 9113 8.1 to 8.3, HTTP semantics: a malformed request (8.1.1) is a stream error of type PROTOCOL_ERROR, the app
 /// never sees it, and the connection serves on.
 /// </summary>
-public sealed class Http2ServerConformanceSemanticsTests(H2ConformanceServer server) : H2ConformanceTests(server)
+public sealed class Http2ServerConformanceSemanticsTests(H2ConformanceServer server) : H2ConformanceTests<H2ConformanceServer>(server)
 {
     private static readonly (string, string) Method = (":method", "GET"), Scheme = (":scheme", "http"), Path = (":path", "/"),
         Authority = (":authority", "conformance");
@@ -27,7 +27,7 @@ public sealed class Http2ServerConformanceSemanticsTests(H2ConformanceServer ser
         await raw.SendDataAsync(1, Encoding.ASCII.GetBytes(body), endStream: true);
     }, 1, Http2ErrorCode.ProtocolError);
 
-    private static readonly Dictionary<string, StreamErrorCase> Malformed = new()
+    internal static readonly Dictionary<string, StreamErrorCase> Malformed = new()
     {
         ["8.2.1 an upper-case field name"] = GetWith(("X-Upper", "1")),
         ["8.2.1 a field name with a space"] = GetWith(("x bad", "1")),

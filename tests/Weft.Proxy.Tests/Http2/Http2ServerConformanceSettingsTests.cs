@@ -5,13 +5,13 @@ using static Weft.Proxy.Tests.Http2.H2Conformance;
 namespace Weft.Proxy.Tests.Http2;
 
 /// <summary>RFC 9113 6.5 SETTINGS (with the acknowledgement timeout of 6.5.3), 6.7 PING, 6.8 GOAWAY and 6.9 WINDOW_UPDATE.</summary>
-public sealed class Http2ServerConformanceSettingsTests(H2ConformanceServer server) : H2ConformanceTests(server)
+public sealed class Http2ServerConformanceSettingsTests(H2ConformanceServer server) : H2ConformanceTests<H2ConformanceServer>(server)
 {
     private const uint MaxWindow = int.MaxValue;
 
     private static Task SettingsAsync(RawH2Client raw, SettingId id, uint value) => raw.SendSettingsAsync((id, value));
 
-    private static readonly Dictionary<string, ConnectionErrorCase> ConnectionErrors = new()
+    internal static readonly Dictionary<string, ConnectionErrorCase> ConnectionErrors = new()
     {
         ["6.5 a SETTINGS ACK with a payload: FRAME_SIZE_ERROR"] = new(raw =>
             raw.SendFrameAsync(FrameType.Settings, FrameFlags.Ack, 0, [0, 4, 0, 0, 0, 1]), Http2ErrorCode.FrameSizeError),
@@ -42,7 +42,7 @@ public sealed class Http2ServerConformanceSettingsTests(H2ConformanceServer serv
         }, Http2ErrorCode.FlowControlError),
     };
 
-    private static readonly Dictionary<string, StreamErrorCase> StreamErrors = new()
+    internal static readonly Dictionary<string, StreamErrorCase> StreamErrors = new()
     {
         ["6.9 WINDOW_UPDATE of 0 on a stream: PROTOCOL_ERROR"] = new(async raw =>
         {

@@ -9,7 +9,7 @@ namespace Weft.Proxy.Tests.Http2;
 /// rules of 6.1 DATA, 6.2 HEADERS, 6.3 PRIORITY and 6.4 RST_STREAM. (5.1.2, streams over MAX_CONCURRENT_STREAMS
 /// refused, is <see cref="Http2ServerTests.StreamsBeyondMaxConcurrentStreams_AreRefused"/>.)
 /// </summary>
-public sealed class Http2ServerConformanceStreamsTests(H2ConformanceServer server) : H2ConformanceTests(server)
+public sealed class Http2ServerConformanceStreamsTests(H2ConformanceServer server) : H2ConformanceTests<H2ConformanceServer>(server)
 {
     /// <summary>Stream 1 answered and closed both ways.</summary>
     private static async Task GetClosedAsync(RawH2Client raw)
@@ -24,7 +24,7 @@ public sealed class Http2ServerConformanceStreamsTests(H2ConformanceServer serve
     /// <summary>Stream 1 open: a POST whose body has not ended.</summary>
     private static Task PostAsync(RawH2Client raw) => raw.SendHeadersAsync(1, endStream: false, Request("POST", "/echo"));
 
-    private static readonly Dictionary<string, ConnectionErrorCase> ConnectionErrors = new()
+    internal static readonly Dictionary<string, ConnectionErrorCase> ConnectionErrors = new()
     {
         ["5.1 DATA on an idle stream: PROTOCOL_ERROR"] = new(raw => raw.SendDataAsync(1, "x"u8, endStream: true), Http2ErrorCode.ProtocolError),
         ["5.1 RST_STREAM on an idle stream: PROTOCOL_ERROR"] = new(raw =>
@@ -72,7 +72,7 @@ public sealed class Http2ServerConformanceStreamsTests(H2ConformanceServer serve
         }, Http2ErrorCode.FrameSizeError),
     };
 
-    private static readonly Dictionary<string, StreamErrorCase> StreamErrors = new()
+    internal static readonly Dictionary<string, StreamErrorCase> StreamErrors = new()
     {
         ["5.1 DATA on a half-closed (remote) stream: STREAM_CLOSED"] = new(async raw =>
         {
