@@ -19,16 +19,22 @@ public abstract class H2ConformanceTarget : IAsyncLifetime
     /// <summary>The address an app's h2c connects to.</summary>
     internal abstract System.Net.IPEndPoint Address { get; }
 
+    /// <summary>Whether connections are marked as our own client's (the inbound listener serves only those with ours).</summary>
+    private protected virtual bool Marked => false;
+
+    /// <summary>Connections the own server took here so far (a change of routing must fail the tests, not pass them on Kestrel).</summary>
+    internal virtual long Served => 0;
+
     public abstract Task InitializeAsync();
 
     public abstract Task DisposeAsync();
 
     /// <summary>
-    /// An arbitrary client's h2c connection (unmarked: what an app's gRPC or curl opens on the outbound listener), its
-    /// SETTINGS exchanged unless <paramref name="ackSettings"/> is false.
+    /// An arbitrary client's h2c connection (unmarked, as an app's gRPC or curl opens on the outbound listener, unless
+    /// the target is the inbound listener), its SETTINGS exchanged unless <paramref name="ackSettings"/> is false.
     /// </summary>
     internal Task<RawH2Client> ConnectAsync(bool ackSettings = true, params (SettingId Id, uint Value)[] settings) =>
-        RawH2Client.ConnectAsync(Address, marked: false, ackSettings, settings);
+        RawH2Client.ConnectAsync(Address, Marked, ackSettings, settings);
 }
 
 /// <summary>The own HTTP/2 server alone on a loopback port (<see cref="OwnServer"/>), running the app itself.</summary>
@@ -52,7 +58,7 @@ public sealed class H2ConformanceServer : H2ConformanceTarget
 /// preface, then hands the connection over), with the app as an HTTP/1.1 service behind it named by both authorities
 /// the battery's requests carry.
 /// </summary>
-public sealed class H2ConformanceSidecar : H2ConformanceTarget
+public class H2ConformanceSidecar : H2ConformanceTarget
 {
     private Backend? _app;
     private ProxyHost? _proxy;
@@ -61,12 +67,20 @@ public sealed class H2ConformanceSidecar : H2ConformanceTarget
 
     internal override System.Net.IPEndPoint Address => Proxy.OutboundAddress;
 
+    internal override long Served => Proxy.Metrics.OwnH2!.AppServed;
+
     public override async Task InitializeAsync()
     {
         _app = await Backend.StartAsync(a => a.Run(H2Conformance.HandleAsync));
-        _proxy = await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with { FastH2Server = true });
-        var endpoint = Mesh.Endpoint("c1", _app.Address);
-        Assert.True(_proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("conformance", [endpoint]), ("orders", [endpoint])])).Applied);
+        _proxy = await StartProxyAsync(_app.Address);
+    }
+
+    private protected virtual async Task<ProxyHost> StartProxyAsync(System.Net.IPEndPoint app)
+    {
+        var proxy = await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with { FastH2Server = true });
+        var endpoint = Mesh.Endpoint("c1", app);
+        Assert.True(proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("conformance", [endpoint]), ("orders", [endpoint])])).Applied);
+        return proxy;
     }
 
     public override async Task DisposeAsync()
@@ -173,6 +187,26 @@ internal static class H2Conformance
             $"{f.Header.Type} {CodeOf(f.Header.Type, f.Payload)} on stream {f.Header.StreamId}",
         { } f => $"{f.Header.Type} on stream {f.Header.StreamId}",
     };
+}
+
+/// <summary>
+/// A sidecar's plaintext inbound listener in front of the app, with connections marked as our own client's: how the
+/// other end of a two-sidecar hop reaches the own server (everyone else's go to Kestrel there).
+/// </summary>
+public sealed class H2ConformanceInbound : H2ConformanceSidecar
+{
+    internal override System.Net.IPEndPoint Address => Proxy.InboundAddress;
+
+    private protected override bool Marked => true;
+
+    internal override long Served => Proxy.Metrics.OwnH2!.Served;
+
+    private protected override async Task<ProxyHost> StartProxyAsync(System.Net.IPEndPoint app)
+    {
+        var proxy = await ProxyHost.StartAsync(Mesh.Options("conformance", app) with { FastH2Server = true });
+        Assert.True(proxy.ConfigSink.Apply(Mesh.Snapshot(1, [])).Applied);
+        return proxy;
+    }
 }
 
 /// <summary>A case that ends in a connection error: what the client sends, and the GOAWAY's code.</summary>
