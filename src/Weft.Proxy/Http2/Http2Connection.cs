@@ -177,7 +177,9 @@ internal abstract partial class Http2Connection : Net.IBatchEndWork
                 if (header.StreamId == 0)
                     throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "PRIORITY on stream 0");
                 if (payload.Length != 5)
-                    throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "a PRIORITY frame not 5 bytes long");
+                    OnStreamError(header.StreamId, Http2ErrorCode.FrameSizeError, "a PRIORITY frame not 5 bytes long");
+                else if (DependsOnItself(header.StreamId, payload))
+                    OnStreamError(header.StreamId, Http2ErrorCode.ProtocolError, "a stream depending on itself");
                 break;
             case FrameType.RstStream:
                 if (header.StreamId == 0)
@@ -216,6 +218,17 @@ internal abstract partial class Http2Connection : Net.IBatchEndWork
                 break;
         }
     }
+
+    /// <summary>Whether priority fields (a stream dependency first) make stream <paramref name="streamId"/> depend on itself (RFC 9113 5.3.1).</summary>
+    private protected static bool DependsOnItself(int streamId, ReadOnlySpan<byte> priority) =>
+        (BinaryPrimitives.ReadUInt32BigEndian(priority) & 0x7FFF_FFFF) == (uint)streamId;
+
+    /// <summary>
+    /// A stream error (RFC 9113 5.4.2) the shared checks found on <paramref name="streamId"/> (not 0): by default taken
+    /// as a connection error, which 5.4.1 allows; a side that can reset the stream instead overrides this.
+    /// </summary>
+    private protected virtual void OnStreamError(int streamId, Http2ErrorCode code, string message) =>
+        throw new Http2ProtocolException(code, message);
 
     /// <summary>DATA (stream id not yet checked).</summary>
     private protected abstract void OnData(FrameHeader header, ReadOnlySpan<byte> payload);

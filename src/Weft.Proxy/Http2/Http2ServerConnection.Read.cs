@@ -124,21 +124,28 @@ internal sealed partial class Http2ServerConnection
         if (header.StreamId == 0 || (header.StreamId & 1) == 0)
             throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"HEADERS on stream {header.StreamId}");
         var block = FramePayload.HeadersFragment(header, payload, Http2ErrorCode.ProtocolError);
+        CheckSelfDependency(header, payload);
         if (_block.TakesWhole(header, block, out var endStream))
             OnHeaderBlock(header.StreamId, block, endStream);
     }
 
     private protected override void OnHeaderBlock(int id, ReadOnlySpan<byte> block, bool endStream)
     {
-        bool known, refuse;
+        bool known;
+        Http2ErrorCode? refuse = null;
         lock (_sync)
         {
             known = id <= _lastStreamId;
-            // Handlers of streams the client already reset still count: opening and resetting streams in a loop
-            // (CVE-2023-44487) cannot run more than twice the limit at once.
-            refuse = !known && (_goingAway || _streams.Count >= MaxConcurrentStreams || _running >= 2 * MaxConcurrentStreams);
             if (!known)
+            {
+                // Handlers of streams the client already reset still count: opening and resetting streams in a loop
+                // (CVE-2023-44487) cannot run more than twice the limit at once.
+                if (_goingAway || _streams.Count >= MaxConcurrentStreams || _running >= 2 * MaxConcurrentStreams)
+                    refuse = Http2ErrorCode.RefusedStream;
+                else if (id == _selfDependent)
+                    refuse = Http2ErrorCode.ProtocolError; // 5.3.1
                 _lastStreamId = id;
+            }
         }
 
         if (known)
@@ -147,11 +154,11 @@ internal sealed partial class Http2ServerConnection
             return;
         }
 
-        if (refuse)
+        if (refuse is { } code)
         {
             _decoder.Decode(block, IgnoredHeaders.Instance);
             lock (_sync)
-                _writes.Length += Frames.WriteRstStream(_writes.Reserve(FrameHeader.Size + 4), id, Http2ErrorCode.RefusedStream);
+                WriteResetLocked(id, code);
             StartFlush();
             return;
         }
@@ -184,27 +191,30 @@ internal sealed partial class Http2ServerConnection
     }
 
     /// <summary>
-    /// A second header block on a stream: the request's trailers, which must end the stream (RFC 9113 8.1) and carry no
-    /// pseudo-header. The block is decoded whatever happens, to keep HPACK in step; on a stream already closed or reset
-    /// here it is dropped, as late DATA is.
+    /// A header block on a stream id already used: the request's trailers, which must end the stream and carry no
+    /// pseudo-header (RFC 9113 8.1). The block is decoded whatever happens, to keep HPACK in step. On a stream we reset
+    /// it is dropped (5.1); on a half-closed (remote) one it is a stream error STREAM_CLOSED (5.1), without END_STREAM a
+    /// malformed request (8.1.1); on any other it is a connection error: the stream is closed (5.1 allows one) or its id
+    /// was skipped (5.1.1), which the server does not tell apart, so PROTOCOL_ERROR for both.
     /// </summary>
     private void OnTrailerBlock(int id, ReadOnlySpan<byte> block, bool endStream)
     {
         Http2ServerStream? open;
+        bool ours;
         lock (_sync)
+        {
             _streams.TryGetValue(id, out open);
-        if (open is null || open.RequestEnded)
+            ours = open is null && ResetByUsLocked(id);
+        }
+
+        if (open is null || open.RequestEnded || !endStream)
         {
             _decoder.Decode(block, IgnoredHeaders.Instance);
             if (open is not null)
-                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"a header block on stream {id} after its END_STREAM");
+                ResetStream(open, open.RequestEnded ? Http2ErrorCode.StreamClosed : Http2ErrorCode.ProtocolError);
+            else if (!ours)
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"a header block on stream {id}, closed or skipped (stream ids only increase)");
             return;
-        }
-
-        if (!endStream)
-        {
-            _decoder.Decode(block, IgnoredHeaders.Instance);
-            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"a second header block on stream {id} without END_STREAM");
         }
 
         bool wellFormed;
@@ -231,6 +241,7 @@ internal sealed partial class Http2ServerConnection
         var data = FramePayload.Unpad(header, payload, out _);
         var end = (header.Flags & FrameFlags.EndStream) != 0;
         Http2ServerStream? stream;
+        Http2ServerStream? halfClosed = null;
         Http2ErrorCode? reset = null;
         lock (_sync)
         {
@@ -244,8 +255,11 @@ internal sealed partial class Http2ServerConnection
                 // A stream already reset or finished: its bytes are nobody's, so the connection gets them back at once.
                 _connectionCredit += payload.Length;
                 CreditConnectionLocked();
-                if (stream is not null && !stream.Reset)
-                    ResetLocked(stream, Http2ErrorCode.StreamClosed);
+                // Not open: a stream error STREAM_CLOSED (6.1), unless we reset the stream and this was on its way (5.1).
+                if (stream is not null)
+                    halfClosed = stream;
+                else if (!ResetByUsLocked(header.StreamId))
+                    WriteResetLocked(header.StreamId, Http2ErrorCode.StreamClosed);
                 stream = null;
             }
             else
@@ -270,6 +284,8 @@ internal sealed partial class Http2ServerConnection
         if (stream is null)
         {
             StartFlush();
+            if (halfClosed is not null)
+                ResetStream(halfClosed, Http2ErrorCode.StreamClosed);
             return;
         }
 
@@ -326,7 +342,10 @@ internal sealed partial class Http2ServerConnection
     private protected override void OnSettings(FrameHeader header, ReadOnlySpan<byte> payload)
     {
         if (Http2Settings.IsAck(header, payload))
+        {
+            Volatile.Write(ref _settingsAckDue, false);
             return;
+        }
 
         List<TaskCompletionSource>? wake;
         lock (_sync)

@@ -113,13 +113,15 @@ internal sealed partial class Http2ServerConnection : Http2Connection
                 (SettingId.MaxHeaderListSize, MaxHeaderBlock), (SettingId.EnablePush, 0u)]);
             n += Frames.WriteWindowUpdate(to[n..], 0, ConnectionWindow - 65535);
             _writes.Length += n;
+            _settingsAckDue = true;
         }
 
         StartFlush();
         var lifetime = _connection.Features.Get<IConnectionLifetimeNotificationFeature>();
         using var drain = lifetime?.ConnectionClosedRequested.UnsafeRegister(static s => ((Http2ServerConnection)s!).Drain(), this);
+        // One timer: first when our SETTINGS must have been acknowledged, then every quarter of the idle timeout.
         var check = IdleTimeout / 4;
-        using var idle = _time.CreateTimer(static s => ((Http2ServerConnection)s!).CloseIfIdle(), this, check, check);
+        using var timer = _time.CreateTimer(static s => ((Http2ServerConnection)s!).OnTimer(), this, SettingsTimeout, check);
         StartKeepAlive(_keepAliveSettings, _time);
         try
         {
@@ -222,7 +224,7 @@ internal sealed partial class Http2ServerConnection : Http2Connection
             else if (!stream.RequestEnded && !_failed)
             {
                 // The response is whole while the request body is still coming: tell the client to stop sending (8.1).
-                _writes.Length += Frames.WriteRstStream(_writes.Reserve(FrameHeader.Size + 4), stream.Id, Http2ErrorCode.NoError);
+                WriteResetLocked(stream.Id, Http2ErrorCode.NoError);
                 stream.RequestEnded = true;
             }
 
@@ -267,7 +269,7 @@ internal sealed partial class Http2ServerConnection : Http2Connection
     private void ResetLocked(Http2ServerStream stream, Http2ErrorCode code)
     {
         if (!_failed && !(stream.RequestEnded && stream.ResponseEnded))
-            _writes.Length += Frames.WriteRstStream(_writes.Reserve(FrameHeader.Size + 4), stream.Id, code);
+            WriteResetLocked(stream.Id, code);
         stream.RequestEnded = stream.ResponseEnded = stream.Reset = true;
         _streams.Remove(stream.Id);
     }

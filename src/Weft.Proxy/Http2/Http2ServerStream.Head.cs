@@ -20,7 +20,7 @@ internal sealed partial class Http2ServerStream
 
         if (_malformed is not null)
             return;
-        if (name.IsEmpty)
+        if (name.IsEmpty || !IsValidFieldValue(value))
         {
             _malformed = Http2ErrorCode.ProtocolError;
             return;

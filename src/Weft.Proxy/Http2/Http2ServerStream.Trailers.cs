@@ -64,7 +64,7 @@ internal sealed partial class Http2ServerStream : IHttpResponseTrailersFeature, 
     {
         if (_trailersMalformed)
             return;
-        if (!IsRegularFieldName(name))
+        if (!IsRegularFieldName(name) || !IsValidFieldValue(value))
         {
             _trailersMalformed = true; // pseudo-headers too (RFC 9113 8.1)
             return;
@@ -94,6 +94,12 @@ internal sealed partial class Http2ServerStream : IHttpResponseTrailersFeature, 
 
         return true;
     }
+
+    /// <summary>
+    /// RFC 9113 8.2.1: no NUL, CR or LF anywhere in a value (they would split or end it on an HTTP/1.1 hop). Leading or
+    /// trailing whitespace, which the same section also forbids, is let through, as most servers do.
+    /// </summary>
+    private static bool IsValidFieldValue(ReadOnlySpan<byte> value) => value.IndexOfAny((byte)0, (byte)'\r', (byte)'\n') < 0;
 
     private void ResetTrailers(bool endStream)
     {

@@ -185,20 +185,6 @@ public sealed class Http2ServerTrailersTests
     }
 
     [Fact]
-    public async Task RequestTrailersWithoutEndStream_AreAConnectionError()
-    {
-        await using var server = await OwnServer.StartAsync(c => c.Request.Body.CopyToAsync(Stream.Null));
-        await using var raw = await RawH2Client.ConnectAsync(server.Address, marked: false);
-
-        await raw.SendHeadersAsync(1, endStream: false, Post("/upload"));
-        await raw.SendHeadersAsync(1, endStream: false, ("x-checksum", "42"));
-        var goAway = await raw.ReadUntilAsync(h => h.Type == FrameType.GoAway);
-
-        Assert.NotNull(goAway);
-        Assert.Equal(Http2ErrorCode.ProtocolError, (Http2ErrorCode)BinaryPrimitives.ReadUInt32BigEndian(goAway.Value.Payload.AsSpan(4)));
-    }
-
-    [Fact]
     public async Task FullDuplex_EachResponseChunkArrivesWhileTheRequestBodyIsStillOpen_ThenTrailersEndIt()
     {
         await using var server = await OwnServer.StartAsync(async c =>

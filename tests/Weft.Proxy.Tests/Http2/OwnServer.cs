@@ -10,6 +10,6 @@ namespace Weft.Proxy.Tests.Http2;
 /// </summary>
 internal static class OwnServer
 {
-    public static Task<Backend> StartAsync(RequestDelegate handler) => Backend.StartAsync(_ => { },
-        listen: l => l.Use(_ => connection => new Http2ServerConnection(connection, handler, TimeProvider.System).ServeAsync()));
+    public static Task<Backend> StartAsync(RequestDelegate handler, TimeProvider? time = null) => Backend.StartAsync(_ => { },
+        listen: l => l.Use(_ => connection => new Http2ServerConnection(connection, handler, time ?? TimeProvider.System).ServeAsync()));
 }

@@ -16,6 +16,7 @@ internal sealed class RawH2Client : IAsyncDisposable
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
     private readonly HPackDecoder _decoder = new();
+    private readonly Queue<(FrameHeader Header, byte[] Payload)> _unread = new();
 
     private RawH2Client(Socket socket)
     {
@@ -23,19 +24,40 @@ internal sealed class RawH2Client : IAsyncDisposable
         _stream = new NetworkStream(socket, ownsSocket: true);
     }
 
-    public static async Task<RawH2Client> ConnectAsync(IPEndPoint address, bool marked = true)
+    /// <summary>
+    /// Connects, sends the preface and a first SETTINGS (ENABLE_PUSH 0, the marker when <paramref name="marked"/>, then
+    /// <paramref name="settings"/>), and, as every real client does, acknowledges the server's SETTINGS (the frame stays
+    /// for the test to read) unless <paramref name="ackSettings"/> is false.
+    /// </summary>
+    public static async Task<RawH2Client> ConnectAsync(IPEndPoint address, bool marked = true, bool ackSettings = true,
+        params (SettingId Id, uint Value)[] settings)
+    {
+        var client = await OpenAsync(address);
+        (SettingId, uint)[] first = marked
+            ? [(SettingId.EnablePush, 0u), (OwnClientMarker.Setting, OwnClientMarker.Value), .. settings]
+            : [(SettingId.EnablePush, 0u), .. settings];
+        var buffer = new byte[Frames.ClientPreface.Length + FrameHeader.Size + first.Length * 6];
+        Frames.ClientPreface.CopyTo(buffer);
+        var n = Frames.ClientPreface.Length;
+        n += Frames.WriteSettings(buffer.AsSpan(n), first);
+        await client.SendAsync(buffer.AsMemory(0, n));
+        if (ackSettings)
+        {
+            var serverSettings = await client.ReadFrameAsync() ?? throw new IOException("the server closed the connection before its SETTINGS");
+            Assert.Equal(FrameType.Settings, serverSettings.Header.Type);
+            client._unread.Enqueue(serverSettings);
+            await client.SendFrameAsync(FrameType.Settings, FrameFlags.Ack, 0, []);
+        }
+
+        return client;
+    }
+
+    /// <summary>A bare connection: nothing sent yet, not even the preface.</summary>
+    public static async Task<RawH2Client> OpenAsync(IPEndPoint address)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await socket.ConnectAsync(address);
-        var client = new RawH2Client(socket);
-        var buffer = new byte[Frames.ClientPreface.Length + FrameHeader.Size + 3 * 6];
-        Frames.ClientPreface.CopyTo(buffer);
-        var n = Frames.ClientPreface.Length;
-        n += marked
-            ? Frames.WriteSettings(buffer.AsSpan(n), [(SettingId.EnablePush, 0u), (OwnClientMarker.Setting, OwnClientMarker.Value)])
-            : Frames.WriteSettings(buffer.AsSpan(n), [(SettingId.EnablePush, 0u)]);
-        await client.SendAsync(buffer.AsMemory(0, n));
-        return client;
+        return new RawH2Client(socket);
     }
 
     public async Task SendAsync(ReadOnlyMemory<byte> bytes) => await _stream.WriteAsync(bytes);
@@ -70,12 +92,22 @@ internal sealed class RawH2Client : IAsyncDisposable
         return sink.Fields;
     }
 
+    /// <summary>A SETTINGS frame (not an ACK) with <paramref name="settings"/>.</summary>
+    public Task SendSettingsAsync(params (SettingId Id, uint Value)[] settings)
+    {
+        var frame = new byte[FrameHeader.Size + settings.Length * 6];
+        Frames.WriteSettings(frame, settings);
+        return SendAsync(frame);
+    }
+
     public Task GetAsync(int streamId, string path) =>
         SendHeadersAsync(streamId, endStream: true, (":method", "GET"), (":scheme", "http"), (":authority", "orders"), (":path", path));
 
     /// <summary>The next frame; null when the server closed the connection.</summary>
     public async Task<(FrameHeader Header, byte[] Payload)?> ReadFrameAsync()
     {
+        if (_unread.TryDequeue(out var kept))
+            return kept;
         using var timeout = new CancellationTokenSource(Deadline);
         var head = new byte[FrameHeader.Size];
         if (!await ReadExactlyAsync(head, timeout.Token))
@@ -87,7 +119,7 @@ internal sealed class RawH2Client : IAsyncDisposable
         return (header, payload);
     }
 
-    /// <summary>Frames until one matches, skipping SETTINGS, WINDOW_UPDATE and PING; null at the end of the connection.</summary>
+    /// <summary>Frames until one matches, skipping the others; null at the end of the connection.</summary>
     public async Task<(FrameHeader Header, byte[] Payload)?> ReadUntilAsync(Func<FrameHeader, bool> match)
     {
         while (await ReadFrameAsync() is { } frame)
