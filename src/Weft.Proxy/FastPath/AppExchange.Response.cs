@@ -94,7 +94,8 @@ internal sealed partial class AppExchange
         }
 
         // Content-Length stays when it frames the body (or is only declared, as on a HEAD response); never beside chunked.
-        if (!_response.Chunked && !_response.OtherTransferEncoding && _response.ContentLength >= 0
+        // (Not on a 204, which has no content to measure: Kestrel refuses that header there.)
+        if (!_response.Chunked && !_response.OtherTransferEncoding && _response.ContentLength >= 0 && _response.Status != 204
             && (framing == BodyFraming.ContentLength || framing == BodyFraming.None))
             response.ContentLength = _response.ContentLength;
     }

@@ -425,7 +425,8 @@ internal sealed partial class FastConnection
         head[_response.StatusStart..lineEnd].CopyTo(to[n..]);
         n += lineEnd - _response.StatusStart;
         var pos = lineEnd;
-        var chunked = _response.Framing(_head.IsHead) == BodyFraming.Chunked || _response.Chunked;
+        // (Content-Length goes whenever there is a Transfer-Encoding: it never frames the body then.)
+        var chunked = _response.Framing(_head.IsHead) == BodyFraming.Chunked || _response.Chunked || _response.OtherTransferEncoding;
         while (pos < head.Length - 2)
         {
             var length = head[pos..].IndexOf("\r\n"u8) + 2;

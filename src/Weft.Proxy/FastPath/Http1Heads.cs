@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 
 namespace Weft.Proxy.FastPath;
@@ -245,9 +246,23 @@ internal enum BodyFraming
     Close,
 }
 
-/// <summary>A response head from an upstream, as offsets into its bytes.</summary>
+/// <summary>
+/// A response head from an upstream, as offsets into its bytes. Strict where framing is at stake (RFC 9112): a status
+/// line or header line that does not parse, a name that is not a token (whitespace before the colon, obs-fold), a
+/// control character in a line, two different <c>Content-Length</c>s or one that is not plain digits are
+/// <see cref="HeadStatus.Declined"/>, an upstream error; both <c>Transfer-Encoding</c> and <c>Content-Length</c>, or a
+/// 204 that announces a body, leave the connection unfit for another exchange (<see cref="Close"/>).
+/// </summary>
 internal struct ResponseHead
 {
+    /// <summary>What a header line may hold: HTAB, SP, visible ASCII and obs-text (RFC 9110 5.5); no other control character.</summary>
+    private static readonly SearchValues<byte> LineBytes = SearchValues.Create(Bytes(b => b == '\t' || b is >= 0x20 and not 0x7F));
+
+    /// <summary>The characters of a token (RFC 9110 5.6.2), what a field name is made of.</summary>
+    private static readonly SearchValues<byte> TokenBytes = SearchValues.Create(Bytes(b => b is > 0x20 and < 0x7F && "\"(),/:;<=>?@[\\]{}".IndexOf((char)b) < 0));
+
+    private static byte[] Bytes(Func<int, bool> allowed) => [.. Enumerable.Range(0, 256).Where(allowed).Select(b => (byte)b)];
+
     public int Length;
     public int Status;
 
@@ -280,6 +295,8 @@ internal struct ResponseHead
             || !char.IsAsciiDigit((char)line[9]) || !char.IsAsciiDigit((char)line[10]) || !char.IsAsciiDigit((char)line[11]) || line.Length > 12 && line[12] != (byte)' ')
             return HeadStatus.Declined;
         head.Status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+        if (head.Status < 100 || line.ContainsAnyExcept(LineBytes))
+            return HeadStatus.Declined;
         head.StatusStart = 9;
         head.Close = line[7] == (byte)'0';
 
@@ -292,6 +309,8 @@ internal struct ResponseHead
             if (colon <= 0)
                 return HeadStatus.Declined;
             var name = line[..colon];
+            if (name.ContainsAnyExcept(TokenBytes) || line.ContainsAnyExcept(LineBytes))
+                return HeadStatus.Declined;
             var valueStart = colon + 1;
             while (valueStart < line.Length && line[valueStart] is (byte)' ' or (byte)'\t')
                 valueStart++;
@@ -304,8 +323,8 @@ internal struct ResponseHead
                     head.ContentLength = n;
                     break;
                 case 17 when Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8):
-                    // Chunked must be the last coding; any other coding means the body ends when the connection does.
-                    if (value.Length >= 7 && Ascii.EqualsIgnoreCase(value[^7..], "chunked"u8))
+                    // Chunked must be the last coding (a whole token); any other coding means the body ends when the connection does.
+                    if (value.Length >= 7 && Ascii.EqualsIgnoreCase(value[^7..], "chunked"u8) && (value.Length == 7 || value[^8] is (byte)',' or (byte)' ' or (byte)'\t'))
                         head.Chunked = true;
                     else
                         head.OtherTransferEncoding = true;
@@ -330,6 +349,10 @@ internal struct ResponseHead
             pos += length + 2;
         }
 
+        // Transfer-Encoding wins over Content-Length, but the pair is a known smuggling vector (RFC 9112 6.3): the
+        // connection ends with this response. So it does after a 204 that announces a body it must not have.
+        if (head.ContentLength >= 0 && (head.Chunked || head.OtherTransferEncoding || head.Status == 204 && head.ContentLength > 0))
+            head.Close = true;
         return HeadStatus.Parsed;
     }
 

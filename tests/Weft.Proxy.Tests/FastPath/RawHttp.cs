@@ -116,7 +116,7 @@ internal sealed class RawClient : IDisposable
         var body = new MemoryStream();
         if (headRequest || status is 204 or 304 || status < 200)
             return new RawResponse(status, headers, []);
-        if (headers.TryGetValue("Transfer-Encoding", out var te) && te.EndsWith("chunked", StringComparison.OrdinalIgnoreCase))
+        if (headers.TryGetValue("Transfer-Encoding", out var te) && te.Split(',')[^1].Trim().Equals("chunked", StringComparison.OrdinalIgnoreCase))
         {
             while (true)
             {
