@@ -53,7 +53,7 @@ internal sealed partial class AppExchange
                 if (parsed == HeadStatus.Incomplete)
                     break;
                 if (parsed == HeadStatus.Declined || _response.Status == 101)
-                    throw new InvalidDataException("the app sent an invalid response head");
+                    throw new InvalidDataException("the app sent " + (_response.Problem ?? "101 Switching Protocols to a request without Upgrade"));
                 if (_response.Status >= 200)
                     return true;
                 // An interim response (100 Continue, 103 Early Hints): dropped, as YARP does; the final one follows.

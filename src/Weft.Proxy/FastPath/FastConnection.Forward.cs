@@ -305,7 +305,7 @@ internal sealed partial class FastConnection
                 if (parsed == HeadStatus.Incomplete)
                     break;
                 if (parsed == HeadStatus.Declined || _response.Status == 101)
-                    throw new InvalidDataException("the upstream sent an invalid response head");
+                    throw new InvalidDataException("the upstream sent " + (_response.Problem ?? "101 Switching Protocols to a request without Upgrade"));
                 if (_response.Status >= 200)
                     return true;
                 // An interim response (103 Early Hints, or a 100 Continue the request did not ask for): passed on as it

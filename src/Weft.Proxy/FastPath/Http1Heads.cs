@@ -280,6 +280,9 @@ internal struct ResponseHead
     public int WeftError;
     public int WeftErrorLength;
 
+    /// <summary>What was wrong with a <see cref="HeadStatus.Declined"/> head, for the error the caller gets.</summary>
+    public string? Problem;
+
     public static HeadStatus Parse(ReadOnlySpan<byte> data, out ResponseHead head)
     {
         head = default;
@@ -293,10 +296,10 @@ internal struct ResponseHead
         var line = data[..lineEnd];
         if (line.Length < 12 || !line.StartsWith("HTTP/1."u8) || line[7] is not ((byte)'0' or (byte)'1') || line[8] != (byte)' '
             || !char.IsAsciiDigit((char)line[9]) || !char.IsAsciiDigit((char)line[10]) || !char.IsAsciiDigit((char)line[11]) || line.Length > 12 && line[12] != (byte)' ')
-            return HeadStatus.Declined;
+            return Malformed(ref head, "a malformed status line");
         head.Status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
         if (head.Status < 100 || line.ContainsAnyExcept(LineBytes))
-            return HeadStatus.Declined;
+            return Malformed(ref head, "a malformed status line");
         head.StatusStart = 9;
         head.Close = line[7] == (byte)'0';
 
@@ -307,10 +310,12 @@ internal struct ResponseHead
             line = data.Slice(pos, length);
             var colon = line.IndexOf((byte)':');
             if (colon <= 0)
-                return HeadStatus.Declined;
+                return Malformed(ref head, "a header line without a name and colon");
             var name = line[..colon];
-            if (name.ContainsAnyExcept(TokenBytes) || line.ContainsAnyExcept(LineBytes))
-                return HeadStatus.Declined;
+            if (name.ContainsAnyExcept(TokenBytes))
+                return Malformed(ref head, "a header name that is not a token (whitespace before the colon, or a folded line)");
+            if (line.ContainsAnyExcept(LineBytes))
+                return Malformed(ref head, "a control character in a header line");
             var valueStart = colon + 1;
             while (valueStart < line.Length && line[valueStart] is (byte)' ' or (byte)'\t')
                 valueStart++;
@@ -318,8 +323,10 @@ internal struct ResponseHead
             switch (name.Length)
             {
                 case 14 when Ascii.EqualsIgnoreCase(name, "content-length"u8):
-                    if (!TryParseLength(value, out var n) || head.ContentLength >= 0 && head.ContentLength != n)
-                        return HeadStatus.Declined;
+                    if (!TryParseLength(value, out var n))
+                        return Malformed(ref head, "an invalid Content-Length");
+                    if (head.ContentLength >= 0 && head.ContentLength != n)
+                        return Malformed(ref head, "two different Content-Length values");
                     head.ContentLength = n;
                     break;
                 case 17 when Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8):
@@ -354,6 +361,12 @@ internal struct ResponseHead
         if (head.ContentLength >= 0 && (head.Chunked || head.OtherTransferEncoding || head.Status == 204 && head.ContentLength > 0))
             head.Close = true;
         return HeadStatus.Parsed;
+    }
+
+    private static HeadStatus Malformed(ref ResponseHead head, string problem)
+    {
+        head.Problem = problem;
+        return HeadStatus.Declined;
     }
 
     /// <summary>How the body of this response to a request (HEAD or not) ends.</summary>

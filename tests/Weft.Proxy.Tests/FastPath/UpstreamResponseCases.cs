@@ -17,7 +17,8 @@ internal enum Outcome
 }
 
 /// <summary>One scripted upstream answer to the first request: the exact bytes, whether the upstream closes after them, what the caller must see.</summary>
-internal sealed record UpstreamCase(string Response, Outcome Outcome, int Status = 200, string? Body = "ok", string Method = "GET", bool UpstreamCloses = false);
+/// <summary>(<paramref name="Reason"/>: what the 502's message must say was wrong.)</summary>
+internal sealed record UpstreamCase(string Response, Outcome Outcome, int Status = 200, string? Body = "ok", string Method = "GET", bool UpstreamCloses = false, string? Reason = null);
 
 /// <summary>
 /// Upstream responses a buggy or hostile HTTP/1.1 server can send, and what a proxy that pools upstream connections
@@ -63,29 +64,29 @@ internal static class UpstreamCases
         ["transfer-encoding-xchunked"] = new(Ok + "Transfer-Encoding: xchunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", Outcome.Closed, Body: "2\r\nok\r\n0\r\n\r\n", UpstreamCloses: true),
 
         // Broken before the caller saw anything: 502 upstream-reset.
-        ["two-content-lengths"] = new(Ok + "Content-Length: 2\r\nContent-Length: 3\r\n\r\nok!", Outcome.BadGateway),
-        ["content-length-list"] = new(Ok + "Content-Length: 2, 3\r\n\r\nok!", Outcome.BadGateway),
-        ["content-length-not-a-number"] = new(Ok + "Content-Length: two\r\n\r\nok", Outcome.BadGateway),
-        ["content-length-negative"] = new(Ok + "Content-Length: -2\r\n\r\nok", Outcome.BadGateway),
-        ["content-length-plus"] = new(Ok + "Content-Length: +2\r\n\r\nok", Outcome.BadGateway),
-        ["content-length-overflow"] = new(Ok + "Content-Length: 99999999999999999999999\r\n\r\nok", Outcome.BadGateway),
-        ["content-length-inner-space"] = new(Ok + "Content-Length: 1 2\r\n\r\nok", Outcome.BadGateway),
-        ["content-length-empty"] = new(Ok + "Content-Length:\r\n\r\nok", Outcome.BadGateway),
-        ["status-two-digits"] = new("HTTP/1.1 20 OK\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway),
-        ["status-000"] = new("HTTP/1.1 000 Zero\r\n\r\n" + Ok + "Content-Length: 2\r\n\r\nok", Outcome.BadGateway),
-        ["status-line-garbage"] = new("garbage\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway),
-        ["http2-status-line"] = new("HTTP/2 200 OK\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway),
-        ["switching-protocols"] = new("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\nok", Outcome.BadGateway),
-        ["obs-fold"] = new(Ok + "X-Folded: a\r\n b\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway),
-        ["obs-fold-with-colon"] = new(Ok + "X-Folded: a\r\n b: c\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway),
-        ["header-without-colon"] = new(Ok + "NoColonHere\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway),
-        ["space-before-colon"] = new(Ok + "Transfer-Encoding : chunked\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway),
-        ["tab-before-colon"] = new(Ok + "Content-Length\t: 6\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway),
-        ["nul-in-value"] = new(Ok + "X-Bad: a\0b\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway),
-        ["cr-in-value"] = new(Ok + "X-Bad: a\rb\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway),
-        ["lf-in-value"] = new(Ok + "X-Bad: a\nContent-Length: 6\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway),
-        ["head-too-large"] = new(Ok + "X-Big: " + new string('a', 70 * 1024) + "\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway),
-        ["closes-mid-head"] = new(Ok + "Content-Le", Outcome.BadGateway, UpstreamCloses: true),
+        ["two-content-lengths"] = new(Ok + "Content-Length: 2\r\nContent-Length: 3\r\n\r\nok!", Outcome.BadGateway, Reason: "two different Content-Length values"),
+        ["content-length-list"] = new(Ok + "Content-Length: 2, 3\r\n\r\nok!", Outcome.BadGateway, Reason: "an invalid Content-Length"),
+        ["content-length-not-a-number"] = new(Ok + "Content-Length: two\r\n\r\nok", Outcome.BadGateway, Reason: "an invalid Content-Length"),
+        ["content-length-negative"] = new(Ok + "Content-Length: -2\r\n\r\nok", Outcome.BadGateway, Reason: "an invalid Content-Length"),
+        ["content-length-plus"] = new(Ok + "Content-Length: +2\r\n\r\nok", Outcome.BadGateway, Reason: "an invalid Content-Length"),
+        ["content-length-overflow"] = new(Ok + "Content-Length: 99999999999999999999999\r\n\r\nok", Outcome.BadGateway, Reason: "an invalid Content-Length"),
+        ["content-length-inner-space"] = new(Ok + "Content-Length: 1 2\r\n\r\nok", Outcome.BadGateway, Reason: "an invalid Content-Length"),
+        ["content-length-empty"] = new(Ok + "Content-Length:\r\n\r\nok", Outcome.BadGateway, Reason: "an invalid Content-Length"),
+        ["status-two-digits"] = new("HTTP/1.1 20 OK\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway, Reason: "a malformed status line"),
+        ["status-000"] = new("HTTP/1.1 000 Zero\r\n\r\n" + Ok + "Content-Length: 2\r\n\r\nok", Outcome.BadGateway, Reason: "a malformed status line"),
+        ["status-line-garbage"] = new("garbage\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway, Reason: "a malformed status line"),
+        ["http2-status-line"] = new("HTTP/2 200 OK\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway, Reason: "a malformed status line"),
+        ["switching-protocols"] = new("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\nok", Outcome.BadGateway, Reason: "101 Switching Protocols"),
+        ["obs-fold"] = new(Ok + "X-Folded: a\r\n b\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway, Reason: "a header line without a name and colon"),
+        ["obs-fold-with-colon"] = new(Ok + "X-Folded: a\r\n b: c\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway, Reason: "not a token"),
+        ["header-without-colon"] = new(Ok + "NoColonHere\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway, Reason: "a header line without a name and colon"),
+        ["space-before-colon"] = new(Ok + "Transfer-Encoding : chunked\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway, Reason: "not a token"),
+        ["tab-before-colon"] = new(Ok + "Content-Length\t: 6\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway, Reason: "not a token"),
+        ["nul-in-value"] = new(Ok + "X-Bad: a\0b\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway, Reason: "a control character"),
+        ["cr-in-value"] = new(Ok + "X-Bad: a\rb\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway, Reason: "a control character"),
+        ["lf-in-value"] = new(Ok + "X-Bad: a\nContent-Length: 6\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway, Reason: "a control character"),
+        ["head-too-large"] = new(Ok + "X-Big: " + new string('a', 70 * 1024) + "\r\nContent-Length: 2\r\n\r\nok", Outcome.BadGateway, Reason: "response head larger than"),
+        ["closes-mid-head"] = new(Ok + "Content-Le", Outcome.BadGateway, UpstreamCloses: true, Reason: "in the middle of the response head"),
 
         // The response began, then its framing broke or the upstream went away.
         ["chunk-size-overflow"] = new(Ok + "Transfer-Encoding: chunked\r\n\r\n10000000000000002\r\nok\r\n0\r\n\r\n", Outcome.Broken),

@@ -79,6 +79,8 @@ public abstract class UpstreamResponseRobustnessTests
                 Assert.NotNull(first);
                 Assert.Equal(502, first.Status);
                 Assert.Equal("upstream-reset", first.Header("x-weft-error"));
+                if (script.Reason is { } reason)
+                    Assert.Contains(reason, first.Text, StringComparison.Ordinal);
                 break;
             case Outcome.Broken:
                 Assert.True(first is null || first.Status == 502, $"got a complete {first?.Status}: {first?.Text}");
