@@ -172,8 +172,21 @@ internal sealed partial class FastConnection
                 connection.Dispose();
             try
             {
-                await SendAsync(connection, token);
-                if (await ReceiveHeadAsync(connection, token))
+                _bodyUnsent = false;
+                try
+                {
+                    await SendAsync(connection, token);
+                }
+                catch (Exception e) when (!_buffered && !_clientGone && !token.IsCancellationRequested && e is SocketException or IOException)
+                {
+                    // The upstream stopped taking a streamed body (closed or reset): it may have answered first (an
+                    // early 413); that answer is the caller's, else the send's failure is.
+                    _bodyUnsent = true;
+                    if (!await TryReceiveEarlyHeadAsync(connection, token))
+                        throw;
+                }
+
+                if (_bodyUnsent || await ReceiveHeadAsync(connection, token))
                     break;
                 connection.Dispose();
                 // A kept-alive connection the upstream had closed: nothing was processed, send it once more on a new one.
@@ -271,6 +284,19 @@ internal sealed partial class FastConnection
         }
     }
 
+    /// <summary>A response head the upstream sent before it stopped reading the request body, if there is a whole one.</summary>
+    private async ValueTask<bool> TryReceiveEarlyHeadAsync(UpstreamConnection connection, CancellationToken token)
+    {
+        try
+        {
+            return await ReceiveHeadAsync(connection, token);
+        }
+        catch (Exception e) when (e is SocketException or IOException or InvalidDataException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Reads the final response head into the receive buffer (interim 1xx heads are passed to the client on the way); false when the upstream closed without a byte.</summary>
     [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder<>))]
     private async ValueTask<bool> ReceiveHeadAsync(UpstreamConnection connection, CancellationToken token)
@@ -326,8 +352,9 @@ internal sealed partial class FastConnection
     private async ValueTask<bool> CopyResponseAsync(UpstreamConnection connection)
     {
         var framing = _response.Framing(_head.IsHead);
-        var reusable = !_response.Close;
-        var close = framing == BodyFraming.Close || CloseRequested;
+        var reusable = !_response.Close && !_bodyUnsent;
+        // (The rest of a body the upstream did not take is still coming from the client: the connection ends after this.)
+        var close = framing == BodyFraming.Close || CloseRequested || _bodyUnsent;
         if (close)
             _closeAfter = true;
         WriteResponseHead(close);
