@@ -14,8 +14,11 @@ namespace Weft.Proxy.Tests.FastPath;
 /// </summary>
 public abstract class UpstreamResponseRobustnessTests
 {
-    /// <summary>A sidecar that sends what its callers send to <c>Host</c> to one upstream over HTTP/1.1.</summary>
-    protected sealed record Hop(IAsyncDisposable Proxy, IPEndPoint Address, string Host);
+    /// <summary>
+    /// A sidecar that sends what its callers send to <c>Host</c> to one upstream over HTTP/1.1, by the consumer under
+    /// test when <paramref name="Headers"/> are added to the request; <paramref name="Took"/>: it took every call.
+    /// </summary>
+    protected sealed record Hop(IAsyncDisposable Proxy, IPEndPoint Address, string Host, Func<int, bool> Took, string Headers = "");
 
     protected abstract Task<Hop> StartAsync(IPEndPoint upstream);
 
@@ -29,12 +32,12 @@ public abstract class UpstreamResponseRobustnessTests
     });
 
     /// <summary>One request on a new caller connection; the final response (interim ones skipped), or null when the connection broke first.</summary>
-    private static async Task<RawResponse?> CallAsync(Hop hop, string path, string method = "GET", string extra = "")
+    private static async Task<RawResponse?> CallAsync(Hop hop, string path, string method = "GET")
     {
         using var client = await RawClient.ConnectAsync(hop.Address);
         try
         {
-            await client.SendAsync($"{method} {path} HTTP/1.1\r\nHost: {hop.Host}\r\n{extra}\r\n");
+            await client.SendAsync($"{method} {path} HTTP/1.1\r\nHost: {hop.Host}\r\n{hop.Headers}\r\n");
             var response = await client.ReadResponseAsync(method == "HEAD");
             while (response.Status < 200)
                 response = await client.ReadResponseAsync(method == "HEAD");
@@ -88,6 +91,7 @@ public abstract class UpstreamResponseRobustnessTests
         }
 
         await AssertNextCallIsAnsweredAsync(hop, upstream, reused: script.Outcome == Outcome.Reused);
+        Assert.True(hop.Took(2), "the consumer under test did not take both calls");
     }
 
     [Fact]
@@ -104,6 +108,7 @@ public abstract class UpstreamResponseRobustnessTests
 
         await AssertNextCallIsAnsweredAsync(hop, upstream, reused: false);
         await AssertNextCallIsAnsweredAsync(hop, upstream, reused: true);
+        Assert.True(hop.Took(3));
     }
 
     [Fact]
@@ -119,7 +124,7 @@ public abstract class UpstreamResponseRobustnessTests
 
         using (var client = await RawClient.ConnectAsync(hop.Address))
         {
-            await client.SendAsync($"POST /upload HTTP/1.1\r\nHost: {hop.Host}\r\nContent-Length: {size}\r\n\r\n");
+            await client.SendAsync($"POST /upload HTTP/1.1\r\nHost: {hop.Host}\r\nContent-Length: {size}\r\n{hop.Headers}\r\n");
             var sending = Task.Run(async () =>
             {
                 try
@@ -149,6 +154,7 @@ public abstract class UpstreamResponseRobustnessTests
         }
 
         await AssertNextCallIsAnsweredAsync(hop, upstream, reused: false);
+        Assert.True(hop.Took(2));
     }
 }
 
@@ -161,7 +167,7 @@ public class FastPathUpstreamResponseTests : UpstreamResponseRobustnessTests
     {
         var proxy = await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with { FastPath = true, FastEngine = FastEngine });
         Assert.True(proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("legacy", [Mesh.Endpoint("legacy-0", upstream)])])).Applied);
-        return new Hop(proxy, proxy.OutboundAddress, "legacy");
+        return new Hop(proxy, proxy.OutboundAddress, "legacy", _ => proxy.FastPath!.FallBacks == 0);
     }
 }
 
@@ -178,6 +184,20 @@ public sealed class RawClientUpstreamResponseTests : UpstreamResponseRobustnessT
     {
         var proxy = await Mesh.ProxyAsync("orders", upstream);
         Assert.True(proxy.ConfigSink.Apply(Mesh.Snapshot(1, [])).Applied);
-        return new Hop(proxy, proxy.InboundAddress, "orders");
+        return new Hop(proxy, proxy.InboundAddress, "orders", calls => proxy.AppClient!.Requests == calls);
+    }
+}
+
+/// <summary>
+/// The raw HTTP/1.1 client on the layered outbound path: caller → sidecar (outbound) → an instance without a sidecar,
+/// for a request the fast path leaves to Kestrel (here, one with <c>Connection: close</c>).
+/// </summary>
+public sealed class RawClientOutboundUpstreamResponseTests : UpstreamResponseRobustnessTests
+{
+    protected override async Task<Hop> StartAsync(IPEndPoint upstream)
+    {
+        var proxy = await ProxyHost.StartAsync(Mesh.Options("frontend", Mesh.NoApp) with { FastPath = true });
+        Assert.True(proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("orders", [Mesh.Endpoint("o0", upstream)])])).Applied);
+        return new Hop(proxy, proxy.OutboundAddress, "orders", calls => proxy.AppClient!.Requests == calls, "Connection: close\r\n");
     }
 }
