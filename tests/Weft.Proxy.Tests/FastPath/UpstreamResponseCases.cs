@@ -47,6 +47,8 @@ internal static class UpstreamCases
 
         // Valid, but the connection cannot carry another exchange.
         ["http10-response"] = new("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", Outcome.Closed),
+        // (An HTTP/1.0 keep-alive is not trusted: the connection is not pooled.)
+        ["http10-keep-alive"] = new("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", Outcome.Closed),
         ["connection-close"] = new(Ok + "Connection: close\r\nContent-Length: 2\r\n\r\nok", Outcome.Closed, UpstreamCloses: true),
         ["close-delimited"] = new(Ok + "\r\nok", Outcome.Closed, UpstreamCloses: true),
         ["second-response-after-body"] = new(Ok + "Content-Length: 2\r\n\r\nok" + Ok + "Content-Length: 6\r\n\r\npoison", Outcome.Closed),
