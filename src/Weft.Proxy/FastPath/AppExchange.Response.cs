@@ -53,7 +53,7 @@ internal sealed partial class AppExchange
                 if (parsed == HeadStatus.Incomplete)
                     break;
                 if (parsed == HeadStatus.Declined || _response.Status == 101)
-                    throw new InvalidDataException("the app sent an invalid response head");
+                    throw new InvalidDataException("the app sent " + (_response.Problem ?? "101 Switching Protocols to a request without Upgrade"));
                 if (_response.Status >= 200)
                     return true;
                 // An interim response (100 Continue, 103 Early Hints): dropped, as YARP does; the final one follows.
@@ -94,7 +94,8 @@ internal sealed partial class AppExchange
         }
 
         // Content-Length stays when it frames the body (or is only declared, as on a HEAD response); never beside chunked.
-        if (!_response.Chunked && !_response.OtherTransferEncoding && _response.ContentLength >= 0
+        // (Not on a 204, which has no content to measure: Kestrel refuses that header there.)
+        if (!_response.Chunked && !_response.OtherTransferEncoding && _response.ContentLength >= 0 && _response.Status != 204
             && (framing == BodyFraming.ContentLength || framing == BodyFraming.None))
             response.ContentLength = _response.ContentLength;
     }

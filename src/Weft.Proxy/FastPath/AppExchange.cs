@@ -155,14 +155,8 @@ internal sealed partial class AppExchange(RawHttp1Client owner)
         Task<bool>? body = null;
         for (var fresh = false; ; fresh = true)
         {
+            // (A pooled connection the app closed or wrote on while idle is not rented: a streamed body is not sent on it.)
             var rented = fresh ? null : pool.TryRent();
-            // A body that streams cannot be sent twice: make sure a kept-alive connection is still open (readable = closed).
-            if (rented is not null && !buffered && rented.Readable())
-            {
-                rented.Dispose();
-                rented = null;
-            }
-
             var reused = rented is not null;
             if (rented is null)
             {

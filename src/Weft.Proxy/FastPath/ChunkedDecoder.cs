@@ -15,7 +15,7 @@ internal struct ChunkedDecoder
 {
     private const int MaxTrailerBytes = 32 * 1024;
 
-    private enum State { Size, Extension, SizeLf, Data, DataCr, DataLf, TrailerStart, TrailerLine, FinalLf, Done }
+    private enum State { Size, Extension, SizeLf, Data, DataCr, DataLf, TrailerStart, TrailerLine, TrailerLf, FinalLf, Done }
 
     private State _state;
     private long _size;
@@ -75,8 +75,12 @@ internal struct ChunkedDecoder
                     i++;
                     break;
                 case State.Extension:
+                    // Anything up to the CR, but no other control character: a bare LF here would end the line for a
+                    // lenient client and not for this scanner, and the two would disagree on where the body ends.
                     if (b == (byte)'\r')
                         _state = State.SizeLf;
+                    else if (b is < 0x20 and not (byte)'\t' or 0x7F)
+                        throw new InvalidDataException("invalid chunk extension");
                     i++;
                     break;
                 case State.SizeLf:
@@ -110,6 +114,10 @@ internal struct ChunkedDecoder
                     {
                         _state = State.FinalLf;
                     }
+                    else if (b is < 0x20 and not (byte)'\t' or 0x7F)
+                    {
+                        throw new InvalidDataException("invalid trailer line");
+                    }
                     else
                     {
                         if (strip)
@@ -126,17 +134,27 @@ internal struct ChunkedDecoder
                     i++;
                     break;
                 case State.TrailerLine:
-                    if (b == (byte)'\n')
+                    // Trailer lines end in CRLF like the rest (no bare CR or LF, no other control character).
+                    if (b == (byte)'\r')
                     {
-                        _state = State.TrailerStart;
+                        _state = State.TrailerLf;
                     }
-                    else if (strip && b != (byte)'\r')
+                    else if (b is < 0x20 and not (byte)'\t' or 0x7F)
+                    {
+                        throw new InvalidDataException("invalid trailer line");
+                    }
+                    else if (strip)
                     {
                         if (_trailers!.WrittenCount > MaxTrailerBytes)
                             throw new InvalidDataException("trailer section too large");
                         _trailers.Write([b]);
                     }
 
+                    i++;
+                    break;
+                case State.TrailerLf:
+                    Expect(b, (byte)'\n');
+                    _state = State.TrailerStart;
                     i++;
                     break;
                 case State.FinalLf:

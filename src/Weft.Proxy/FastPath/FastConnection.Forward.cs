@@ -172,8 +172,21 @@ internal sealed partial class FastConnection
                 connection.Dispose();
             try
             {
-                await SendAsync(connection, token);
-                if (await ReceiveHeadAsync(connection, token))
+                _bodyUnsent = false;
+                try
+                {
+                    await SendAsync(connection, token);
+                }
+                catch (Exception e) when (!_buffered && !_clientGone && !token.IsCancellationRequested && e is SocketException or IOException)
+                {
+                    // The upstream stopped taking a streamed body (closed or reset): it may have answered first (an
+                    // early 413); that answer is the caller's, else the send's failure is.
+                    _bodyUnsent = true;
+                    if (!await TryReceiveEarlyHeadAsync(connection, token))
+                        throw;
+                }
+
+                if (_bodyUnsent || await ReceiveHeadAsync(connection, token))
                     break;
                 connection.Dispose();
                 // A kept-alive connection the upstream had closed: nothing was processed, send it once more on a new one.
@@ -271,6 +284,19 @@ internal sealed partial class FastConnection
         }
     }
 
+    /// <summary>A response head the upstream sent before it stopped reading the request body, if there is a whole one.</summary>
+    private async ValueTask<bool> TryReceiveEarlyHeadAsync(UpstreamConnection connection, CancellationToken token)
+    {
+        try
+        {
+            return await ReceiveHeadAsync(connection, token);
+        }
+        catch (Exception e) when (e is SocketException or IOException or InvalidDataException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Reads the final response head into the receive buffer (interim 1xx heads are passed to the client on the way); false when the upstream closed without a byte.</summary>
     [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder<>))]
     private async ValueTask<bool> ReceiveHeadAsync(UpstreamConnection connection, CancellationToken token)
@@ -305,7 +331,7 @@ internal sealed partial class FastConnection
                 if (parsed == HeadStatus.Incomplete)
                     break;
                 if (parsed == HeadStatus.Declined || _response.Status == 101)
-                    throw new InvalidDataException("the upstream sent an invalid response head");
+                    throw new InvalidDataException("the upstream sent " + (_response.Problem ?? "101 Switching Protocols to a request without Upgrade"));
                 if (_response.Status >= 200)
                     return true;
                 // An interim response (103 Early Hints, or a 100 Continue the request did not ask for): passed on as it
@@ -326,8 +352,9 @@ internal sealed partial class FastConnection
     private async ValueTask<bool> CopyResponseAsync(UpstreamConnection connection)
     {
         var framing = _response.Framing(_head.IsHead);
-        var reusable = !_response.Close;
-        var close = framing == BodyFraming.Close || CloseRequested;
+        var reusable = !_response.Close && !_bodyUnsent;
+        // (The rest of a body the upstream did not take is still coming from the client: the connection ends after this.)
+        var close = framing == BodyFraming.Close || CloseRequested || _bodyUnsent;
         if (close)
             _closeAfter = true;
         WriteResponseHead(close);
@@ -425,7 +452,8 @@ internal sealed partial class FastConnection
         head[_response.StatusStart..lineEnd].CopyTo(to[n..]);
         n += lineEnd - _response.StatusStart;
         var pos = lineEnd;
-        var chunked = _response.Framing(_head.IsHead) == BodyFraming.Chunked || _response.Chunked;
+        // (Content-Length goes whenever there is a Transfer-Encoding: it never frames the body then.)
+        var chunked = _response.Framing(_head.IsHead) == BodyFraming.Chunked || _response.Chunked || _response.OtherTransferEncoding;
         while (pos < head.Length - 2)
         {
             var length = head[pos..].IndexOf("\r\n"u8) + 2;

@@ -49,6 +49,9 @@ internal sealed partial class FastConnection
     private ReadOnlyMemory<byte> _headBytes;
     private ReadOnlySequence<byte> _request;
     private bool _buffered;
+
+    /// <summary>The upstream answered before it took the whole (streamed) request body: neither connection carries another exchange.</summary>
+    private bool _bodyUnsent;
     private bool _advanced;
     private bool _closeAfter;
     private Route _route = null!;

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 
 namespace Weft.Proxy.FastPath;
@@ -245,9 +246,23 @@ internal enum BodyFraming
     Close,
 }
 
-/// <summary>A response head from an upstream, as offsets into its bytes.</summary>
+/// <summary>
+/// A response head from an upstream, as offsets into its bytes. Strict where framing is at stake (RFC 9112): a status
+/// line or header line that does not parse, a name that is not a token (whitespace before the colon, obs-fold), a
+/// control character in a line, two different <c>Content-Length</c>s or one that is not plain digits are
+/// <see cref="HeadStatus.Declined"/>, an upstream error; both <c>Transfer-Encoding</c> and <c>Content-Length</c>, or a
+/// 204 that announces a body, leave the connection unfit for another exchange (<see cref="Close"/>).
+/// </summary>
 internal struct ResponseHead
 {
+    /// <summary>What a header line may hold: HTAB, SP, visible ASCII and obs-text (RFC 9110 5.5); no other control character.</summary>
+    private static readonly SearchValues<byte> LineBytes = SearchValues.Create(Bytes(b => b == '\t' || b is >= 0x20 and not 0x7F));
+
+    /// <summary>The characters of a token (RFC 9110 5.6.2), what a field name is made of.</summary>
+    private static readonly SearchValues<byte> TokenBytes = SearchValues.Create(Bytes(b => b is > 0x20 and < 0x7F && "\"(),/:;<=>?@[\\]{}".IndexOf((char)b) < 0));
+
+    private static byte[] Bytes(Func<int, bool> allowed) => [.. Enumerable.Range(0, 256).Where(allowed).Select(b => (byte)b)];
+
     public int Length;
     public int Status;
 
@@ -265,6 +280,9 @@ internal struct ResponseHead
     public int WeftError;
     public int WeftErrorLength;
 
+    /// <summary>What was wrong with a <see cref="HeadStatus.Declined"/> head, for the error the caller gets.</summary>
+    public string? Problem;
+
     public static HeadStatus Parse(ReadOnlySpan<byte> data, out ResponseHead head)
     {
         head = default;
@@ -278,8 +296,10 @@ internal struct ResponseHead
         var line = data[..lineEnd];
         if (line.Length < 12 || !line.StartsWith("HTTP/1."u8) || line[7] is not ((byte)'0' or (byte)'1') || line[8] != (byte)' '
             || !char.IsAsciiDigit((char)line[9]) || !char.IsAsciiDigit((char)line[10]) || !char.IsAsciiDigit((char)line[11]) || line.Length > 12 && line[12] != (byte)' ')
-            return HeadStatus.Declined;
+            return Malformed(ref head, "a malformed status line");
         head.Status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+        if (head.Status < 100 || line.ContainsAnyExcept(LineBytes))
+            return Malformed(ref head, "a malformed status line");
         head.StatusStart = 9;
         head.Close = line[7] == (byte)'0';
 
@@ -290,8 +310,12 @@ internal struct ResponseHead
             line = data.Slice(pos, length);
             var colon = line.IndexOf((byte)':');
             if (colon <= 0)
-                return HeadStatus.Declined;
+                return Malformed(ref head, "a header line without a name and colon");
             var name = line[..colon];
+            if (name.ContainsAnyExcept(TokenBytes))
+                return Malformed(ref head, "a header name that is not a token (whitespace before the colon, or a folded line)");
+            if (line.ContainsAnyExcept(LineBytes))
+                return Malformed(ref head, "a control character in a header line");
             var valueStart = colon + 1;
             while (valueStart < line.Length && line[valueStart] is (byte)' ' or (byte)'\t')
                 valueStart++;
@@ -299,13 +323,15 @@ internal struct ResponseHead
             switch (name.Length)
             {
                 case 14 when Ascii.EqualsIgnoreCase(name, "content-length"u8):
-                    if (!TryParseLength(value, out var n) || head.ContentLength >= 0 && head.ContentLength != n)
-                        return HeadStatus.Declined;
+                    if (!TryParseLength(value, out var n))
+                        return Malformed(ref head, "an invalid Content-Length");
+                    if (head.ContentLength >= 0 && head.ContentLength != n)
+                        return Malformed(ref head, "two different Content-Length values");
                     head.ContentLength = n;
                     break;
                 case 17 when Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8):
-                    // Chunked must be the last coding; any other coding means the body ends when the connection does.
-                    if (value.Length >= 7 && Ascii.EqualsIgnoreCase(value[^7..], "chunked"u8))
+                    // Chunked must be the last coding (a whole token); any other coding means the body ends when the connection does.
+                    if (value.Length >= 7 && Ascii.EqualsIgnoreCase(value[^7..], "chunked"u8) && (value.Length == 7 || value[^8] is (byte)',' or (byte)' ' or (byte)'\t'))
                         head.Chunked = true;
                     else
                         head.OtherTransferEncoding = true;
@@ -330,7 +356,17 @@ internal struct ResponseHead
             pos += length + 2;
         }
 
+        // Transfer-Encoding wins over Content-Length, but the pair is a known smuggling vector (RFC 9112 6.3): the
+        // connection ends with this response. So it does after a 204 that announces a body it must not have.
+        if (head.ContentLength >= 0 && (head.Chunked || head.OtherTransferEncoding || head.Status == 204 && head.ContentLength > 0))
+            head.Close = true;
         return HeadStatus.Parsed;
+    }
+
+    private static HeadStatus Malformed(ref ResponseHead head, string problem)
+    {
+        head.Problem = problem;
+        return HeadStatus.Declined;
     }
 
     /// <summary>How the body of this response to a request (HEAD or not) ends.</summary>

@@ -40,7 +40,11 @@ internal sealed class UpstreamConnection : IDisposable
         }
     }
 
-    /// <summary>Whether a receive would not wait (data, FIN or an error): on an idle kept-alive connection, that the upstream closed it.</summary>
+    /// <summary>
+    /// Whether a receive would not wait (data, FIN or an error): on an idle kept-alive connection, that the upstream
+    /// closed it or sent bytes nobody asked for. With the engine, no syscall unless an edge came since the last short
+    /// read; on a .NET socket, one poll.
+    /// </summary>
     public bool Readable() => _epoll?.PollReadable() ?? _socket!.Poll(0, SelectMode.SelectRead);
 
     public void Dispose()
@@ -76,7 +80,9 @@ internal sealed class EndpointPool(EndPoint address, TimeProvider time, bool eng
                 _idle[_count] = null!;
             }
 
-            if (time.GetElapsedTime(connection.IdleSince) < UpstreamPools.IdleTimeout)
+            // A connection the upstream wrote on (or closed) while idle is not used: its bytes would answer the next
+            // request (response queue poisoning); one it closed would fail it.
+            if (time.GetElapsedTime(connection.IdleSince) < UpstreamPools.IdleTimeout && !connection.Readable())
                 return connection;
             connection.Dispose();
         }

@@ -27,6 +27,19 @@ internal sealed class EpollOperation(EpollSocket owner, EpollOperation.Kind kind
 
     private Lock Gate => owner.Gate;
 
+    /// <summary>
+    /// False once a call moved fewer bytes than asked (or parked) and no edge came since: for a receive, nothing (no
+    /// data, no FIN) arrived after the last read. True says only "maybe": ask the kernel.
+    /// </summary>
+    public bool Ready
+    {
+        get
+        {
+            lock (Gate)
+                return _ready;
+        }
+    }
+
     /// <summary>Receives or sends: at once (one syscall) when the direction is ready, else parked until its next edge.</summary>
     public ValueTask<int> RunAsync(Memory<byte> buffer, CancellationToken token)
     {

@@ -135,9 +135,15 @@ internal sealed class EpollSocket : IDisposable
         }
     }
 
-    /// <summary>Whether a receive would not wait: data, the peer's FIN or an error is there (as Socket.Poll with SelectRead). One syscall.</summary>
+    /// <summary>
+    /// Whether a receive would not wait: data, the peer's FIN or an error is there (as Socket.Poll with SelectRead). No
+    /// syscall when no edge came since the last receive that found less than it asked for; else one.
+    /// </summary>
     public unsafe bool PollReadable()
     {
+        // No edge since the last short read: nothing came, no need to ask the kernel.
+        if (!_receive.Ready)
+            return false;
         byte b;
         var n = Call(EpollOperation.Kind.Receive, new Span<byte>(&b, 1), out var errno, Libc.MSG_PEEK | Libc.MSG_DONTWAIT);
         return n >= 0 || errno != Libc.EAGAIN;

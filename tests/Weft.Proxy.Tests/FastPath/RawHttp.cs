@@ -116,7 +116,7 @@ internal sealed class RawClient : IDisposable
         var body = new MemoryStream();
         if (headRequest || status is 204 or 304 || status < 200)
             return new RawResponse(status, headers, []);
-        if (headers.TryGetValue("Transfer-Encoding", out var te) && te.EndsWith("chunked", StringComparison.OrdinalIgnoreCase))
+        if (headers.TryGetValue("Transfer-Encoding", out var te) && te.Split(',')[^1].Trim().Equals("chunked", StringComparison.OrdinalIgnoreCase))
         {
             while (true)
             {
@@ -137,7 +137,8 @@ internal sealed class RawClient : IDisposable
         }
         else if (headers.TryGetValue("Content-Length", out var cl))
         {
-            await ReadBodyAsync(body, long.Parse(cl, System.Globalization.CultureInfo.InvariantCulture), cts.Token);
+            // (Repeated lines with one value are one length, RFC 9110 8.6.)
+            await ReadBodyAsync(body, long.Parse(cl.Split(',').Distinct().Single(), System.Globalization.CultureInfo.InvariantCulture), cts.Token);
         }
         else
         {
@@ -206,6 +207,7 @@ internal sealed class RawUpstream : IAsyncDisposable
     private readonly Func<string, (byte[] Response, bool Close)> _answer;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
+    private readonly List<Socket> _sockets = [];
     private int _connections;
 
     public RawUpstream(Func<string, (byte[] Response, bool Close)> answer)
@@ -228,6 +230,8 @@ internal sealed class RawUpstream : IAsyncDisposable
             while (!_stop.IsCancellationRequested)
             {
                 var socket = await _listener.AcceptSocketAsync(_stop.Token);
+                lock (_sockets)
+                    _sockets.Add(socket);
                 Interlocked.Increment(ref _connections);
                 served.Add(ServeAsync(socket));
             }
@@ -237,6 +241,15 @@ internal sealed class RawUpstream : IAsyncDisposable
         }
 
         await Task.WhenAll(served);
+    }
+
+    /// <summary>Writes <paramref name="bytes"/> on the <paramref name="connection"/>th connection accepted (from 0), unasked.</summary>
+    public async Task SendUnsolicitedAsync(int connection, byte[] bytes)
+    {
+        Socket socket;
+        lock (_sockets)
+            socket = _sockets[connection];
+        await socket.SendAsync(bytes, SocketFlags.None, _stop.Token);
     }
 
     private async Task ServeAsync(Socket socket)
