@@ -16,6 +16,11 @@ missing=()
 /usr/bin/python3 -c 'import consul' >/dev/null 2>&1 || missing+=(python3-consul)
 # The dashboard tests drive Debian's headless Chromium through Playwright (no browser download).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The metrics tests lint with promtool and scrape with a real Prometheus.
+[ -x /usr/bin/prometheus ] && command -v promtool >/dev/null || missing+=(prometheus)
+# The own HTTP/2 server's interop tests run nghttp and curl against it.
+command -v nghttp >/dev/null || missing+=(nghttp2-client)
+command -v curl >/dev/null || missing+=(curl)
 # The native sidecar pass: Native AOT links with clang and lld.
 native=1
 [ $# -eq 0 ] || native=0
