@@ -104,6 +104,8 @@ public sealed class Http2ClientConformanceConnectionTests : H2ClientScript
                 read += await stream.ReadAsync(buffer.AsMemory(read)).AsTask().WaitAsync(Deadline);
         }
 
+        var update = await peer.ReadUntilAsync(FrameType.WindowUpdate); // the connection's 20,000, flushed
+        Assert.Equal((0, 20_000), (update.Header.StreamId, (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(update.Payload)));
         await AssertConnectionErrorAsync(first, second, peer, Data(1, Window - 10_000 + 1), Http2ErrorCode.FlowControlError, pool);
     }
 
