@@ -8,7 +8,7 @@ using Weft.Proxy.Transport;
 namespace Weft.Proxy.Tests.Http2;
 
 /// <summary>
-/// The own HTTP/2 client's pool against an <see cref="H2Peer"/> on a loopback port, for the client's conformance
+/// The own HTTP/2 client's pool against an <see cref="H2Peer"/> on a loopback port, for the client's scripted-peer tests and
 /// battery: requests opened through the pool as the sidecar opens them, and what their callers then see.
 /// </summary>
 public abstract class H2ClientScript : IDisposable
@@ -16,7 +16,12 @@ public abstract class H2ClientScript : IDisposable
     private protected static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
     private readonly UpstreamTransport _transport = new(null, TimeSpan.FromMinutes(5));
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
+
+    /// <summary>The pools' clock, driven by the tests.</summary>
+    private protected FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
+
+    /// <summary>The pools' connection lifetime.</summary>
+    private protected static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(5);
     private readonly List<SidecarH2Pool> _pools = [];
 
     private protected H2ClientScript()
@@ -37,9 +42,9 @@ public abstract class H2ClientScript : IDisposable
     }
 
     /// <summary>A pool whose connections announce <paramref name="window"/> as both their stream and connection windows.</summary>
-    internal SidecarH2Pool NewPool(int window = Http2ClientConnection.DefaultWindow)
+    internal SidecarH2Pool NewPool(int window = Http2ClientConnection.DefaultWindow, Http2KeepAlive keepAlive = default)
     {
-        var pool = new SidecarH2Pool(_transport, "orders", TimeSpan.FromSeconds(5), int.MaxValue, TimeSpan.FromMinutes(5), _time, window);
+        var pool = new SidecarH2Pool(_transport, "orders", TimeSpan.FromSeconds(5), int.MaxValue, Lifetime, Time, window, keepAlive);
         _pools.Add(pool);
         return pool;
     }
