@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Threading.Tasks.Sources;
@@ -293,19 +294,11 @@ internal sealed class Http2ClientStream : Stream, IValueTaskSource<int>, IHeader
         _headLength = need;
     }
 
-    /// <summary>A lower-case token (RFC 9113 8.2.1): no upper case, controls, spaces or colon.</summary>
-    private static bool IsRegularFieldName(ReadOnlySpan<byte> name)
-    {
-        if (name.IsEmpty)
-            return false;
-        foreach (var b in name)
-        {
-            if (b is >= (byte)'A' and <= (byte)'Z' or <= 0x20 or >= 0x7F or (byte)':')
-                return false;
-        }
+    /// <summary>A lower-case token (RFC 9113 8.2.1): no upper case, controls, spaces or colon (vectorised: one per field).</summary>
+    private static bool IsRegularFieldName(ReadOnlySpan<byte> name) => !name.IsEmpty && name.IndexOfAnyExcept(NameBytes) < 0;
 
-        return true;
-    }
+    private static readonly SearchValues<byte> NameBytes = SearchValues.Create(
+        [.. Enumerable.Range(0x21, 0x7F - 0x21).Where(b => b is not (>= 'A' and <= 'Z' or ':')).Select(b => (byte)b)]);
 
     /// <summary>The fields RFC 9113 8.2.2 forbids in HTTP/2 (they would reframe the HTTP/1.1 response made of this one).</summary>
     private static bool IsConnectionSpecific(ReadOnlySpan<byte> name) => name.Length switch
