@@ -8,8 +8,8 @@ using Weft.Proxy.Transport;
 namespace Weft.Proxy.Tests.Http2;
 
 /// <summary>
-/// The own HTTP/2 client's pool against an <see cref="H2Peer"/> on a loopback port, for the client's scripted-peer tests and conformance
-/// battery: requests opened through the pool as the sidecar opens them, and what their callers then see.
+/// The own HTTP/2 client's pool against an <see cref="H2Peer"/> on a loopback port, for the client's scripted-peer
+/// tests and conformance battery: requests opened through the pool as the sidecar opens them, and what their callers see.
 /// </summary>
 public abstract class H2ClientScript : IDisposable
 {
