@@ -58,7 +58,7 @@ internal sealed partial class FastConnection
             {
                 stream = await pool.OpenStreamAsync(endpoint.Endpoint, exchange.Token);
                 var (blockLength, bodyLength) = EncodeSidecarHead(endpoint);
-                stream.SendHeaders(_h2Block.AsSpan(0, blockLength), bodyLength);
+                stream.SendHeaders(_h2Block.AsSpan(0, blockLength), bodyLength, _head.IsHead);
                 if (bodyLength > 0)
                     _h2Sending = SendBodyAsync(stream, bodyLength, exchange.Token);
                 await stream.ReadHeadAsync();

@@ -81,18 +81,24 @@ internal sealed partial class Http2ClientConnection
                 throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "DATA beyond the connection's window");
             if (!_streams.TryGetValue(header.StreamId, out stream) || stream.ResponseEnded)
             {
-                if (header.StreamId >= _nextStreamId)
-                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "DATA on a stream never opened");
+                if (NeverOpenedLocked(header.StreamId))
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"DATA on stream {header.StreamId}, never opened");
                 // A stream we reset or released: its bytes are nobody's, so the connection gets them back at once.
                 _connectionCredit += payload.Length;
                 queued = CreditConnectionLocked();
                 stream = null;
             }
-            else if (!stream.HeadReceived)
+            else if ((stream.ReceiveWindow -= payload.Length) < 0)
+            {
+                throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, $"DATA beyond stream {header.StreamId}'s window");
+            }
+            else if (!stream.HeadReceived || stream.ContentLength >= 0 && stream.CountBody(data.Length, end) is not null)
             {
                 _connectionCredit += payload.Length;
                 CreditConnectionLocked();
-                fail = stream.Error ??= new Http2StreamException(Http2ErrorCode.ProtocolError, "the server sent DATA before the response head");
+                fail = stream.Error ??= new Http2StreamException(Http2ErrorCode.ProtocolError, stream.HeadReceived
+                    ? $"a malformed response: {stream.BodyLengthError(end)}"
+                    : "the server sent DATA before the response head");
                 ResetLocked(stream, Http2ErrorCode.ProtocolError);
                 queued = true;
             }
@@ -138,6 +144,9 @@ internal sealed partial class Http2ClientConnection
             stream.CompleteRead(complete);
     }
 
+    /// <summary>An id the server may not send on: even (we never enable push) or beyond the last stream we opened (5.1, idle).</summary>
+    private bool NeverOpenedLocked(int streamId) => (streamId & 1) == 0 || streamId >= _nextStreamId;
+
     private bool CreditConnectionLocked()
     {
         if (_connectionCredit < _creditThreshold)
@@ -166,8 +175,8 @@ internal sealed partial class Http2ClientConnection
         {
             if (!_streams.TryGetValue(streamId, out stream) || stream.ResponseEnded)
             {
-                if (streamId >= _nextStreamId)
-                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "HEADERS on a stream never opened");
+                if (NeverOpenedLocked(streamId))
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"HEADERS on stream {streamId}, never opened");
                 stream = null;
             }
             else if (stream.HeadReceived)
@@ -184,7 +193,13 @@ internal sealed partial class Http2ClientConnection
             _decoder.Decode(block, (IHeaderSink?)stream ?? DiscardHeaders.Instance);
             if (stream is null)
                 return;
-            if (stream.InTrailers)
+            if (stream.Malformed is not null || endStream && stream.BodyLengthError(end: true) is not null)
+            {
+                // 8.1.1: a malformed response is a stream error; the caller sees a failure, never a response.
+                error = stream.Error ??= new Http2StreamException(Http2ErrorCode.ProtocolError, $"a malformed response: {stream.Malformed ?? stream.BodyLengthError(end: true)}");
+                ResetLocked(stream, Http2ErrorCode.ProtocolError);
+            }
+            else if (stream.InTrailers)
             {
                 if (!endStream)
                 {
@@ -265,8 +280,8 @@ internal sealed partial class Http2ClientConnection
         {
             if (!_streams.TryGetValue(streamId, out stream))
             {
-                if (streamId >= _nextStreamId)
-                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "RST_STREAM on a stream never opened");
+                if (NeverOpenedLocked(streamId))
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"RST_STREAM on stream {streamId}, never opened");
                 return;
             }
 
@@ -388,7 +403,12 @@ internal sealed partial class Http2ClientConnection
                 AddConnectionSendWindowLocked(increment, "a WINDOW_UPDATE of 0 for the connection");
                 wake = TakeWindowWaitersLocked();
             }
-            else if (_streams.TryGetValue(streamId, out var stream))
+            else if (!_streams.TryGetValue(streamId, out var stream))
+            {
+                if (NeverOpenedLocked(streamId))
+                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"WINDOW_UPDATE on stream {streamId}, never opened");
+            }
+            else
             {
                 if (increment == 0)
                 {
@@ -403,9 +423,10 @@ internal sealed partial class Http2ClientConnection
                     {
                         stream.Error ??= new Http2StreamException(Http2ErrorCode.FlowControlError, "a stream's send window over 2^31-1");
                         ResetLocked(stream, Http2ErrorCode.FlowControlError);
+                        // Whoever waits on the stream (its head, its body, its window) learns of the reset.
+                        (wake = []).Add(stream);
                     }
-
-                    if (stream.WindowWaiting)
+                    else if (stream.WindowWaiting)
                     {
                         stream.WindowWaiting = false;
                         _windowWaiters?.Remove(stream);

@@ -180,6 +180,7 @@ internal sealed partial class Http2ClientConnection : Http2Connection
             _nextStreamId += 2;
             stream.Id = id;
             stream.SendWindow = _peerInitialWindow;
+            stream.ReceiveWindow = _window;
             stream.RequestBodyLeft = contentLength;
             stream.RequestEnded = contentLength == 0;
             _streams[id] = stream;
@@ -383,6 +384,7 @@ internal sealed partial class Http2ClientConnection : Http2Connection
             {
                 var to = _writes.Reserve(FrameHeader.Size + 4);
                 _writes.Length += Frames.WriteWindowUpdate(to, stream.Id, stream.StreamCredit);
+                stream.ReceiveWindow += stream.StreamCredit;
                 stream.StreamCredit = 0;
                 queued = true;
             }

@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
 using System.Threading.Tasks.Sources;
 
 namespace Weft.Proxy.Http2;
@@ -58,6 +61,20 @@ internal sealed class Http2ClientStream : Stream, IValueTaskSource<int>, IHeader
     internal bool ResponseEnded;
     internal bool InTrailers;
     internal Exception? Error;
+
+    /// <summary>What made the response head (or trailers) malformed (RFC 9113 8.1.1), null while it is well-formed.</summary>
+    internal string? Malformed;
+
+    /// <summary>The response's content-length (-1: none), and the DATA bytes received so far (8.1.1).</summary>
+    internal long ContentLength = -1;
+    internal long Received;
+
+    /// <summary>A HEAD request: its response's content-length describes no body.</summary>
+    internal bool HeadRequest;
+
+    /// <summary>What the server may still send on this stream before our next WINDOW_UPDATE for it.</summary>
+    internal long ReceiveWindow;
+    private bool _regularSeen;
     public long SendWindow { get; set; }
     internal long RequestBodyLeft;
     internal int StreamCredit;
@@ -75,7 +92,14 @@ internal sealed class Http2ClientStream : Stream, IValueTaskSource<int>, IHeader
     }
 
     /// <summary>Queues the request head; <paramref name="contentLength"/> 0 ends the stream with it.</summary>
-    public void SendHeaders(ReadOnlySpan<byte> headerBlock, long contentLength) => _connection.SendHeaders(this, headerBlock, contentLength);
+    /// <param name="headerBlock">The request head, HPACK-encoded.</param>
+    /// <param name="contentLength">The request body's length.</param>
+    /// <param name="headRequest">A HEAD request: the response's content-length is not checked against its DATA.</param>
+    public void SendHeaders(ReadOnlySpan<byte> headerBlock, long contentLength, bool headRequest = false)
+    {
+        HeadRequest = headRequest;
+        _connection.SendHeaders(this, headerBlock, contentLength);
+    }
 
     /// <summary>Waits for the final response head (1xx heads are skipped); gives its status.</summary>
     public ValueTask<int> ReadHeadAsync() => _connection.WaitHead(this);
@@ -113,13 +137,34 @@ internal sealed class Http2ClientStream : Stream, IValueTaskSource<int>, IHeader
         _dataStart = _dataEnd = 0;
         if (_data.Length > 64 * 1024)
             _data = [];
-        Reserved = Released = RequestEnded = HeadReceived = ResponseEnded = InTrailers = false;
+        Reserved = Released = RequestEnded = HeadReceived = ResponseEnded = InTrailers = HeadRequest = _regularSeen = false;
+        Malformed = null;
+        ContentLength = -1;
+        Received = 0;
+        ReceiveWindow = 0;
         Error = null;
         SendWindow = 0;
         RequestBodyLeft = 0;
         StreamCredit = 0;
         ReadWaiting = WaitingForHead = WindowWaiting = false;
         ReadInto = default;
+    }
+
+    /// <summary>
+    /// Under the lock: what is wrong with the body's length against the response's content-length so far (8.1.1;
+    /// <paramref name="end"/>: the stream ended), null when nothing is (or the length describes no body: HEAD, 304).
+    /// </summary>
+    internal string? BodyLengthError(bool end) =>
+        ContentLength < 0 || HeadRequest || Status == 304 ? null
+        : Received > ContentLength ? $"more DATA than its content-length of {ContentLength}"
+        : end && Received < ContentLength ? $"the response ended after {Received} bytes of its content-length of {ContentLength}"
+        : null;
+
+    /// <summary>Under the lock: counts <paramref name="length"/> bytes of DATA against the content-length; what is wrong, or null.</summary>
+    internal string? CountBody(int length, bool end)
+    {
+        Received += length;
+        return BodyLengthError(end);
     }
 
     internal int Buffered => _dataEnd - _dataStart;
@@ -161,6 +206,8 @@ internal sealed class Http2ClientStream : Stream, IValueTaskSource<int>, IHeader
     internal void ClearHead()
     {
         Status = 0;
+        _regularSeen = false;
+        ContentLength = -1;
         _headLength = 0;
         _fieldCount = 0;
     }
@@ -181,14 +228,59 @@ internal sealed class Http2ClientStream : Stream, IValueTaskSource<int>, IHeader
 
     void IHeaderSink.OnHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
     {
+        if (Malformed is not null)
+            return;
         if (InTrailers)
-            return;
-        if (name.Length > 0 && name[0] == (byte)':')
         {
-            if (name.SequenceEqual(":status"u8) && value.Length == 3 && value[0] is >= (byte)'1' and <= (byte)'9'
-                && value[1] is >= (byte)'0' and <= (byte)'9' && value[2] is >= (byte)'0' and <= (byte)'9')
-                Status = (value[0] - '0') * 100 + (value[1] - '0') * 10 + value[2] - '0';
+            // Trailers are not passed on; one that could not be a field at all still makes the response malformed (8.1).
+            if (name.IsEmpty || name[0] == (byte)':')
+                Malformed = "a pseudo-header in the trailers";
             return;
+        }
+
+        if (!name.IsEmpty && name[0] == (byte)':')
+        {
+            if (_regularSeen)
+                Malformed = "a pseudo-header after a regular header";
+            else if (!name.SequenceEqual(":status"u8))
+                Malformed = $"the pseudo-header {Encoding.ASCII.GetString(name)}, which a response cannot carry";
+            else if (Status != 0)
+                Malformed = "a second :status";
+            else if (value.Length == 3 && value[0] is >= (byte)'1' and <= (byte)'9' && value[1] is >= (byte)'0' and <= (byte)'9' && value[2] is >= (byte)'0' and <= (byte)'9')
+                Status = (value[0] - '0') * 100 + (value[1] - '0') * 10 + value[2] - '0';
+            else
+                Malformed = $":status {Encoding.ASCII.GetString(value)}, not three digits from 100";
+            return;
+        }
+
+        _regularSeen = true;
+        if (!IsRegularFieldName(name))
+        {
+            Malformed = $"the header name {Encoding.ASCII.GetString(name)}, not a lower-case token";
+            return;
+        }
+
+        if (value.IndexOfAny((byte)0, (byte)'\r', (byte)'\n') >= 0)
+        {
+            Malformed = $"a CR, LF or NUL in the value of {Encoding.ASCII.GetString(name)}";
+            return;
+        }
+
+        if (IsConnectionSpecific(name))
+        {
+            Malformed = $"the connection-specific header {Encoding.ASCII.GetString(name)}";
+            return;
+        }
+
+        if (name.Length == 14 && name.SequenceEqual("content-length"u8))
+        {
+            if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var length) || ContentLength >= 0 && ContentLength != length)
+            {
+                Malformed = $"content-length {Encoding.ASCII.GetString(value)} is not one length";
+                return;
+            }
+
+            ContentLength = length;
         }
 
         var need = _headLength + name.Length + value.Length;
@@ -201,6 +293,22 @@ internal sealed class Http2ClientStream : Stream, IValueTaskSource<int>, IHeader
         _fields[_fieldCount++] = (_headLength, name.Length, _headLength + name.Length, value.Length);
         _headLength = need;
     }
+
+    /// <summary>A lower-case token (RFC 9113 8.2.1): no upper case, controls, spaces or colon (vectorised: one per field).</summary>
+    private static bool IsRegularFieldName(ReadOnlySpan<byte> name) => !name.IsEmpty && name.IndexOfAnyExcept(NameBytes) < 0;
+
+    private static readonly SearchValues<byte> NameBytes = SearchValues.Create(
+        [.. Enumerable.Range(0x21, 0x7F - 0x21).Where(b => b is not (>= 'A' and <= 'Z' or ':')).Select(b => (byte)b)]);
+
+    /// <summary>The fields RFC 9113 8.2.2 forbids in HTTP/2 (they would reframe the HTTP/1.1 response made of this one).</summary>
+    private static bool IsConnectionSpecific(ReadOnlySpan<byte> name) => name.Length switch
+    {
+        7 => name.SequenceEqual("upgrade"u8),
+        10 => name.SequenceEqual("connection"u8) || name.SequenceEqual("keep-alive"u8),
+        16 => name.SequenceEqual("proxy-connection"u8),
+        17 => name.SequenceEqual("transfer-encoding"u8),
+        _ => false,
+    };
 
     int IValueTaskSource<int>.GetResult(short token) => _read.GetResult(token);
 

@@ -1,10 +1,6 @@
 using System.Buffers.Binary;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
-using Microsoft.Extensions.Time.Testing;
 using Weft.Proxy.Http2;
-using Weft.Proxy.Tests.Support;
 using Weft.Proxy.Transport;
 
 namespace Weft.Proxy.Tests.Http2;
@@ -14,48 +10,9 @@ namespace Weft.Proxy.Tests.Http2;
 /// below an open stream, REFUSED_STREAM, a reset after the head, padded DATA, a PING; and what the client sends when
 /// its pool retires a connection (GOAWAY(NO_ERROR), then the close), with the pool's clock driven by the test.
 /// </summary>
-public sealed class Http2ClientPeerTests : IDisposable
+public sealed class Http2ClientPeerTests : H2ClientScript
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
-    private readonly UpstreamTransport _transport = new(null, TimeSpan.FromMinutes(5));
-    private readonly SidecarH2Pool _pool;
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
-    private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(5);
-
-    public Http2ClientPeerTests()
-    {
-        _pool = new SidecarH2Pool(_transport, "orders", TimeSpan.FromSeconds(5), int.MaxValue, Lifetime, _time);
-        _listener.Start();
-    }
-
-    public void Dispose()
-    {
-        _pool.Dispose();
-        _transport.Dispose();
-        _listener.Stop();
-    }
-
-    private IPEndPoint Address => (IPEndPoint)_listener.LocalEndpoint;
-
-    /// <summary>Opens a stream through the pool while the peer accepts; the request's HEADERS are sent, END_STREAM set.</summary>
-    private async Task<(Http2ClientStream Stream, Peer Peer, int StreamId)> RequestAsync(Peer? onConnection = null, SidecarH2Pool? pool = null)
-    {
-        var accepting = onConnection is null ? Peer.AcceptAsync(_listener) : Task.FromResult(onConnection);
-        var stream = await (pool ?? _pool).OpenStreamAsync(Mesh.Endpoint("orders-0", Address, sidecar: true), default);
-        var peer = await accepting;
-        stream.SendHeaders(HeaderList.GetOrders(), 0);
-        var headers = await peer.ReadUntilAsync(FrameType.Headers);
-        Assert.NotEqual(0, headers.Header.Flags & FrameFlags.EndStream);
-        return (stream, peer, headers.Header.StreamId);
-    }
-
-    private static byte[] ResponseHead(int streamId, bool endStream)
-    {
-        var block = new byte[32];
-        var n = HPackEncoder.EncodeField(":status"u8, "200"u8, block);
-        return Peer.Frame(FrameType.Headers, (byte)(FrameFlags.EndHeaders | (endStream ? FrameFlags.EndStream : 0)), streamId, block.AsSpan(0, n));
-    }
+    private static byte[] ResponseHead(int streamId, bool endStream) => H2Peer.Headers(streamId, endStream, (":status", "200"));
 
     [Fact]
     public async Task GoAwayBelowAnOpenStream_FailsItAsNotProcessed_AndTheConnectionLeavesThePool()
@@ -64,11 +21,11 @@ public sealed class Http2ClientPeerTests : IDisposable
         await using var connection = peer;
         var payload = new byte[8];
         BinaryPrimitives.WriteUInt32BigEndian(payload, (uint)(id - 1)); // below the stream: it was never processed
-        await peer.WriteAsync(Peer.Frame(FrameType.GoAway, 0, 0, payload));
+        await peer.WriteAsync(H2Peer.Frame(FrameType.GoAway, 0, 0, payload));
 
         await Assert.ThrowsAsync<Http2NotProcessedException>(() => stream.ReadHeadAsync().AsTask().WaitAsync(Deadline));
         stream.Release();
-        Assert.Equal(0, _pool.Connections);
+        Assert.Equal(0, Pool.Connections);
     }
 
     [Fact]
@@ -78,7 +35,7 @@ public sealed class Http2ClientPeerTests : IDisposable
         await using var connection = peer;
         var payload = new byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(payload, (uint)Http2ErrorCode.RefusedStream);
-        await peer.WriteAsync(Peer.Frame(FrameType.RstStream, 0, id, payload));
+        await peer.WriteAsync(H2Peer.Frame(FrameType.RstStream, 0, id, payload));
 
         await Assert.ThrowsAsync<Http2NotProcessedException>(() => stream.ReadHeadAsync().AsTask().WaitAsync(Deadline));
         stream.Release();
@@ -93,7 +50,7 @@ public sealed class Http2ClientPeerTests : IDisposable
         Assert.Equal(200, await stream.ReadHeadAsync().AsTask().WaitAsync(Deadline));
         var payload = new byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(payload, (uint)Http2ErrorCode.InternalError);
-        await peer.WriteAsync(Peer.Frame(FrameType.RstStream, 0, id, payload));
+        await peer.WriteAsync(H2Peer.Frame(FrameType.RstStream, 0, id, payload));
 
         var e = await Assert.ThrowsAsync<Http2StreamException>(() => stream.ReadAsync(new byte[16]).AsTask().WaitAsync(Deadline));
         Assert.Equal(Http2ErrorCode.InternalError, e.Code);
@@ -105,7 +62,7 @@ public sealed class Http2ClientPeerTests : IDisposable
     {
         var (stream, peer, id) = await RequestAsync();
         await using var connection = peer;
-        await peer.WriteAsync(Peer.Frame(FrameType.Ping, 0, 0, [1, 2, 3, 4, 5, 6, 7, 8]));
+        await peer.WriteAsync(H2Peer.Frame(FrameType.Ping, 0, 0, [1, 2, 3, 4, 5, 6, 7, 8]));
         var pong = await peer.ReadUntilAsync(FrameType.Ping);
         Assert.Equal(FrameFlags.Ack, pong.Header.Flags);
         Assert.Equal(new byte[] { 1, 2, 3, 4, 5, 6, 7, 8 }, pong.Payload);
@@ -113,8 +70,8 @@ public sealed class Http2ClientPeerTests : IDisposable
         var padded = new byte[1 + 5 + 10];
         padded[0] = 10;
         "hello"u8.CopyTo(padded.AsSpan(1));
-        await peer.WriteAsync([.. ResponseHead(id, endStream: false), .. Peer.Frame(FrameType.Data, FrameFlags.Padded, id, padded),
-            .. Peer.Frame(FrameType.Data, FrameFlags.EndStream, id, " world"u8)]);
+        await peer.WriteAsync([.. ResponseHead(id, endStream: false), .. H2Peer.Frame(FrameType.Data, FrameFlags.Padded, id, padded),
+            .. H2Peer.Frame(FrameType.Data, FrameFlags.EndStream, id, " world"u8)]);
 
         Assert.Equal(200, await stream.ReadHeadAsync().AsTask().WaitAsync(Deadline));
         var body = new MemoryStream();
@@ -127,7 +84,7 @@ public sealed class Http2ClientPeerTests : IDisposable
     }
 
     /// <summary>A request answered whole and released: the connection is then idle in the pool.</summary>
-    private async Task<Peer> AnsweredRequestAsync(Peer? onConnection = null, SidecarH2Pool? pool = null)
+    private async Task<H2Peer> AnsweredRequestAsync(H2Peer? onConnection = null, SidecarH2Pool? pool = null)
     {
         var (stream, peer, id) = await RequestAsync(onConnection, pool);
         await peer.WriteAsync(ResponseHead(id, endStream: true));
@@ -141,7 +98,7 @@ public sealed class Http2ClientPeerTests : IDisposable
     {
         await using var peer = await AnsweredRequestAsync();
 
-        _pool.Dispose();
+        Pool.Dispose();
 
         await peer.ExpectGoAwayNoErrorThenEndAsync();
     }
@@ -151,12 +108,12 @@ public sealed class Http2ClientPeerTests : IDisposable
     {
         await using var peer = await AnsweredRequestAsync();
 
-        _time.Advance(SidecarH2Pool.IdleTimeout - TimeSpan.FromSeconds(15));
-        Assert.Equal(1, _pool.Connections);
-        _time.Advance(TimeSpan.FromSeconds(30)); // the sweep after the idle timeout
+        Time.Advance(SidecarH2Pool.IdleTimeout - TimeSpan.FromSeconds(15));
+        Assert.Equal(1, Pool.Connections);
+        Time.Advance(TimeSpan.FromSeconds(30)); // the sweep after the idle timeout
 
         await peer.ExpectGoAwayNoErrorThenEndAsync();
-        Assert.Equal(0, _pool.Connections);
+        Assert.Equal(0, Pool.Connections);
     }
 
     [Fact]
@@ -165,26 +122,26 @@ public sealed class Http2ClientPeerTests : IDisposable
         var (stream, peer, id) = await RequestAsync();
         await using var first = peer;
 
-        _time.Advance(Lifetime + TimeSpan.FromSeconds(1));
+        Time.Advance(Lifetime + TimeSpan.FromSeconds(1));
         await using var second = await AnsweredRequestAsync(); // a new request opens a new connection
         await first.WriteAsync(ResponseHead(id, endStream: true));
         Assert.Equal(200, await stream.ReadHeadAsync().AsTask().WaitAsync(Deadline)); // the old stream still finishes
         stream.Release();
 
         await first.ExpectGoAwayNoErrorThenEndAsync();
-        Assert.Equal(1, _pool.Connections);
+        Assert.Equal(1, Pool.Connections);
     }
 
     private static readonly Http2KeepAlive KeepAlive = new(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(5));
 
     /// <summary>A pool whose connections ping a silent server (the class's own pool has keep-alive off).</summary>
-    private SidecarH2Pool KeepAlivePool() => new(_transport, "orders", TimeSpan.FromSeconds(5), int.MaxValue, Lifetime, _time, keepAlive: KeepAlive);
+    private SidecarH2Pool KeepAlivePool() => NewPool(keepAlive: KeepAlive);
 
     /// <summary>A request left open on a keep-alive connection, and the PING the server gets once the interval passed.</summary>
-    private async Task<(Http2ClientStream Stream, Peer Peer, int StreamId, byte[] Ping)> PingedAsync(SidecarH2Pool pool)
+    private async Task<(Http2ClientStream Stream, H2Peer H2Peer, int StreamId, byte[] Ping)> PingedAsync(SidecarH2Pool pool)
     {
         var (stream, peer, id) = await RequestAsync(pool: pool);
-        _time.Advance(KeepAlive.Interval);
+        Time.Advance(KeepAlive.Interval);
         var ping = await peer.ReadUntilAsync(FrameType.Ping);
         Assert.Equal(0, ping.Header.Flags & FrameFlags.Ack);
         return (stream, peer, id, ping.Payload);
@@ -198,7 +155,7 @@ public sealed class Http2ClientPeerTests : IDisposable
         await using var connection = peer;
         Assert.Equal(1, pool.Connections);
 
-        _time.Advance(KeepAlive.Timeout);
+        Time.Advance(KeepAlive.Timeout);
         Assert.Equal(0, pool.Connections);
         var e = await Assert.ThrowsAsync<Http2StreamException>(() => stream.ReadHeadAsync().AsTask().WaitAsync(Deadline));
         Assert.Contains("did not answer a keep-alive PING within 5 s", e.InnerException?.Message);
@@ -214,11 +171,11 @@ public sealed class Http2ClientPeerTests : IDisposable
         await using var connection = peer;
 
         // The answer, then the response: once the client has read the head, it has read the answer before it.
-        await peer.WriteAsync([.. Peer.Frame(FrameType.Ping, FrameFlags.Ack, 0, ping), .. ResponseHead(id, endStream: true)]);
+        await peer.WriteAsync([.. H2Peer.Frame(FrameType.Ping, FrameFlags.Ack, 0, ping), .. ResponseHead(id, endStream: true)]);
         Assert.Equal(200, await stream.ReadHeadAsync().AsTask().WaitAsync(Deadline));
         stream.Release();
 
-        _time.Advance(KeepAlive.Timeout);
+        Time.Advance(KeepAlive.Timeout);
         Assert.Equal(1, pool.Connections);
         await AnsweredRequestAsync(peer, pool); // on the same connection: no new one is accepted
     }
@@ -231,90 +188,16 @@ public sealed class Http2ClientPeerTests : IDisposable
         await using var connection = peer;
 
         // Halfway through the interval the server answers; the interval then counts from that answer.
-        _time.Advance(KeepAlive.Interval / 2);
+        Time.Advance(KeepAlive.Interval / 2);
         await peer.WriteAsync(ResponseHead(id, endStream: true));
         Assert.Equal(200, await stream.ReadHeadAsync().AsTask().WaitAsync(Deadline));
         stream.Release();
-        _time.Advance(KeepAlive.Interval / 2);
+        Time.Advance(KeepAlive.Interval / 2);
         Assert.Equal(0ul, pool.KeepAlivePings);
 
-        _time.Advance(KeepAlive.Interval / 2);
+        Time.Advance(KeepAlive.Interval / 2);
         var ping = await peer.ReadUntilAsync(FrameType.Ping);
         Assert.Equal(0, ping.Header.Flags & FrameFlags.Ack);
         Assert.Equal(1ul, pool.KeepAlivePings);
-    }
-
-    /// <summary>The server's end of one connection: preface and SETTINGS exchanged, then frames as the test writes them.</summary>
-    private sealed class Peer(Socket socket) : IAsyncDisposable
-    {
-        private readonly NetworkStream _stream = new(socket, ownsSocket: true);
-
-        public static async Task<Peer> AcceptAsync(TcpListener listener)
-        {
-            var peer = new Peer(await listener.AcceptSocketAsync());
-            var preface = new byte[24];
-            await peer._stream.ReadExactlyAsync(preface);
-            Assert.Equal(Frames.ClientPreface.ToArray(), preface);
-            var settings = new byte[64];
-            var n = Frames.WriteSettings(settings, [(SettingId.MaxConcurrentStreams, 10u)]);
-            n += Frames.WriteSettingsAck(settings.AsSpan(n));
-            await peer._stream.WriteAsync(settings.AsMemory(0, n));
-            return peer;
-        }
-
-        public static byte[] Frame(FrameType type, byte flags, int streamId, ReadOnlySpan<byte> payload)
-        {
-            var frame = new byte[FrameHeader.Size + payload.Length];
-            new FrameHeader(payload.Length, type, flags, streamId).Write(frame);
-            payload.CopyTo(frame.AsSpan(FrameHeader.Size));
-            return frame;
-        }
-
-        public Task WriteAsync(byte[] bytes) => _stream.WriteAsync(bytes).AsTask();
-
-        /// <summary>Reads frames (the client's SETTINGS, its ACK, WINDOW_UPDATEs...) until one of <paramref name="type"/>.</summary>
-        public async Task<(FrameHeader Header, byte[] Payload)> ReadUntilAsync(FrameType type)
-        {
-            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            var head = new byte[FrameHeader.Size];
-            while (true)
-            {
-                await _stream.ReadExactlyAsync(head, deadline.Token);
-                var header = FrameHeader.Read(head);
-                var payload = new byte[header.Length];
-                await _stream.ReadExactlyAsync(payload, deadline.Token);
-                if (header.Type == type)
-                    return (header, payload);
-            }
-        }
-
-        /// <summary>The next GOAWAY is NO_ERROR with last stream id 0, and the connection ends after it.</summary>
-        public async Task ExpectGoAwayNoErrorThenEndAsync()
-        {
-            var (header, payload) = await ReadUntilAsync(FrameType.GoAway);
-            Assert.Equal(0, header.StreamId);
-            Assert.Equal(0u, BinaryPrimitives.ReadUInt32BigEndian(payload) & 0x7FFF_FFFF);
-            Assert.Equal((uint)Http2ErrorCode.NoError, BinaryPrimitives.ReadUInt32BigEndian(payload.AsSpan(4)));
-            await ExpectEndAsync();
-        }
-
-        /// <summary>Reads until the client closes the connection (within the deadline).</summary>
-        public async Task ExpectEndAsync()
-        {
-            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            var buffer = new byte[4096];
-            try
-            {
-                while (await _stream.ReadAsync(buffer, deadline.Token) > 0)
-                {
-                }
-            }
-            catch (IOException)
-            {
-                // A reset is an end too.
-            }
-        }
-
-        public ValueTask DisposeAsync() => _stream.DisposeAsync();
     }
 }
