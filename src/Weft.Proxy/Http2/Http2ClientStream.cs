@@ -254,19 +254,19 @@ internal sealed class Http2ClientStream : Stream, IValueTaskSource<int>, IHeader
         }
 
         _regularSeen = true;
-        if (!IsRegularFieldName(name))
+        if (!FieldRules.IsRegularName(name))
         {
             Malformed = $"the header name {Encoding.ASCII.GetString(name)}, not a lower-case token";
             return;
         }
 
-        if (value.IndexOfAny((byte)0, (byte)'\r', (byte)'\n') >= 0)
+        if (!FieldRules.IsValidValue(value))
         {
             Malformed = $"a CR, LF or NUL in the value of {Encoding.ASCII.GetString(name)}";
             return;
         }
 
-        if (IsConnectionSpecific(name))
+        if (FieldRules.IsConnectionSpecific(name))
         {
             Malformed = $"the connection-specific header {Encoding.ASCII.GetString(name)}";
             return;
@@ -293,22 +293,6 @@ internal sealed class Http2ClientStream : Stream, IValueTaskSource<int>, IHeader
         _fields[_fieldCount++] = (_headLength, name.Length, _headLength + name.Length, value.Length);
         _headLength = need;
     }
-
-    /// <summary>A lower-case token (RFC 9113 8.2.1): no upper case, controls, spaces or colon (vectorised: one per field).</summary>
-    private static bool IsRegularFieldName(ReadOnlySpan<byte> name) => !name.IsEmpty && name.IndexOfAnyExcept(NameBytes) < 0;
-
-    private static readonly SearchValues<byte> NameBytes = SearchValues.Create(
-        [.. Enumerable.Range(0x21, 0x7F - 0x21).Where(b => b is not (>= 'A' and <= 'Z' or ':')).Select(b => (byte)b)]);
-
-    /// <summary>The fields RFC 9113 8.2.2 forbids in HTTP/2 (they would reframe the HTTP/1.1 response made of this one).</summary>
-    private static bool IsConnectionSpecific(ReadOnlySpan<byte> name) => name.Length switch
-    {
-        7 => name.SequenceEqual("upgrade"u8),
-        10 => name.SequenceEqual("connection"u8) || name.SequenceEqual("keep-alive"u8),
-        16 => name.SequenceEqual("proxy-connection"u8),
-        17 => name.SequenceEqual("transfer-encoding"u8),
-        _ => false,
-    };
 
     int IValueTaskSource<int>.GetResult(short token) => _read.GetResult(token);
 

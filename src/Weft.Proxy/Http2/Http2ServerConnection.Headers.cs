@@ -99,7 +99,8 @@ internal sealed partial class Http2ServerConnection
         length += HPackEncoder.EncodeField(name, value, _headerScratch.AsSpan(length));
     }
 
-    internal static bool IsConnectionSpecific(string name) =>
+    /// <summary>The connection-specific fields (RFC 9113 8.2.2) among the names of a response we send, in any case; what a peer sends is checked by <see cref="FieldRules"/>.</summary>
+    private static bool IsConnectionSpecific(string name) =>
         name.Equals("connection", StringComparison.OrdinalIgnoreCase) || name.Equals("transfer-encoding", StringComparison.OrdinalIgnoreCase)
         || name.Equals("keep-alive", StringComparison.OrdinalIgnoreCase) || name.Equals("upgrade", StringComparison.OrdinalIgnoreCase)
         || name.Equals("proxy-connection", StringComparison.OrdinalIgnoreCase);

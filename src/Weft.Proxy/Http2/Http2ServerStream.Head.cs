@@ -20,7 +20,7 @@ internal sealed partial class Http2ServerStream
 
         if (_malformed is not null)
             return;
-        if (name.IsEmpty || !IsValidFieldValue(value))
+        if (name.IsEmpty || !FieldRules.IsValidValue(value))
         {
             _malformed = Http2ErrorCode.ProtocolError;
             return;
@@ -48,14 +48,14 @@ internal sealed partial class Http2ServerStream
         }
 
         _regularSeen = true;
-        if (!IsRegularFieldName(name))
+        if (!FieldRules.IsRegularName(name))
         {
             _malformed = Http2ErrorCode.ProtocolError;
             return;
         }
 
         var key = HeaderName(name);
-        if (Http2ServerConnection.IsConnectionSpecific(key) || key == "te" && !value.SequenceEqual("trailers"u8))
+        if (FieldRules.IsConnectionSpecific(name) || key == "te" && !value.SequenceEqual("trailers"u8))
         {
             _malformed = Http2ErrorCode.ProtocolError;
             return;

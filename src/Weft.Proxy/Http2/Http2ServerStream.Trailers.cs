@@ -64,42 +64,23 @@ internal sealed partial class Http2ServerStream : IHttpResponseTrailersFeature, 
     {
         if (_trailersMalformed)
             return;
-        if (!IsRegularFieldName(name) || !IsValidFieldValue(value))
+        if (!FieldRules.IsRegularName(name) || !FieldRules.IsValidValue(value))
         {
             _trailersMalformed = true; // pseudo-headers too (RFC 9113 8.1)
             return;
         }
 
-        var key = HeaderName(name);
-        if (Http2ServerConnection.IsConnectionSpecific(key))
+        if (FieldRules.IsConnectionSpecific(name))
         {
             _trailersMalformed = true;
             return;
         }
 
+        var key = HeaderName(name);
+
         var text = Encoding.Latin1.GetString(value);
         _requestTrailers[key] = _requestTrailers.TryGetValue(key, out var existing) ? Http2ServerConnection.Join(existing, text) : text;
     }
-
-    /// <summary>A lower-case token without controls or spaces; a pseudo-header's colon fails it too.</summary>
-    private static bool IsRegularFieldName(ReadOnlySpan<byte> name)
-    {
-        if (name.IsEmpty)
-            return false;
-        foreach (var b in name)
-        {
-            if (b is >= (byte)'A' and <= (byte)'Z' or <= 0x20 or >= 0x7F or (byte)':')
-                return false;
-        }
-
-        return true;
-    }
-
-    /// <summary>
-    /// RFC 9113 8.2.1: no NUL, CR or LF anywhere in a value (they would split or end it on an HTTP/1.1 hop). Leading or
-    /// trailing whitespace, which the same section also forbids, is let through, as most servers do.
-    /// </summary>
-    private static bool IsValidFieldValue(ReadOnlySpan<byte> value) => value.IndexOfAny((byte)0, (byte)'\r', (byte)'\n') < 0;
 
     private void ResetTrailers(bool endStream)
     {
