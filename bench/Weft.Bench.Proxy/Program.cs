@@ -7,6 +7,17 @@ using Weft.Bench.Proxy;
 //        (--mtls --knob SPEC...: one more two-hop sidecar pair per knob, target "weft 2 hops: NAME")
 // run.sh builds both, makes the work dir, and cleans it (and any PID left in <work-dir>/pids) afterwards.
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+// --open-loop URL HOST RATE SECONDS CONNECTIONS: only the fixed-rate load (for bench/proxy/profile.sh --fixed), its
+// latency percentiles printed on one line.
+if (args.Length == 6 && args[0] == "--open-loop")
+{
+    var inv = System.Globalization.CultureInfo.InvariantCulture;
+    var run = OpenLoop.Run(new Uri(args[1]), args[2], int.Parse(args[3], inv), int.Parse(args[4], inv), int.Parse(args[5], inv));
+    Console.WriteLine(string.Create(inv, $"{run.FromSendMs.Count} requests in (open loop at {run.SentPerSecond:F0}/s sent, errors {run.Errors}): " +
+        $"p50 {Weft.Bench.Stats.Percentile(run.FromSendMs, 50):F3} ms, p99 {Weft.Bench.Stats.Percentile(run.FromSendMs, 99):F3} ms, p99.9 {Weft.Bench.Stats.Percentile(run.FromSendMs, 99.9):F3} ms"));
+    return;
+}
+
 var ctx = new BenchContext(
     Arg("--weft-dll") ?? throw new ArgumentException("--weft-dll is required"),
     Arg("--work-dir") ?? throw new ArgumentException("--work-dir is required"),

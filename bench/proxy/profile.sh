@@ -10,16 +10,19 @@
 # printed per sidecar: CPU per request, syscalls per request, the breakdown with the inclusive parts of the path, the
 # top 40 symbols (self), samples by thread, GC and thread-pool work items per request (with dotnet-counters on the
 # PATH or in ~/.dotnet/tools), and what shows that the hop is mTLS.
+# --fixed: the two-hop path (as --two-hops) under the bench's fixed-rate load instead of wrk: 1,000 req/s open loop
+# over 16 keep-alive connections (bench/Weft.Bench.Proxy --open-loop, the loader of the goal "added p99 < 1 ms"), with
+# its latency percentiles, and each sidecar's context switches per request by thread (where the wake-ups go at low load).
 # --h2: the one-hop path under the bench's HTTP/2 load instead (h2load -t1 -c10 -m10, h2c with prior knowledge from the
 # client to the outbound listener; the sidecar speaks HTTP/1.1 to nginx).
-# Usage: bench/proxy/profile.sh [--two-hops|--h2] [BUILD_DIR] [VAR=VALUE ...]   (BUILD_DIR: a Release build of
+# Usage: bench/proxy/profile.sh [--two-hops|--fixed|--h2] [BUILD_DIR] [VAR=VALUE ...]   (BUILD_DIR: a Release build of
 # src/Weft.Cli; default: builds one into the temp dir). VAR=VALUE are set for the sidecar(s) only (e.g. WEFT_FAST_H2=0).
 # Output: bench/proxy/results/profile-<UTC time>[-two-hops]/ (perf.data, the perf maps, breakdown.txt). Needs perf,
 # wrk, nginx (and openssl for --two-hops).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-two_hops=""; h2=""
-if [[ ${1:-} == --two-hops ]]; then two_hops=1; shift; elif [[ ${1:-} == --h2 ]]; then h2=1; shift; fi
+two_hops=""; h2=""; fixed=""
+if [[ ${1:-} == --two-hops ]]; then two_hops=1; shift; elif [[ ${1:-} == --fixed ]]; then two_hops=1; fixed=1; shift; elif [[ ${1:-} == --h2 ]]; then h2=1; shift; fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/weft-profile.XXXXXX")
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
@@ -31,7 +34,11 @@ if [[ -z $bin ]]; then
   dotnet build "$repo/src/Weft.Cli" -c Release -o "$work/weft-bin" -v quiet -nologo >&2
   bin=$work/weft-bin
 fi
-out="$repo/bench/proxy/results/profile-$(date -u +%Y%m%dT%H%M%SZ)${two_hops:+-two-hops}${h2:+-h2}"
+out="$repo/bench/proxy/results/profile-$(date -u +%Y%m%dT%H%M%SZ)${two_hops:+-two-hops}${fixed:+-fixed}${h2:+-h2}"
+if [[ -n $fixed ]]; then
+  echo "building the bench's loader (Release)..." >&2
+  dotnet build "$repo/bench/Weft.Bench.Proxy" -c Release -o "$work/bench-bin" -v quiet -nologo >&2
+fi
 mkdir -p "$out"
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 backend=$(port); http=$(port); grpc=$(port); outbound=$(port); admin=$(port); inbound=$(port)
@@ -82,7 +89,9 @@ else
 fi
 wait_for 30 curl -sf -H "Host: $host" "http://127.0.0.1:$outbound/" || { echo "no 200 through the sidecar(s)" >&2; exit 1; }
 # load SECONDS: the closed-loop load; prints "N requests in" (wrk's wording, which the lines below read) for h2load too.
-if [[ -z $h2 ]]; then
+if [[ -n $fixed ]]; then
+  load() { dotnet "$work/bench-bin/weft-bench-proxy.dll" --open-loop "http://127.0.0.1:$outbound/" "$host" 1000 "$1" 16; }
+elif [[ -z $h2 ]]; then
   load() { wrk -t1 -c50 -d"$1"s -H "Host: $host" "http://127.0.0.1:$outbound/"; }
 else
   load() {
@@ -91,6 +100,13 @@ else
   }
 fi
 load 15 >/dev/null # warm-up: connection pools, tier-1 JIT
+# switches PID: "tid|name|voluntary+involuntary context switches" per thread of PID.
+switches() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    echo "${t##*/}|$(tr ' ' _ <"$t/comm")|$(awk '/ctxt_switches/ {n += $2} END {print n}' "$t/status")"
+  done 2>/dev/null
+}
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 per_request() { python3 -c "print(round(($2-$1)*10000/$3,1))"; }  # clock ticks (1/100 s) -> µs per request
 # mtls_proof: what shows that the hop between the sidecars is mTLS, printed with the breakdown.
@@ -120,6 +136,7 @@ server_metrics() {
   wait "$wrk_pid"
   for i in "${!spids[@]}"; do t1[i]=$(ticks "${spids[i]}"); done
   requests=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
+  [[ -z $fixed ]] || echo "open loop (perf running): $(grep 'requests in' "$work/wrk.txt")"
   if [[ -z $two_hops ]]; then
     echo "profiled load: $requests requests in 10 s, sidecar CPU $(per_request "${t0[0]}" "${t1[0]}" "$requests") µs per request (perf running)"
   else
@@ -134,9 +151,19 @@ server_metrics() {
   for i in "${!spids[@]}"; do
     perf stat -x, "${events[@]}" -p "${spids[i]}" -o "$work/stat-$i.txt" -- sleep 5 & stat_pids+=($!)
   done
+  [[ -z $fixed ]] || for i in "${!spids[@]}"; do switches "${spids[i]}" >"$work/switches-$i-before.txt"; done
   load 5 >"$work/wrk2.txt"
+  [[ -z $fixed ]] || for i in "${!spids[@]}"; do switches "${spids[i]}" >"$work/switches-$i-after.txt"; done
   wait "${stat_pids[@]}"
   requests=$(awk '/requests in/ {print $1}' "$work/wrk2.txt")
+  if [[ -n $fixed ]]; then
+    echo "open loop (no perf): $(grep 'requests in' "$work/wrk2.txt")"
+    for i in "${!spids[@]}"; do
+      echo "context switches per request by thread, ${names[i]} sidecar (voluntary+involuntary, threads with any): $(join -t'|' \
+        <(sort "$work/switches-$i-before.txt") <(sort "$work/switches-$i-after.txt") \
+        | awk -F'|' -v n="$requests" '{d = $5 - $3; if (d > 0) { by[$2] += d } } END { for (t in by) printf "%s %.3f, ", t, by[t] / n }')"
+    done
+  fi
   for i in "${!spids[@]}"; do
     echo "per request${two_hops:+, ${names[i]} sidecar} (second load, $requests requests): $(grep -v '^#' "$work/stat-$i.txt" | awk -F, -v n="$requests" 'NF>2 {sub("syscalls:","",$3); printf "%s %.2f, ", $3, $1/n}')"
   done
