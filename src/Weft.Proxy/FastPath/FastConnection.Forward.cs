@@ -173,20 +173,8 @@ internal sealed partial class FastConnection
             try
             {
                 _bodyUnsent = false;
-                try
-                {
-                    await SendAsync(connection, token);
-                }
-                catch (Exception e) when (!_buffered && !_clientGone && !token.IsCancellationRequested && e is SocketException or IOException)
-                {
-                    // The upstream stopped taking a streamed body (closed or reset): it may have answered first (an
-                    // early 413); that answer is the caller's, else the send's failure is.
-                    _bodyUnsent = true;
-                    if (!await TryReceiveEarlyHeadAsync(connection, token))
-                        throw;
-                }
-
-                if (_bodyUnsent || await ReceiveHeadAsync(connection, token))
+                await SendAsync(connection, token);
+                if (_buffered ? await ReceiveHeadAsync(connection, token) : await StreamBodyAsync(connection, token))
                     break;
                 connection.Dispose();
                 // A kept-alive connection the upstream had closed: nothing was processed, send it once more on a new one.
@@ -251,15 +239,68 @@ internal sealed partial class FastConnection
         _owner.Log.FastAttemptFailed(_binding.Name, _endpoint!.Endpoint.HostPort, _outcome, e);
     }
 
-    /// <summary>Sends the request: all of it when buffered; else the head, then the body from the client as it comes.</summary>
-    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
-    private async ValueTask SendAsync(UpstreamConnection connection, CancellationToken token)
+    /// <summary>Sends the request head, with the body when it is buffered.</summary>
+    private ValueTask SendAsync(UpstreamConnection connection, CancellationToken token)
     {
         _recvCount = 0;
-        await connection.SendAllAsync(_send.AsMemory(0, _sendLength), token);
-        if (_buffered)
-            return;
+        return connection.SendAllAsync(_send.AsMemory(0, _sendLength), token);
+    }
 
+    /// <summary>
+    /// Streams the body from the client while a receive watches the upstream, and reads the response head; false when
+    /// the upstream closed without a byte. An upstream may answer before it has taken the whole body (a 413, a 401) and
+    /// then neither read nor close: its answer goes to the caller at once, the rest of the body stays unsent
+    /// (<see cref="_bodyUnsent"/>: neither connection is used again), rather than the send waiting for a timeout.
+    /// </summary>
+    private async Task<bool> StreamBodyAsync(UpstreamConnection connection, CancellationToken token)
+    {
+        var head = ReceiveHeadAsync(connection, token).AsTask();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(token);
+        var body = SendBodyAsync(connection, stop.Token).AsTask();
+        if (await Task.WhenAny(body, head) == head && !body.IsCompleted && head.IsCompletedSuccessfully && head.Result)
+        {
+            _bodyUnsent = true;
+            await stop.CancelAsync();
+            try
+            {
+                await body;
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException or IOException)
+            {
+                // The send stopped where it was (a client that left meanwhile has set _clientGone).
+            }
+
+            return true;
+        }
+
+        try
+        {
+            await body;
+        }
+        catch (Exception e) when (!_clientGone && !token.IsCancellationRequested && e is SocketException or IOException)
+        {
+            // The upstream stopped taking the body (closed or reset): it may have answered first (an early 413 and a
+            // close); that answer is the caller's, else the send's failure is.
+            _bodyUnsent = true;
+            if (!await TryReceiveEarlyHeadAsync(head))
+                throw;
+            return true;
+        }
+        catch
+        {
+            // The watch must end before another attempt reads into the same buffer.
+            connection.Dispose();
+            await TryReceiveEarlyHeadAsync(head);
+            throw;
+        }
+
+        return await head;
+    }
+
+    /// <summary>The body from the client as it comes, after the head.</summary>
+    [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
+    private async ValueTask SendBodyAsync(UpstreamConnection connection, CancellationToken token)
+    {
         // From here on the request is consumed as it is sent: no attempt after this one can replay it.
         _advanced = true;
         var remaining = _head.ContentLength;
@@ -285,11 +326,11 @@ internal sealed partial class FastConnection
     }
 
     /// <summary>A response head the upstream sent before it stopped reading the request body, if there is a whole one.</summary>
-    private async ValueTask<bool> TryReceiveEarlyHeadAsync(UpstreamConnection connection, CancellationToken token)
+    private static async ValueTask<bool> TryReceiveEarlyHeadAsync(Task<bool> head)
     {
         try
         {
-            return await ReceiveHeadAsync(connection, token);
+            return await head;
         }
         catch (Exception e) when (e is SocketException or IOException or InvalidDataException)
         {

@@ -210,9 +210,13 @@ internal sealed class RawUpstream : IAsyncDisposable
     private readonly List<Socket> _sockets = [];
     private int _connections;
 
-    public RawUpstream(Func<string, (byte[] Response, bool Close)> answer)
+    private readonly Func<string, bool>? _stall;
+
+    /// <param name="stall">For a head it is true of: after answering, the upstream neither reads nor closes (until disposed).</param>
+    public RawUpstream(Func<string, (byte[] Response, bool Close)> answer, Func<string, bool>? stall = null)
     {
         _answer = answer;
+        _stall = stall;
         _listener.Start();
         _accepting = AcceptAsync();
     }
@@ -275,6 +279,8 @@ internal sealed class RawUpstream : IAsyncDisposable
                 have -= end + 4;
                 var (response, close) = _answer(head);
                 await socket.SendAsync(response, SocketFlags.None, _stop.Token);
+                if (_stall?.Invoke(head) == true)
+                    await Task.Delay(Timeout.Infinite, _stop.Token);
                 if (close)
                 {
                     socket.Shutdown(SocketShutdown.Both);

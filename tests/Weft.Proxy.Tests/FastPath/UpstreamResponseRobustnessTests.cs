@@ -156,6 +156,49 @@ public abstract class UpstreamResponseRobustnessTests
         await AssertNextCallIsAnsweredAsync(hop, upstream, reused: false);
         Assert.True(hop.Took(2));
     }
+
+    [Fact]
+    public async Task EarlyResponse_FromAnUpstreamThatStopsReadingButKeepsTheConnection_ReachesTheCallerAtOnce()
+    {
+        // The upstream refuses at the head, then neither reads the rest of the (large, streamed) body nor closes: the
+        // answer must reach the caller now, not when a timeout ends the attempt (there is none here).
+        await using var upstream = new RawUpstream(
+            head => head.StartsWith("POST", StringComparison.Ordinal)
+                ? ("HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\ntoo big!"u8.ToArray(), false)
+                : (Fresh(head.Split(' ')[1]), false),
+            stall: head => head.StartsWith("POST", StringComparison.Ordinal));
+        var hop = await StartAsync(upstream.Address);
+        await using var _ = hop.Proxy;
+        const int size = 64 * 1024 * 1024;
+
+        using (var client = await RawClient.ConnectAsync(hop.Address))
+        {
+            await client.SendAsync($"POST /upload HTTP/1.1\r\nHost: {hop.Host}\r\nContent-Length: {size}\r\n{hop.Headers}\r\n");
+            using var stopSending = new CancellationTokenSource();
+            var sending = Task.Run(async () =>
+            {
+                try
+                {
+                    var chunk = new byte[64 * 1024];
+                    for (var sent = 0; sent < size && !stopSending.IsCancellationRequested; sent += chunk.Length)
+                        await client.SendAsync(chunk).WaitAsync(stopSending.Token);
+                }
+                catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+                {
+                    // The sidecar stops reading (and closes) once the answer is known.
+                }
+            });
+
+            var response = await client.ReadResponseAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal((413, "too big!"), (response.Status, response.Text));
+            await stopSending.CancelAsync();
+            client.Close();
+            await sending.WaitAsync(TimeSpan.FromSeconds(20));
+        }
+
+        await AssertNextCallIsAnsweredAsync(hop, upstream, reused: false);
+        Assert.True(hop.Took(2));
+    }
 }
 
 /// <summary>The HTTP/1.1 fast path, one hop: caller → sidecar (outbound) → an instance registered without a sidecar.</summary>
