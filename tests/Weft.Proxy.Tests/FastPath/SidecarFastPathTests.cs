@@ -357,6 +357,48 @@ public class SidecarFastPathTests : IDisposable
         Assert.Equal("fine", await http.GetStringAsync("/"));
     }
 
+    [Fact]
+    public async Task EarlyAnswerFromTheFarApp_BeforeItTookAStreamedBody_ReachesTheCallerAtOnce()
+    {
+        // The far app refuses an upload at its head (413), then neither reads the rest nor closes.
+        await using var app = new RawUpstream(
+            head => head.StartsWith("POST", StringComparison.Ordinal)
+                ? ("HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\ntoo big!"u8.ToArray(), false)
+                : ("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfine"u8.ToArray(), false),
+            stall: head => head.StartsWith("POST", StringComparison.Ordinal));
+        await using var server = await ServerSidecarAsync(app.Address);
+        await using var client = await ClientSidecarAsync([server.InboundAddress]);
+        const int size = 64 * 1024 * 1024;
+        using (var raw = await RawClient.ConnectAsync(client.OutboundAddress))
+        {
+            await raw.SendAsync($"POST /upload HTTP/1.1\r\nHost: orders\r\nContent-Length: {size}\r\n\r\n");
+            using var stopSending = new CancellationTokenSource();
+            var sending = Task.Run(async () =>
+            {
+                try
+                {
+                    var chunk = new byte[64 * 1024];
+                    for (var sent = 0; sent < size && !stopSending.IsCancellationRequested; sent += chunk.Length)
+                        await raw.SendAsync(chunk).WaitAsync(stopSending.Token);
+                }
+                catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or OperationCanceledException)
+                {
+                    // The sidecar stops reading (and closes) once the answer is known.
+                }
+            });
+
+            // Without a timeout on the route, a send blocked on the far side would otherwise hold the answer for good.
+            var response = await raw.ReadResponseAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal((413, "too big!"), (response.Status, response.Text));
+            await stopSending.CancelAsync();
+            raw.Close();
+            await sending.WaitAsync(TimeSpan.FromSeconds(20));
+        }
+
+        using var http = Mesh.Client(client.OutboundAddress, "orders");
+        Assert.Equal("fine", await http.GetStringAsync("/"));
+    }
+
     private static int FreePort()
     {
         using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
