@@ -153,14 +153,27 @@ public sealed class ResilienceTests
         Assert.Contains("2 attempts", await response.Content.ReadAsStringAsync());
     }
 
-    [Fact]
-    public async Task MaxConcurrentRequests1_SecondConcurrentRequest_Gets503Overflow()
+    /// <summary>
+    /// An HTTP/1.1 client of the outbound listener; with <paramref name="layered"/> its requests carry
+    /// <c>Connection: close</c>, which the fast path leaves to Kestrel and the layered path.
+    /// </summary>
+    private static HttpClient Caller(Weft.Proxy.Hosting.ProxyHost proxy, string host, bool layered)
+    {
+        var client = Mesh.Client(proxy.OutboundAddress, host);
+        client.DefaultRequestHeaders.ConnectionClose = layered;
+        return client;
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task MaxConcurrentRequests1_SecondConcurrentRequest_Gets503Overflow_AndTheLimitFreesAfterTheFirst(bool layered)
     {
         await using var slow = await Backend.StartGatedAsync();
         await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
         var limits = new UpstreamConfig { Overrides = [new UpstreamSettings { Name = "slow", Limits = new UpstreamLimits { MaxConcurrentRequests = 1 } }] };
         proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])], Mesh.Defaults("frontend", upstreams: limits)));
-        using var client = Mesh.Client(proxy.OutboundAddress, "slow");
+        using var client = Caller(proxy, "slow", layered);
 
         var first = client.GetAsync("/");
         await slow.Entered;
@@ -171,6 +184,42 @@ public sealed class ResilienceTests
         Assert.Equal("overflow", second.Headers.GetValues("x-weft-error").Single());
         Assert.Contains("circuit breaker", await second.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.OK, (await first).StatusCode);
+        // Both finished: the one request the limit allows is free again, request after request.
+        for (var i = 0; i < 3; i++)
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/")).StatusCode);
+        Assert.Equal(layered, proxy.FastPath!.FallBacks > 0);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ConsecutiveFailures_EjectTheFailingEndpoint_SoLaterRequestsAllSucceedWithoutRetries(bool layered)
+    {
+        await using var good = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("good")));
+        await using var bad = await Backend.StartAsync(a => a.Run(c =>
+        {
+            c.Response.StatusCode = 503;
+            return Task.CompletedTask;
+        }));
+        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
+        // No retries: a 503 reaches the caller until outlier detection, fed by each attempt's report, ejects the endpoint.
+        var outlier = new UpstreamConfig
+        {
+            Defaults = new UpstreamSettings { PassiveHealthCheck = new PassiveHealthCheck { MaxFailures = 3, MaxEjectionPercent = 50, BaseEjectionTime = TimeSpan.FromMinutes(10) } },
+        };
+        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("pay", [Mesh.Endpoint("g", good.Address), Mesh.Endpoint("b", bad.Address)])],
+            Mesh.Defaults("frontend", upstreams: outlier),
+            new ServiceResolverEntry { Kind = ConfigKinds.ServiceResolver, Name = "pay", LoadBalancer = new LoadBalancerConfig { Policy = "round_robin" } }));
+        using var client = Caller(proxy, "pay", layered);
+
+        var statuses = new List<int>();
+        for (var i = 0; i < 30; i++)
+            statuses.Add((int)(await client.GetAsync("/")).StatusCode);
+
+        // Round robin sends every other request to the failing endpoint until its third failure ejects it.
+        Assert.Equal(3, statuses.Count(s => s == 503));
+        Assert.All(statuses.Skip(10), s => Assert.Equal(200, s));
+        Assert.Equal(layered, proxy.FastPath!.FallBacks > 0);
     }
 
     [Fact]
