@@ -57,6 +57,38 @@ internal sealed class ProxyCall : HttpTransformer
     public long HeadersAt { get; private set; }
     public int Attempts { get; set; }
 
+    // What a layer does when the attempt or the request ends, run by the layer that drives it (RetryLayer, RequestPipeline),
+    // so that a layer with nothing to await needs no async frame of its own: one slot each, a static delegate, no allocation.
+    private Action<ProxyCall, long>? _attemptEnded;
+    private long _attemptMark;
+    private Action<ProxyCall>? _requestEnded;
+
+    /// <summary>Runs <paramref name="ended"/> (with <paramref name="mark"/>) when the current attempt ends.</summary>
+    public void OnAttemptEnd(Action<ProxyCall, long> ended, long mark)
+    {
+        _attemptEnded = ended;
+        _attemptMark = mark;
+    }
+
+    /// <summary>Ends the current attempt (the retry layer, once its next layer has returned or thrown).</summary>
+    public void EndAttempt()
+    {
+        var ended = _attemptEnded;
+        _attemptEnded = null;
+        ended?.Invoke(this, _attemptMark);
+    }
+
+    /// <summary>Runs <paramref name="ended"/> when the request has gone through the layers (before anything is written for it).</summary>
+    public void OnRequestEnd(Action<ProxyCall> ended) => _requestEnded = ended;
+
+    /// <summary>Ends the request's pass through the layers (the pipeline, whether they returned or threw).</summary>
+    public void EndRequest()
+    {
+        var ended = _requestEnded;
+        _requestEnded = null;
+        ended?.Invoke(this);
+    }
+
     /// <summary>Endpoints this request has tried, so a retry prefers another; allocated on the first retry only.</summary>
     public List<EndpointState>? Tried { get; set; }
 

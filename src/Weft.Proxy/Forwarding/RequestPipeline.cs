@@ -56,7 +56,15 @@ internal sealed class RequestPipeline
         var status = 0;
         try
         {
-            await _head.InvokeAsync(call);
+            try
+            {
+                await _head.InvokeAsync(call);
+            }
+            finally
+            {
+                call.EndRequest();
+            }
+
             if (call.Error != ProxyErrorKind.None)
                 await ProxyErrors.WriteAsync(http, call.Error, call.ErrorMessage!, _time.GetUtcNow());
             if (logged)

@@ -49,7 +49,20 @@ internal sealed class RetryLayer(ProxyLayer next) : ProxyLayer
             {
                 call.AttemptTimer = timer;
                 call.AttemptToken = timer?.Token ?? CancellationToken.None;
-                await next.InvokeAsync(call);
+                try
+                {
+                    await next.InvokeAsync(call);
+                }
+                catch
+                {
+                    call.Outcome = AttemptOutcome.Reset;
+                    throw;
+                }
+                finally
+                {
+                    call.EndAttempt();
+                }
+
                 call.AttemptTimer = null;
             }
 
