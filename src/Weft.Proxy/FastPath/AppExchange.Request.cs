@@ -67,7 +67,7 @@ internal sealed partial class AppExchange
         Write(" "u8);
         Write(http.Features.Get<IHttpRequestFeature>()!.RawTarget);
         Write(" HTTP/1.1\r\nHost: "u8);
-        Write(request.Host.HasValue ? request.Host.Value : call.Endpoint!.Endpoint.HostPort);
+        Write(request.Host.HasValue ? request.Host.Value : call.Endpoint!.HostPort);
         Write("\r\n"u8);
 
         var connection = headers.Connection;

@@ -202,16 +202,7 @@ internal sealed partial class AppExchange
     }
 
     /// <summary>Body bytes arrived: the activity timeout starts over.</summary>
-    private void Touch()
-    {
-        try
-        {
-            _cts.CancelAfter(RawHttp1Client.ActivityTimeout);
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-    }
+    private void Touch() => Volatile.Write(ref _lastActivity, owner.Time.GetTimestamp());
 
     [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
     private async ValueTask FlushAsync(PipeWriter writer)

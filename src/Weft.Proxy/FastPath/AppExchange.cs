@@ -43,7 +43,10 @@ internal sealed partial class AppExchange(RawHttp1Client owner)
     // clear. A head or response head that outgrows them rents a bigger one, returned at the end.
     private readonly byte[] _ownSend = GC.AllocateUninitializedArray<byte>(SendBuffer);
     private readonly byte[] _ownRecv = GC.AllocateUninitializedArray<byte>(ReceiveBuffer);
-    private CancellationTokenSource _cts = new(Timeout.InfiniteTimeSpan, owner.Time);
+    private CancellationTokenSource _cts = new();
+    private readonly Lock _expiry = new();
+    private long _lastActivity;
+    private volatile bool _running;
     private byte[] _send = [];
     private byte[] _recv = [];
     private int _sendLength;
@@ -63,11 +66,12 @@ internal sealed partial class AppExchange(RawHttp1Client owner)
         _send = _ownSend;
         _recv = _ownRecv;
         var token = _cts.Token;
-        CancellationTokenRegistration aborted = default, attempt = default, idle = default;
+        // Written before _running: the sweeper that sees it running sees this exchange's start, not the last one's.
+        Volatile.Write(ref _lastActivity, owner.Time.GetTimestamp());
+        _running = true;
+        CancellationTokenRegistration aborted = default, attempt = default;
         try
         {
-            _cts.CancelAfter(RawHttp1Client.ActivityTimeout);
-            idle = token.UnsafeRegister(static s => ((AppExchange)s!)._active?.Dispose(), this);
             aborted = call.Http.RequestAborted.UnsafeRegister(static s => ((AppExchange)s!).Cancel(clientGone: true), this);
             if (call.AttemptToken.CanBeCanceled)
                 attempt = call.AttemptToken.UnsafeRegister(static s => ((AppExchange)s!).Cancel(clientGone: false), this);
@@ -78,7 +82,8 @@ internal sealed partial class AppExchange(RawHttp1Client owner)
             // The callbacks may run on other threads; once these return, none is running or will run.
             aborted.Dispose();
             attempt.Dispose();
-            idle.Dispose();
+            lock (_expiry)
+                _running = false;
             _active?.Dispose();
             _active = null;
             ReturnIfRented(_send);
@@ -87,11 +92,27 @@ internal sealed partial class AppExchange(RawHttp1Client owner)
             if (!_cts.TryReset())
             {
                 _cts.Dispose();
-                _cts = new CancellationTokenSource(Timeout.InfiniteTimeSpan, owner.Time);
+                _cts = new CancellationTokenSource();
             }
 
             _call = null!;
             owner.Return(this);
+        }
+    }
+
+    /// <summary>
+    /// Ends the exchange when nothing came from the app for <see cref="RawHttp1Client.ActivityTimeout"/> (no response
+    /// head, or no body bytes): its connection closes and the attempt fails as timed out. Called by the client's
+    /// sweeper, so no timer is armed per request.
+    /// </summary>
+    internal void ExpireIfIdle(long now)
+    {
+        if (!_running)
+            return;
+        lock (_expiry)
+        {
+            if (_running && owner.Time.GetElapsedTime(Volatile.Read(ref _lastActivity), now) >= RawHttp1Client.ActivityTimeout)
+                Cancel(clientGone: false);
         }
     }
 
@@ -124,7 +145,7 @@ internal sealed partial class AppExchange(RawHttp1Client owner)
         var http = call.Http;
         var request = http.Request;
         var binding = call.Target!.Binding;
-        var pool = owner.Pools.For(call.Endpoint!.Endpoint);
+        var pool = owner.Pools.For(call.Endpoint!);
 
         // -1: no length (chunked to the app).
         var bodyLength = request.ContentLength
@@ -230,7 +251,7 @@ internal sealed partial class AppExchange(RawHttp1Client owner)
             call.ForwarderError = _clientGone ? ForwarderError.ResponseBodyClient : ForwarderError.ResponseBodyDestination;
             call.Outcome = _clientGone || e is ConnectionAbortedException ? AttemptOutcome.Cancelled : _timedOut || token.IsCancellationRequested ? AttemptOutcome.Timeout : AttemptOutcome.Reset;
             if (call.Outcome != AttemptOutcome.Cancelled)
-                owner.Log.FastAttemptFailed(binding.Name, call.Endpoint!.Endpoint.HostPort, call.Outcome, e);
+                owner.Log.FastAttemptFailed(binding.Name, call.Endpoint!.HostPort, call.Outcome, e);
             http.Abort();
             return;
         }
@@ -276,7 +297,7 @@ internal sealed partial class AppExchange(RawHttp1Client owner)
             call.ForwarderError = error;
         }
 
-        owner.Log.FastAttemptFailed(call.Target!.Binding.Name, call.Endpoint!.Endpoint.HostPort, call.Outcome, e);
+        owner.Log.FastAttemptFailed(call.Target!.Binding.Name, call.Endpoint!.HostPort, call.Outcome, e);
     }
 
     private void RequestBodyFailed(ProxyCall call, Exception e)

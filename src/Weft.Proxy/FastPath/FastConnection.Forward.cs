@@ -138,7 +138,7 @@ internal sealed partial class FastConnection
     private string Describe()
     {
         var reason = _exception?.InnerException?.Message ?? _exception?.Message ?? _outcome.ToString();
-        return ProxyMessages.Attempt(_binding.Name, _endpoint?.Endpoint.HostPort ?? "?", _declined, _status, _outcome, reason, _route.Action.PerTryTimeout);
+        return ProxyMessages.Attempt(_binding.Name, _endpoint?.HostPort ?? "?", _declined, _status, _outcome, reason, _route.Action.PerTryTimeout);
     }
 
     /// <summary>
@@ -148,7 +148,7 @@ internal sealed partial class FastConnection
     [AsyncMethodBuilder(typeof(Net.LocalPoolBuilder))]
     private async ValueTask AttemptAsync(EndpointState endpoint, bool mayDecline, CancellationToken token)
     {
-        var pool = _owner.Pools.For(endpoint.Endpoint);
+        var pool = _owner.Pools.For(endpoint);
         UpstreamConnection? connection = null;
         for (var fresh = false; ; fresh = true)
         {
@@ -236,7 +236,7 @@ internal sealed partial class FastConnection
         _outcome = _clientGone ? AttemptOutcome.Cancelled : token.IsCancellationRequested ? AttemptOutcome.Timeout : outcome;
         if (_outcome == AttemptOutcome.Cancelled)
             _exception = null;
-        _owner.Log.FastAttemptFailed(_binding.Name, _endpoint!.Endpoint.HostPort, _outcome, e);
+        _owner.Log.FastAttemptFailed(_binding.Name, _endpoint!.HostPort, _outcome, e);
     }
 
     /// <summary>Sends the request head, with the body when it is buffered.</summary>

@@ -131,7 +131,7 @@ internal sealed partial class FastConnection
         _exception = e;
         _outcome = _clientGone || e is ConnectionAbortedException ? AttemptOutcome.Cancelled : AttemptOutcome.Reset;
         if (_outcome == AttemptOutcome.Reset)
-            _owner.Log.FastAttemptFailed(_binding.Name, endpoint.Endpoint.HostPort, _outcome, e);
+            _owner.Log.FastAttemptFailed(_binding.Name, endpoint.HostPort, _outcome, e);
         _connection.Abort(new ConnectionAbortedException("the upstream response failed midway"));
     }
 

@@ -56,7 +56,7 @@ internal sealed partial class FastConnection
         {
             try
             {
-                stream = await pool.OpenStreamAsync(endpoint.Endpoint, exchange.Token);
+                stream = await pool.OpenStreamAsync(endpoint.Endpoint, endpoint.HostPort, exchange.Token);
                 var (blockLength, bodyLength) = EncodeSidecarHead(endpoint);
                 stream.SendHeaders(_h2Block.AsSpan(0, blockLength), bodyLength, _head.IsHead);
                 if (bodyLength > 0)
@@ -140,7 +140,7 @@ internal sealed partial class FastConnection
         var traced = _trace.Decided;
         var traceparent = traced ? _span?.Id ?? _trace.Forward.ToString() : null;
         // Every field of the head, each at most its line (plus the pseudo-headers' names and a few bytes of HPACK prefix).
-        var bound = 2 * _head.Length + 256 + endpoint.Endpoint.HostPort.Length + (traceparent?.Length ?? 0);
+        var bound = 2 * _head.Length + 256 + endpoint.HostPort.Length + (traceparent?.Length ?? 0);
         if (_h2Block.Length < bound)
             _h2Block = new byte[Math.Max(bound, 4096)];
         var to = _h2Block.AsSpan();
@@ -153,8 +153,8 @@ internal sealed partial class FastConnection
         }
         else
         {
-            Span<byte> hostPort = stackalloc byte[endpoint.Endpoint.HostPort.Length];
-            Encoding.ASCII.GetBytes(endpoint.Endpoint.HostPort, hostPort);
+            Span<byte> hostPort = stackalloc byte[endpoint.HostPort.Length];
+            Encoding.ASCII.GetBytes(endpoint.HostPort, hostPort);
             n += Encode(":authority"u8, hostPort, to[n..]);
         }
 

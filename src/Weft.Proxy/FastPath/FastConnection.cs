@@ -317,7 +317,7 @@ internal sealed partial class FastConnection
         if (_span is { } span)
         {
             var cause = _error != ProxyErrorKind.None ? ProxyErrors.Code(_error) : _upstreamError;
-            ProxyTracing.Finish(span, status, route.Stats.Service, route.Name, _endpoint?.Endpoint.HostPort, _attempts, cause);
+            ProxyTracing.Finish(span, status, route.Stats.Service, route.Name, _endpoint?.HostPort, _attempts, cause);
         }
 
         return !_closeAfter && !_clientGone;

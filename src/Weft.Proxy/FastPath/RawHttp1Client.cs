@@ -26,11 +26,17 @@ internal sealed class RawHttp1Client : IDisposable
     /// <summary>YARP's idle limit for an exchange (no response head, or no body bytes, for this long): 504.</summary>
     public static readonly TimeSpan ActivityTimeout = TimeSpan.FromMinutes(15);
 
+    /// <summary>How often idle exchanges are looked for: one is ended between <see cref="ActivityTimeout"/> and this much later.</summary>
+    public static readonly TimeSpan ActivitySweep = TimeSpan.FromSeconds(30);
+
     /// <summary>Exchanges kept for reuse, each with its 12 KiB of buffers: as many as were in flight at once, up to this.</summary>
     private const int MaxPooledExchanges = 256;
 
     private readonly Lock _gate = new();
     private readonly Stack<AppExchange> _free = new();
+    // Every exchange that exists (in flight or pooled), for the activity sweep; one the pool does not keep leaves it.
+    private readonly List<AppExchange> _all = [];
+    private readonly ITimer _sweeper;
     private long _requests;
     private long _declined;
 
@@ -39,6 +45,17 @@ internal sealed class RawHttp1Client : IDisposable
         Time = time;
         Log = log;
         Pools = new UpstreamPools(time, engine);
+        _sweeper = time.CreateTimer(static s => ((RawHttp1Client)s!).Sweep(), this, ActivitySweep, ActivitySweep);
+    }
+
+    private void Sweep()
+    {
+        AppExchange[] all;
+        lock (_gate)
+            all = [.. _all];
+        var now = Time.GetTimestamp();
+        foreach (var exchange in all)
+            exchange.ExpireIfIdle(now);
     }
 
     /// <summary>Whether the environment lets the inbound leg use it (<c>WEFT_INBOUND_FAST=0</c>: YARP for every inbound request, to compare).</summary>
@@ -73,7 +90,7 @@ internal sealed class RawHttp1Client : IDisposable
         var http = call.Http;
         var request = http.Request;
         var headers = request.Headers;
-        if (call.Target!.Binding.Protocol != Protocols.Http || call.Endpoint!.Endpoint.Sidecar || call.Route?.Action.PrefixRewrite is not null
+        if (call.Target!.Binding.Protocol != Protocols.Http || call.Endpoint!.Sidecar || call.Route?.Action.PrefixRewrite is not null
             || HttpMethods.IsConnect(request.Method) || headers.Upgrade.Count > 0 || headers.Expect.Count > 0 || headers.TE.Count > 0
             || request.ContentType is { } type && type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase)
             || http.Features.Get<IHttpRequestFeature>()?.RawTarget is not { Length: > 0 } target || target[0] != '/')
@@ -91,8 +108,15 @@ internal sealed class RawHttp1Client : IDisposable
         Interlocked.Increment(ref _requests);
         AppExchange? exchange;
         lock (_gate)
-            _free.TryPop(out exchange);
-        return (exchange ?? new AppExchange(this)).RunAsync(call);
+        {
+            if (!_free.TryPop(out exchange))
+            {
+                exchange = new AppExchange(this);
+                _all.Add(exchange);
+            }
+        }
+
+        return exchange.RunAsync(call);
     }
 
     internal void Return(AppExchange exchange)
@@ -101,10 +125,16 @@ internal sealed class RawHttp1Client : IDisposable
         {
             if (_free.Count < MaxPooledExchanges)
                 _free.Push(exchange);
+            else
+                _all.Remove(exchange);
         }
     }
 
-    public void Dispose() => Pools.Dispose();
+    public void Dispose()
+    {
+        _sweeper.Dispose();
+        Pools.Dispose();
+    }
 
     /// <summary>Request headers never sent to the app: YARP's list (hop-by-hop and proxy-only), plus what the head writer writes itself.</summary>
     internal static readonly FrozenSet<string> SkippedRequestHeaders = new[]

@@ -200,10 +200,10 @@ internal sealed class UpstreamPools : IDisposable
         _sweeper = time.CreateTimer(static s => ((UpstreamPools)s!).Sweep(IdleTimeout), this, IdleTimeout, IdleTimeout);
     }
 
-    public EndpointPool For(MeshEndpoint endpoint) =>
+    public EndpointPool For(LoadBalancing.EndpointState endpoint) =>
         _pools.TryGetValue(endpoint.HostPort, out var pool) ? pool : _pools.GetOrAdd(endpoint.HostPort, static (_, s) => new EndpointPool(
             IPAddress.TryParse(s.Endpoint.Address, out var ip) ? new IPEndPoint(ip, s.Endpoint.Port) : new DnsEndPoint(s.Endpoint.Address, s.Endpoint.Port), s.Time, s.Engine),
-            (Endpoint: endpoint, Time: _time, Engine: _engine));
+            (Endpoint: endpoint.Endpoint, Time: _time, Engine: _engine));
 
     private void Sweep(TimeSpan idle)
     {

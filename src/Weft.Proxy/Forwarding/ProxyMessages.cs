@@ -32,7 +32,10 @@ internal static class ProxyMessages
         return outcome switch
         {
             AttemptOutcome.ConnectFailure => $"could not connect to \"{cluster}\" at {at}: {reason}",
-            AttemptOutcome.Timeout => $"no response from \"{cluster}\" at {at} within the per-try timeout of {perTryTimeout?.TotalMilliseconds:0} ms",
+            AttemptOutcome.Timeout => perTryTimeout is { } limit
+                ? $"no response from \"{cluster}\" at {at} within the per-try timeout of {limit.TotalMilliseconds:0} ms"
+                // Without a per-try timeout, only the exchange's idle limit ends an attempt.
+                : $"nothing from \"{cluster}\" at {at} for {FastPath.RawHttp1Client.ActivityTimeout.TotalMinutes:0} min (the idle limit of an exchange)",
             _ => $"\"{cluster}\" at {at} reset the exchange: {reason}",
         };
     }

@@ -37,7 +37,24 @@ internal sealed class EndpointState
         _ewmaStamp = time.GetTimestamp();
     }
 
-    public MeshEndpoint Endpoint { get; internal set; }
+    public MeshEndpoint Endpoint
+    {
+        get => _endpoint;
+        internal set
+        {
+            _endpoint = value;
+            HostPort = value.HostPort;
+            Sidecar = value.Sidecar;
+        }
+    }
+
+    /// <summary><see cref="MeshEndpoint.HostPort"/>, formatted once (it keys the connection pools on every request).</summary>
+    public string HostPort { get; private set; } = "";
+
+    /// <summary><see cref="MeshEndpoint.Sidecar"/>, looked up once.</summary>
+    public bool Sidecar { get; private set; }
+
+    private MeshEndpoint _endpoint = null!;
 
     /// <summary>Attempts picked and not yet reported.</summary>
     public int Outstanding => Volatile.Read(ref _outstanding);

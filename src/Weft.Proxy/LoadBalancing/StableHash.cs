@@ -28,5 +28,5 @@ internal static class StableHash
     }
 
     /// <summary>The key an endpoint is placed by on rings and tables: its ID and address.</summary>
-    public static string EndpointKey(EndpointState endpoint) => $"{endpoint.Endpoint.Id}@{endpoint.Endpoint.HostPort}";
+    public static string EndpointKey(EndpointState endpoint) => $"{endpoint.Endpoint.Id}@{endpoint.HostPort}";
 }

@@ -76,7 +76,7 @@ internal sealed class AccessLog : IAsyncDisposable
             Status: status,
             Error: ProxyTracing.ErrorCause(http),
             DurationMs: Math.Round(duration.TotalMilliseconds, 3),
-            Upstream: call.Endpoint?.Endpoint.HostPort,
+            Upstream: call.Endpoint?.HostPort,
             Retries: Math.Max(0, call.Attempts - 1),
             BytesIn: (request.Body as CountingStream)?.Count ?? 0,
             BytesOut: (http.Response.Body as CountingStream)?.Count ?? 0);

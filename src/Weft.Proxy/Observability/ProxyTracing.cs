@@ -138,7 +138,7 @@ internal sealed class ProxyTracing : IDisposable
     {
         if (call.Span is not { } span)
             return;
-        Finish(span, status, call.Upstream?.Service, call.Route?.Name, call.Endpoint?.Endpoint.HostPort, call.Attempts,
+        Finish(span, status, call.Upstream?.Service, call.Route?.Name, call.Endpoint?.HostPort, call.Attempts,
             span.IsAllDataRequested ? ErrorCause(call.Http) : null);
     }
 

@@ -55,10 +55,14 @@ internal sealed class SidecarH2Pool : IDisposable
     /// A stream on a connection to <paramref name="endpoint"/>, tied to <paramref name="token"/>. Failing to connect
     /// throws <see cref="Http2NotProcessedException"/> (safe to retry); cancellation throws <see cref="OperationCanceledException"/>.
     /// </summary>
-    public ValueTask<Http2ClientStream> OpenStreamAsync(MeshEndpoint endpoint, CancellationToken token)
+    public ValueTask<Http2ClientStream> OpenStreamAsync(MeshEndpoint endpoint, CancellationToken token) =>
+        OpenStreamAsync(endpoint, endpoint.HostPort, token);
+
+    /// <summary>As above, with the endpoint's <paramref name="hostPort"/> already formatted (it keys the connections).</summary>
+    public ValueTask<Http2ClientStream> OpenStreamAsync(MeshEndpoint endpoint, string hostPort, CancellationToken token)
     {
-        var connections = _endpoints.TryGetValue(endpoint.HostPort, out var found) ? found
-            : _endpoints.GetOrAdd(endpoint.HostPort, static (_, s) => new EndpointConnections(s.Pool, new DnsEndPoint(s.Endpoint.Address, s.Endpoint.Port)), (Pool: this, Endpoint: endpoint));
+        var connections = _endpoints.TryGetValue(hostPort, out var found) ? found
+            : _endpoints.GetOrAdd(hostPort, static (_, s) => new EndpointConnections(s.Pool, new DnsEndPoint(s.Endpoint.Address, s.Endpoint.Port)), (Pool: this, Endpoint: endpoint));
         return connections.OpenStreamAsync(token);
     }
 
