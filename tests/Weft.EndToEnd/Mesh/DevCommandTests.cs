@@ -34,6 +34,18 @@ public sealed partial class DevCommandTests
                     double.Parse(m.Groups["rate"].Value) >= 40 && double.Parse(m.Groups["ok"].Value) >= 99));
             }, "the load generator reports a green window", TimeSpan.FromSeconds(90));
 
+            // The demo's story: payments-2 fails one request in five, so payments' instances answer visibly less than
+            // 100% of what they are sent, yet its callers, retrying on the other instance, see 100%; and soon outlier
+            // detection ejects payments-2 (which needs it to be sent enough requests to fail three in a row).
+            await MeshFixture.WaitUntilAsync(() =>
+            {
+                if (process.HasExited) Assert.Fail($"weft dev exited with {process.ExitCode}:\n{Text()}");
+                var windows = PaymentsLine().Matches(Text());
+                return Task.FromResult(
+                    windows.Any(m => double.Parse(m.Groups["answered"].Value) <= 95 && double.Parse(m.Groups["seen"].Value) == 100 && int.Parse(m.Groups["retries"].Value) > 0)
+                    && windows.Any(m => int.Parse(m.Groups["ejected"].Value) > 0));
+            }, "a window in which payments answered at most 95% and its callers saw 100% after retries, and one with payments-2 ejected", TimeSpan.FromSeconds(60));
+
             var text = Text();
             Assert.Contains("frontend -> orders -> payments", text);
             Assert.Matches(@"payments\s+\d", text);
@@ -63,4 +75,8 @@ public sealed partial class DevCommandTests
 
     [GeneratedRegex(@"load generator → frontend: (?<rate>[\d.]+) req/s, (?<ok>[\d.]+)% succeeded")]
     private static partial Regex LoadLine();
+
+    // "payments      55.5    86.5%     ≤1ms     ≤5ms |    48.0   100.0%     ≤1ms   ≤100ms       15        0"
+    [GeneratedRegex(@"^payments\s+[\d.]+\s+(?<answered>[\d.]+)%\s+\S+\s+\S+\s+\|\s+[\d.]+\s+(?<seen>[\d.]+)%\s+\S+\s+\S+\s+(?<retries>\d+)\s+(?<ejected>\d+)", RegexOptions.Multiline)]
+    private static partial Regex PaymentsLine();
 }
