@@ -71,6 +71,23 @@ internal sealed class RawClient : IDisposable
 
     public void Close() => _socket.Close();
 
+    /// <summary>
+    /// Sends <paramref name="size"/> zero bytes as a request body, in the background, until all are sent, the peer stops
+    /// taking them (it may close once it has answered) or <paramref name="stop"/> is cancelled.
+    /// </summary>
+    public Task StreamBodyAsync(long size, CancellationToken stop) => Task.Run(async () =>
+    {
+        try
+        {
+            var chunk = new byte[64 * 1024];
+            for (long sent = 0; sent < size && !stop.IsCancellationRequested; sent += chunk.Length)
+                await SendAsync(chunk).WaitAsync(stop);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+        }
+    });
+
     /// <summary>Waits for some bytes of a response and keeps them; how many there were.</summary>
     public async Task<int> ReadSomeAsync()
     {

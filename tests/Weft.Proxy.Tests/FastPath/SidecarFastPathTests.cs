@@ -373,19 +373,8 @@ public class SidecarFastPathTests : IDisposable
         {
             await raw.SendAsync($"POST /upload HTTP/1.1\r\nHost: orders\r\nContent-Length: {size}\r\n\r\n");
             using var stopSending = new CancellationTokenSource();
-            var sending = Task.Run(async () =>
-            {
-                try
-                {
-                    var chunk = new byte[64 * 1024];
-                    for (var sent = 0; sent < size && !stopSending.IsCancellationRequested; sent += chunk.Length)
-                        await raw.SendAsync(chunk).WaitAsync(stopSending.Token);
-                }
-                catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or OperationCanceledException)
-                {
-                    // The sidecar stops reading (and closes) once the answer is known.
-                }
-            });
+            // The sidecar stops reading (and closes) once the answer is known.
+            var sending = raw.StreamBodyAsync(size, stopSending.Token);
 
             // Without a timeout on the route, a send blocked on the far side would otherwise hold the answer for good.
             var response = await raw.ReadResponseAsync().WaitAsync(TimeSpan.FromSeconds(10));
