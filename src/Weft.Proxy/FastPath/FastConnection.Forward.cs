@@ -261,15 +261,8 @@ internal sealed partial class FastConnection
         {
             _bodyUnsent = true;
             await stop.CancelAsync();
-            try
-            {
-                await body;
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or IOException)
-            {
-                // The send stopped where it was (a client that left meanwhile has set _clientGone).
-            }
-
+            // The send stops where it was, however it ends (a client that left meanwhile has set _clientGone).
+            await Settled(body);
             return true;
         }
 
@@ -288,13 +281,26 @@ internal sealed partial class FastConnection
         }
         catch
         {
-            // The watch must end before another attempt reads into the same buffer.
+            // The watch must end before another attempt reads into the same buffer; the send's failure is the one told.
             connection.Dispose();
-            await TryReceiveEarlyHeadAsync(head);
+            await Settled(head);
             throw;
         }
 
         return await head;
+    }
+
+    /// <summary>Waits for a task this attempt no longer needs the result of, whatever it ends with.</summary>
+    private static async Task Settled(Task task)
+    {
+        try
+        {
+            await task;
+        }
+        catch
+        {
+            // Observed: the caller has its own outcome.
+        }
     }
 
     /// <summary>The body from the client as it comes, after the head.</summary>
