@@ -29,8 +29,9 @@ internal sealed class ForwardLayer(IHttpForwarder forwarder, ILogger log, FastPa
     private async ValueTask ForwardAsync(ProxyCall call)
     {
         var binding = call.Target!.Binding;
-        var endpoint = call.Endpoint!.Endpoint;
-        var sidecar = endpoint.Sidecar;
+        var state = call.Endpoint!;
+        var endpoint = state.Endpoint;
+        var sidecar = state.Sidecar;
         var invoker = sidecar ? binding.SidecarInvoker : binding.DirectInvoker;
         var http2 = sidecar || Protocols.SpeaksHttp2(binding.Protocol) && !IsWebSocket(call);
         var error = await forwarder.SendAsync(call.Http, binding.PrefixFor(endpoint), invoker,
@@ -47,7 +48,7 @@ internal sealed class ForwardLayer(IHttpForwarder forwarder, ILogger log, FastPa
 
         call.Exception = call.Http.Features.Get<IForwarderErrorFeature>()?.Exception;
         call.Outcome = Classify(call, error);
-        log.AttemptFailed(binding.Name, endpoint.HostPort, error, call.Exception);
+        log.AttemptFailed(binding.Name, state.HostPort, error, call.Exception);
     }
 
     private static bool IsWebSocket(ProxyCall call)

@@ -56,14 +56,14 @@ internal sealed class TcpProxy(IUpstreamTransport transport, ProxyMetrics metric
                 try
                 {
                     // To a sidecar this is mTLS, checked like HTTP; the bytes inside are the app's.
-                    stream = await transport.ConnectAsync(endpoint.Endpoint.Sidecar ? PeerKind.Sidecar : PeerKind.Direct, binding.Service,
+                    stream = await transport.ConnectAsync(endpoint.Sidecar ? PeerKind.Sidecar : PeerKind.Direct, binding.Service,
                         new DnsEndPoint(endpoint.Endpoint.Address, endpoint.Endpoint.Port), connect.Token);
                 }
                 catch (Exception e) when (e is SocketException or IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException)
                 {
                     outcome = AttemptOutcome.ConnectFailure;
                     stats.ConnectFailed();
-                    log.TcpConnectFailed(upstream.Service, endpoint.Endpoint.HostPort, e);
+                    log.TcpConnectFailed(upstream.Service, endpoint.HostPort, e);
                     return;
                 }
             }
