@@ -50,32 +50,47 @@ internal sealed partial class Http2ClientConnection
 
     /// <summary>
     /// Fails the connection: streams not yet sent (or above a GOAWAY's last id) fail as not processed, the others as
-    /// reset; the transport is closed. <paramref name="code"/> other than NO_ERROR is sent in a GOAWAY first, best effort.
+    /// reset; the transport is closed. <paramref name="code"/> other than NO_ERROR is sent in a GOAWAY first (RFC 9113
+    /// 5.4.1): at once when no write is running; otherwise after the running one, which the transport cannot interleave
+    /// with another, and the transport closes when it is written or after <see cref="GoAwayGrace"/> (a peer that stopped
+    /// reading). The streams fail at once either way.
     /// </summary>
     private void Fail(Exception error, Http2ErrorCode code)
     {
         List<Http2ClientStream> failed;
+        var closeNow = true;
         lock (_sync)
         {
             if (_failure is not null)
                 return;
-            if (code != Http2ErrorCode.NoError && !_writes.Flushing)
+            _graceTimer?.Dispose();
+            _graceTimer = null;
+            if (code != Http2ErrorCode.NoError)
             {
                 var to = _writes.Reserve(FrameHeader.Size + 8);
                 _writes.Length += Frames.WriteGoAway(to, 0, code);
-                try
+                if (_writes.Flushing)
                 {
-                    // Best effort and small: the connection is going anyway.
-                    _transport.Write(_writes.Pending);
+                    closeNow = false;
+                    _closeAfterFailedFlush = true;
+                    _graceTimer = _time.CreateTimer(static s => ((Http2ClientConnection)s!).CloseTransport(), this, GoAwayGrace, Timeout.InfiniteTimeSpan);
                 }
-                catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException)
+                else
                 {
+                    try
+                    {
+                        // Best effort and small: the connection is going anyway.
+                        _transport.Write(_writes.Pending);
+                    }
+                    catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException)
+                    {
+                    }
                 }
             }
 
             _failure = error;
-            _writes.Length = 0;
-            _graceTimer?.Dispose();
+            if (closeNow)
+                _writes.Length = 0;
             StopKeepAlive();
             failed = [.. _streams.Values];
             foreach (var stream in failed)
@@ -94,6 +109,17 @@ internal sealed partial class Http2ClientConnection
             _streams.Clear();
         }
 
+        if (closeNow)
+            CloseTransport();
+        _settingsReceived.TrySetException(error);
+        foreach (var stream in failed)
+            Wake(stream, stream.Error ?? new IOException("the connection to the server was lost", error));
+        Changed?.Invoke(this);
+    }
+
+    /// <summary>Closes the transport (again is harmless): the read loop ends, a write still running fails.</summary>
+    private void CloseTransport()
+    {
         try
         {
             _transport.Dispose();
@@ -101,10 +127,5 @@ internal sealed partial class Http2ClientConnection
         catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
         }
-
-        _settingsReceived.TrySetException(error);
-        foreach (var stream in failed)
-            Wake(stream, stream.Error ?? new IOException("the connection to the server was lost", error));
-        Changed?.Invoke(this);
     }
 }

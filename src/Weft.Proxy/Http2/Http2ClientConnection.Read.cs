@@ -21,6 +21,8 @@ internal sealed partial class Http2ClientConnection
                 }
 
                 var n = await _transport.ReadAsync(_read.AsMemory(_readEnd));
+                if (_failure is not null)
+                    return; // failed meanwhile, its GOAWAY still being written: nothing more is read
                 if (n == 0)
                 {
                     Fail(new IOException("the server closed the connection"), Http2ErrorCode.NoError);

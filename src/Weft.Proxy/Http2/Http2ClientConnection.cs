@@ -43,6 +43,9 @@ internal sealed partial class Http2ClientConnection : Http2Connection
     private bool _goingAway;
     private bool _retired;
     private bool _closeAfterFlush;
+
+    /// <summary>A connection error's GOAWAY waits for the running write: the flush writes it, then closes the transport.</summary>
+    private bool _closeAfterFailedFlush;
     private ITimer? _graceTimer;
     private Exception? _failure;
     private long _idleSince;
@@ -403,13 +406,29 @@ internal sealed partial class Http2ClientConnection : Http2Connection
         while (true)
         {
             ReadOnlyMemory<byte> writing;
+            var closeTransport = false;
             lock (_sync)
             {
-                if (_writes.Length == 0 || _failure is not null)
+                if (_failure is not null)
+                {
+                    // A failed connection writes only the GOAWAY its failure queued behind this flush, then closes.
+                    if (_closeAfterFailedFlush && _writes.Length > 0)
+                    {
+                        writing = _writes.Take();
+                    }
+                    else
+                    {
+                        _writes.Flushing = false;
+                        _writes.Length = 0;
+                        closeTransport = _closeAfterFailedFlush;
+                        writing = default;
+                    }
+                }
+                else if (_writes.Length == 0)
                 {
                     _writes.Flushing = false;
                     // A retired connection's GOAWAY is written: it closes now.
-                    if (!_closeAfterFlush || _failure is not null)
+                    if (!_closeAfterFlush)
                         return;
                     writing = default;
                 }
@@ -421,7 +440,17 @@ internal sealed partial class Http2ClientConnection : Http2Connection
 
             if (writing.IsEmpty)
             {
-                Close();
+                if (closeTransport)
+                {
+                    lock (_sync)
+                        _graceTimer?.Dispose();
+                    CloseTransport();
+                }
+                else if (_failure is null)
+                {
+                    Close();
+                }
+
                 return;
             }
 
@@ -434,6 +463,8 @@ internal sealed partial class Http2ClientConnection : Http2Connection
                 lock (_sync)
                     _writes.Flushing = false;
                 Fail(new IOException("writing to the server failed", e), Http2ErrorCode.NoError);
+                // Already failed (its GOAWAY was waiting for this write): nothing more can be written.
+                CloseTransport();
                 return;
             }
         }

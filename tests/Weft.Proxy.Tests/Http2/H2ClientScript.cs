@@ -50,17 +50,19 @@ public abstract class H2ClientScript : IDisposable
     }
 
     /// <summary>
-    /// A GET through <paramref name="pool"/> (default: <see cref="Pool"/>), its HEADERS read by the peer: on
+    /// A GET through <paramref name="pool"/> (default: <see cref="Pool"/>), announcing <paramref name="bodyLength"/>
+    /// bytes of body (0: the HEADERS end the stream), its HEADERS read by the peer: on
     /// <paramref name="onConnection"/>'s connection (the pool must reuse it), or on a new one the peer accepts.
     /// </summary>
-    internal async Task<(Http2ClientStream Stream, H2Peer Peer, int StreamId)> RequestAsync(H2Peer? onConnection = null, SidecarH2Pool? pool = null, bool head = false)
+    internal async Task<(Http2ClientStream Stream, H2Peer Peer, int StreamId)> RequestAsync(H2Peer? onConnection = null, SidecarH2Pool? pool = null, bool head = false,
+        long bodyLength = 0)
     {
         var accepting = onConnection is null ? H2Peer.AcceptAsync(_listener) : Task.FromResult(onConnection);
         var stream = await (pool ?? Pool).OpenStreamAsync(Mesh.Endpoint("orders-0", (IPEndPoint)_listener.LocalEndpoint, sidecar: true), default);
         var peer = await accepting;
-        stream.SendHeaders(HeaderList.GetOrders(), 0, head);
+        stream.SendHeaders(HeaderList.GetOrders(), bodyLength, head);
         var headers = await peer.ReadUntilAsync(FrameType.Headers);
-        Assert.NotEqual(0, headers.Header.Flags & FrameFlags.EndStream);
+        Assert.Equal(bodyLength == 0, (headers.Header.Flags & FrameFlags.EndStream) != 0);
         Assert.Equal(stream.Id, headers.Header.StreamId);
         return (stream, peer, headers.Header.StreamId);
     }

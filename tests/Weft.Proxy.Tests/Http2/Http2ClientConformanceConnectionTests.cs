@@ -109,6 +109,54 @@ public sealed class Http2ClientConformanceConnectionTests : H2ClientScript
         await AssertConnectionErrorAsync(first, second, peer, Data(1, Window - 10_000 + 1), Http2ErrorCode.FlowControlError, pool);
     }
 
+    /// <summary>More request body than loopback's socket buffers hold, so the client's write of it waits for the peer to read.</summary>
+    private const int BigBody = 32 * 1024 * 1024;
+
+    /// <summary>
+    /// A request whose body the peer lets the client send (windows of 2^31-1) but does not read: the client's write of it
+    /// is still running when the peer then commits a connection error (DATA on stream 0).
+    /// </summary>
+    private async Task<(Http2ClientStream Stream, H2Peer Peer)> ConnectionErrorDuringAWriteAsync()
+    {
+        var (stream, peer, _) = await RequestAsync(bodyLength: BigBody);
+        await peer.WriteAsync([.. Frame(FrameType.WindowUpdate, 0, 0, H2Peer.UInt32(int.MaxValue - 65_535)),
+            .. Settings((SettingId.InitialWindowSize, int.MaxValue))]);
+        // The SETTINGS come after the WINDOW_UPDATE: once the stream has their window, the connection has its too.
+        await Weft.Tests.Shared.Poll.UntilAsync(() => stream.SendWindow == int.MaxValue, "the client applied the peer's SETTINGS");
+
+        await stream.WriteAsync(new byte[BigBody]).AsTask().WaitAsync(Deadline);
+        await peer.WriteAsync(Frame(FrameType.Data, 0, 0, "x"u8));
+        // The caller learns of the failure at once, while the write still waits for the peer.
+        await Assert.ThrowsAnyAsync<IOException>(() => stream.ReadHeadAsync().AsTask().WaitAsync(Deadline));
+        stream.Release();
+        Assert.Equal(0, Pool.Connections);
+        return (stream, peer);
+    }
+
+    [Fact]
+    public async Task ConnectionError_WhileAWriteRuns_TheGoAwayFollowsThatWrite()
+    {
+        var (_, peer) = await ConnectionErrorDuringAWriteAsync();
+        await using (peer)
+        {
+            // The body's frames the client had started writing, then GOAWAY(PROTOCOL_ERROR), then the close.
+            Assert.Equal(Http2ErrorCode.ProtocolError, await peer.ReadGoAwayAsync());
+            await peer.ExpectEndAsync();
+        }
+    }
+
+    [Fact]
+    public async Task ConnectionError_WhileAWriteRuns_APeerThatNeverReadsIsClosedAfterTheGrace()
+    {
+        var (_, peer) = await ConnectionErrorDuringAWriteAsync();
+        await using (peer)
+        {
+            Time.Advance(Http2ClientConnection.GoAwayGrace);
+            // Closed before the peer read anything: it gets the part of the body the sockets held, then the end, and no GOAWAY.
+            await Assert.ThrowsAnyAsync<IOException>(peer.ReadGoAwayAsync);
+        }
+    }
+
     /// <summary><paramref name="length"/> bytes of DATA on <paramref name="streamId"/>, in frames of at most 16 KiB.</summary>
     private static byte[] Data(int streamId, int length)
     {
