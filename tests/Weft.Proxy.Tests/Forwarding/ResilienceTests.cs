@@ -11,18 +11,12 @@ public sealed class ResilienceTests
     [Fact]
     public async Task Retries_OneOfTwoEndpointsAnswers503_NoClientVisibleFailureOver200Requests()
     {
-        var failed = 0;
         await using var good = await Backend.StartAsync(a => a.Run(async c =>
         {
             using var reader = new StreamReader(c.Request.Body);
             await c.Response.WriteAsync("good " + await reader.ReadToEndAsync());
         }));
-        await using var bad = await Backend.StartAsync(a => a.Run(c =>
-        {
-            Interlocked.Increment(ref failed);
-            c.Response.StatusCode = 503;
-            return Task.CompletedTask;
-        }));
+        await using var bad = await Backend.StartFailingAsync();
         await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
         // Outlier detection as a user would configure it beside retries; whether or not the bad endpoint gets ejected,
         // retries (within their budget) must hide its failures.
@@ -37,11 +31,11 @@ public sealed class ResilienceTests
         {
             // Bodies are buffered (Content-Length known, small) and replayed on retry.
             var response = await client.PostAsync("/charge", new StringContent("n" + i));
-            Assert.True(response.StatusCode == HttpStatusCode.OK, $"request {i}: {(int)response.StatusCode} {response.Headers} {await response.Content.ReadAsStringAsync()} retries={proxy.Metrics.Routes.Sum(r => r.Retries)} failed={failed}");
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"request {i}: {(int)response.StatusCode} {response.Headers} {await response.Content.ReadAsStringAsync()} retries={proxy.Metrics.Routes.Sum(r => r.Retries)} failed={bad.Requests}");
             Assert.Equal("good n" + i, await response.Content.ReadAsStringAsync());
         }
 
-        Assert.True(failed > 0, "the failing endpoint was never tried, so retries were not exercised");
+        Assert.True(bad.Requests > 0, "the failing endpoint was never tried, so retries were not exercised");
     }
 
     [Fact]
@@ -69,13 +63,7 @@ public sealed class ResilienceTests
     [Fact]
     public async Task RetryBudget_AlwaysFailingUpstream_StopsRetryingAndSaysWhy()
     {
-        var attempts = 0;
-        await using var bad = await Backend.StartAsync(a => a.Run(c =>
-        {
-            Interlocked.Increment(ref attempts);
-            c.Response.StatusCode = 503;
-            return Task.CompletedTask;
-        }));
+        await using var bad = await Backend.StartFailingAsync();
         await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
         proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("pay", [Mesh.Endpoint("b", bad.Address)])],
             Mesh.Router("pay", new ServiceRouteDestination { NumRetries = 1, RetryOn = ["5xx"] })));
@@ -196,11 +184,7 @@ public sealed class ResilienceTests
     public async Task ConsecutiveFailures_EjectTheFailingEndpoint_SoLaterRequestsAllSucceedWithoutRetries(bool layered)
     {
         await using var good = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("good")));
-        await using var bad = await Backend.StartAsync(a => a.Run(c =>
-        {
-            c.Response.StatusCode = 503;
-            return Task.CompletedTask;
-        }));
+        await using var bad = await Backend.StartFailingAsync();
         await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
         // No retries: a 503 reaches the caller until outlier detection, fed by each attempt's report, ejects the endpoint.
         var outlier = new UpstreamConfig

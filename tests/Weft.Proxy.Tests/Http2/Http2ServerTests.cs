@@ -145,28 +145,15 @@ public sealed class Http2ServerTests : IDisposable
     [Fact]
     public async Task ClientResettingAStream_AbortsTheRequestToTheApp_AndTheConnectionServesOn()
     {
-        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var app = await Backend.StartAsync(a => a.Run(async c =>
-        {
-            if (c.Request.Path == "/slow")
-            {
-                c.RequestAborted.Register(() => aborted.TrySetResult());
-                arrived.TrySetResult();
-                await Task.Delay(Timeout.Infinite, c.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
-                return;
-            }
-
-            await c.Response.WriteAsync("quick");
-        }));
+        await using var app = await Backend.StartSlowPathAsync();
         await using var server = await PlainServerSidecarAsync(app.Address);
         await using var raw = await RawH2Client.ConnectAsync(server.InboundAddress);
 
         await raw.GetAsync(1, "/slow");
-        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        await app.Arrived.WaitAsync(TimeSpan.FromSeconds(15));
         await raw.SendFrameAsync(FrameType.RstStream, 0, 1, [0, 0, 0, (byte)Http2ErrorCode.Cancel]);
 
-        await aborted.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        await app.Aborted.WaitAsync(TimeSpan.FromSeconds(15));
         await raw.GetAsync(3, "/quick");
         var (status, body, _) = await raw.ReadResponseAsync(3);
         Assert.Equal(200, status);
