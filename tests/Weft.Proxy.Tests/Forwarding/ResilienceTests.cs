@@ -2,12 +2,25 @@ using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Weft.Core.Config;
+using Weft.Core.Mesh;
 using Weft.Proxy.Tests.Support;
 
 namespace Weft.Proxy.Tests.Forwarding;
 
 public sealed class ResilienceTests
 {
+    /// <summary>
+    /// One GET of <paramref name="service"/> through a new outbound proxy on <paramref name="snapshot"/>; the response
+    /// comes back read whole, so it outlives the proxy.
+    /// </summary>
+    private static async Task<HttpResponseMessage> GetOnceAsync(string service, MeshSnapshot snapshot)
+    {
+        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
+        proxy.ConfigSink.Apply(snapshot);
+        using var client = Mesh.Client(proxy.OutboundAddress, service);
+        return await client.GetAsync("/");
+    }
+
     [Fact]
     public async Task Retries_OneOfTwoEndpointsAnswers503_NoClientVisibleFailureOver200Requests()
     {
@@ -97,11 +110,7 @@ public sealed class ResilienceTests
             c.Response.Headers["x-from"] = "app";
             return c.Response.WriteAsync("app says no");
         }));
-        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
-        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("pay", [Mesh.Endpoint("b", bad.Address)])]));
-        using var client = Mesh.Client(proxy.OutboundAddress, "pay");
-
-        var response = await client.GetAsync("/");
+        var response = await GetOnceAsync("pay", Mesh.Snapshot(1, [("pay", [Mesh.Endpoint("b", bad.Address)])]));
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Equal("app", response.Headers.GetValues("x-from").Single());
@@ -113,12 +122,8 @@ public sealed class ResilienceTests
     public async Task RequestTimeout_SlowBackend_Returns504Timeout()
     {
         await using var slow = await Backend.StartHangingAsync();
-        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
-        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])],
+        var response = await GetOnceAsync("slow", Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])],
             Mesh.Router("slow", new ServiceRouteDestination { RequestTimeout = TimeSpan.FromMilliseconds(300) })));
-        using var client = Mesh.Client(proxy.OutboundAddress, "slow");
-
-        var response = await client.GetAsync("/");
 
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
         Assert.Equal("timeout", response.Headers.GetValues("x-weft-error").Single());
@@ -129,12 +134,8 @@ public sealed class ResilienceTests
     public async Task PerTryTimeout_EveryTryTimesOut_Returns504PerTryTimeout()
     {
         await using var slow = await Backend.StartHangingAsync();
-        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
-        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])],
+        var response = await GetOnceAsync("slow", Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])],
             Mesh.Router("slow", new ServiceRouteDestination { PerTryTimeout = TimeSpan.FromMilliseconds(100), NumRetries = 1, RetryOn = ["reset"] })));
-        using var client = Mesh.Client(proxy.OutboundAddress, "slow");
-
-        var response = await client.GetAsync("/");
 
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
         Assert.Equal("per-try-timeout", response.Headers.GetValues("x-weft-error").Single());
@@ -209,11 +210,7 @@ public sealed class ResilienceTests
     [Fact]
     public async Task UnknownUpstream_Returns404WithHeaderAndOneLineBody()
     {
-        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
-        proxy.ConfigSink.Apply(Mesh.Snapshot(3, []));
-        using var client = Mesh.Client(proxy.OutboundAddress, "nosuch");
-
-        var response = await client.GetAsync("/");
+        var response = await GetOnceAsync("nosuch", Mesh.Snapshot(3, []));
         var body = await response.Content.ReadAsStringAsync();
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
@@ -224,11 +221,7 @@ public sealed class ResilienceTests
     [Fact]
     public async Task NoHealthyEndpoint_Returns503WithHeaderAndBody()
     {
-        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
-        proxy.ConfigSink.Apply(Mesh.Snapshot(4, [("payments", [])]));
-        using var client = Mesh.Client(proxy.OutboundAddress, "payments");
-
-        var response = await client.GetAsync("/");
+        var response = await GetOnceAsync("payments", Mesh.Snapshot(4, [("payments", [])]));
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Equal("no-healthy-endpoint", response.Headers.GetValues("x-weft-error").Single());
@@ -238,11 +231,7 @@ public sealed class ResilienceTests
     [Fact]
     public async Task ConnectFailure_NothingListening_Returns502ConnectFailure()
     {
-        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
-        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("gone", [Mesh.Endpoint("g", new IPEndPoint(IPAddress.Loopback, 9))])]));
-        using var client = Mesh.Client(proxy.OutboundAddress, "gone");
-
-        var response = await client.GetAsync("/");
+        var response = await GetOnceAsync("gone", Mesh.Snapshot(1, [("gone", [Mesh.Endpoint("g", new IPEndPoint(IPAddress.Loopback, 9))])]));
 
         Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
         Assert.Equal("connect-failure", response.Headers.GetValues("x-weft-error").Single());
