@@ -312,13 +312,7 @@ public class FastPathTests
     [Fact]
     public async Task Status503_IsRetriedOnAnotherEndpoint_PerTheRouter()
     {
-        var bad = 0;
-        await using var failing = await Backend.StartAsync(a => a.Run(c =>
-        {
-            Interlocked.Increment(ref bad);
-            c.Response.StatusCode = 503;
-            return Task.CompletedTask;
-        }));
+        await using var failing = await Backend.StartFailingAsync();
         await using var good = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("good")));
         await using var proxy = await ProxyToAsync("pay", [failing.Address, good.Address],
             [Mesh.Router("pay", new ServiceRouteDestination { NumRetries = 2, RetryOnStatusCodes = [503] }),
@@ -328,7 +322,7 @@ public class FastPathTests
         for (var i = 0; i < 20; i++)
             Assert.Equal("good", await client.GetStringAsync("/"));
 
-        Assert.True(bad > 0);
+        Assert.True(failing.Requests > 0);
         Assert.Equal(0, proxy.FastPath!.FallBacks);
     }
 
@@ -336,7 +330,7 @@ public class FastPathTests
     public async Task ConnectionRefused_IsRetriedOnAnotherEndpoint_AndAloneGives502ConnectFailure()
     {
         await using var good = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("good")));
-        var dead = new IPEndPoint(IPAddress.Loopback, FreePort());
+        var dead = Mesh.FreeAddress();
         await using var proxy = await ProxyToAsync("pay", [dead, good.Address],
             [new ServiceResolverEntry { Kind = ConfigKinds.ServiceResolver, Name = "pay", LoadBalancer = new LoadBalancerConfig { Policy = "round_robin" } }]);
         using var client = Mesh.Client(proxy.OutboundAddress, "pay");
@@ -354,12 +348,7 @@ public class FastPathTests
     [Fact]
     public async Task PerTryTimeout_Returns504WithTheCause_AndTheConnectionServesOn()
     {
-        await using var slow = await Backend.StartAsync(a => a.Run(async c =>
-        {
-            if (c.Request.Path == "/slow")
-                await Task.Delay(Timeout.Infinite, c.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
-            await c.Response.WriteAsync("quick");
-        }));
+        await using var slow = await Backend.StartSlowPathAsync();
         await using var proxy = await ProxyToAsync("slow", [slow.Address],
             // /quick runs under the same per-try timeout, on a new upstream connection: 1 s leaves it room on a loaded machine.
             [Mesh.Router("slow", new ServiceRouteDestination { PerTryTimeout = TimeSpan.FromSeconds(1) })]);
@@ -380,29 +369,7 @@ public class FastPathTests
     [Fact]
     public async Task ClientDisconnectsMidResponse_UpstreamExchangeIsCancelled_AndTheProxyServesOn()
     {
-        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var backend = await Backend.StartAsync(a => a.Run(async c =>
-        {
-            if (c.Request.Path != "/stream")
-            {
-                await c.Response.WriteAsync("fine");
-                return;
-            }
-
-            c.RequestAborted.Register(() => aborted.TrySetResult());
-            var chunk = new byte[16 * 1024];
-            try
-            {
-                for (var i = 0; i < 10_000 && !c.RequestAborted.IsCancellationRequested; i++)
-                {
-                    await c.Response.Body.WriteAsync(chunk, c.RequestAborted);
-                    await Task.Delay(5, c.RequestAborted);
-                }
-            }
-            catch (OperationCanceledException)
-            {
-            }
-        }));
+        await using var backend = await Backend.StartStreamingAsync();
         await using var proxy = await ProxyToAsync("pay", backend.Address);
         using (var raw = await RawClient.ConnectAsync(proxy.OutboundAddress))
         {
@@ -412,7 +379,7 @@ public class FastPathTests
             raw.Close();
         }
 
-        await aborted.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        await backend.Aborted.WaitAsync(TimeSpan.FromSeconds(15));
         using var client = Mesh.Client(proxy.OutboundAddress, "pay");
         Assert.Equal("fine", await client.GetStringAsync("/"));
     }
@@ -471,12 +438,5 @@ public class FastPathTests
 
             await Task.Delay(10, timeout.Token);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

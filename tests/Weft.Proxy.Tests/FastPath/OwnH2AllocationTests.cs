@@ -35,12 +35,9 @@ public sealed class OwnH2AllocationTests : IDisposable
         await ownClient.SendOkAsync(request, 200);
         await handlerClient.SendOkAsync(request, 200);
 
-        long ownBytes = long.MaxValue, handlerBytes = long.MaxValue;
-        for (var round = 0; round < 5; round++)
-        {
-            ownBytes = Math.Min(ownBytes, await ownClient.BytesPerRequestAsync(request, Requests));
-            handlerBytes = Math.Min(handlerBytes, await handlerClient.BytesPerRequestAsync(request, Requests));
-        }
+        var lowest = await RawClient.LowestOfRoundsAsync(5,
+            () => ownClient.BytesPerRequestAsync(request, Requests), () => handlerClient.BytesPerRequestAsync(request, Requests));
+        var (ownBytes, handlerBytes) = (lowest[0], lowest[1]);
 
         Assert.Equal(200 + 5 * Requests, own.FastPath!.SidecarH2Exchanges);
         Assert.Equal(0, handler.FastPath!.SidecarH2Exchanges);

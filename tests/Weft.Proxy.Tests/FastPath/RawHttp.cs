@@ -54,6 +54,22 @@ internal sealed class RawClient : IDisposable
         return (GC.GetTotalAllocatedBytes(precise: true) - before) / times;
     }
 
+    /// <summary>
+    /// The lowest figure each of <paramref name="measures"/> gives over <paramref name="rounds"/> rounds, the measures
+    /// taking turns within a round so that whatever else the process does falls on all of them alike.
+    /// </summary>
+    public static async Task<long[]> LowestOfRoundsAsync(int rounds, params Func<Task<long>>[] measures)
+    {
+        var lowest = Enumerable.Repeat(long.MaxValue, measures.Length).ToArray();
+        for (var round = 0; round < rounds; round++)
+        {
+            for (var i = 0; i < measures.Length; i++)
+                lowest[i] = Math.Min(lowest[i], await measures[i]());
+        }
+
+        return lowest;
+    }
+
     /// <summary>Bytes the epoll engine threads (where the fast path runs) allocated per request over <paramref name="times"/> requests.</summary>
     public async Task<long> EngineBytesPerRequestAsync(byte[] request, int times)
     {

@@ -227,13 +227,7 @@ public class SidecarFastPathTests : IDisposable
     [Fact]
     public async Task Status503FromTheFarSidecar_IsRetriedOnAnotherEndpoint_PerTheRouter()
     {
-        var bad = 0;
-        await using var failing = await Backend.StartAsync(a => a.Run(c =>
-        {
-            Interlocked.Increment(ref bad);
-            c.Response.StatusCode = 503;
-            return Task.CompletedTask;
-        }));
+        await using var failing = await Backend.StartFailingAsync();
         await using var good = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("good")));
         await using var failingSidecar = await ServerSidecarAsync(failing.Address);
         await using var goodSidecar = await ServerSidecarAsync(good.Address);
@@ -244,20 +238,15 @@ public class SidecarFastPathTests : IDisposable
         for (var i = 0; i < 20; i++)
             Assert.Equal("good", await http.GetStringAsync("/"));
 
-        Assert.True(Volatile.Read(ref bad) > 0);
-        Assert.Equal(20 + Volatile.Read(ref bad), Exchanges(client));
+        Assert.True(failing.Requests > 0);
+        Assert.Equal(20 + failing.Requests, Exchanges(client));
         Assert.Equal(0, client.FastPath!.FallBacks);
     }
 
     [Fact]
     public async Task PerTryTimeout_Returns504WithTheCause_AndTheConnectionServesOn()
     {
-        await using var app = await Backend.StartAsync(a => a.Run(async c =>
-        {
-            if (c.Request.Path == "/slow")
-                await Task.Delay(Timeout.Infinite, c.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
-            await c.Response.WriteAsync("quick");
-        }));
+        await using var app = await Backend.StartSlowPathAsync();
         await using var server = await ServerSidecarAsync(app.Address);
         await using var client = await ClientSidecarAsync([server.InboundAddress]);
         using var raw = await RawClient.ConnectAsync(client.OutboundAddress);
@@ -286,7 +275,7 @@ public class SidecarFastPathTests : IDisposable
     {
         await using var app = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("good")));
         await using var server = await ServerSidecarAsync(app.Address);
-        var dead = new IPEndPoint(IPAddress.Loopback, FreePort());
+        var dead = Mesh.FreeAddress();
         await using var client = await ClientSidecarAsync([dead, server.InboundAddress], [RoundRobin]);
         using var http = Mesh.Client(client.OutboundAddress, "orders");
 
@@ -305,7 +294,7 @@ public class SidecarFastPathTests : IDisposable
     public async Task FarSidecarsOwnError_ReachesTheClientWithItsCause()
     {
         // The far sidecar's app is not listening: it answers 502 connect-failure itself, which passes through untouched.
-        await using var server = await ServerSidecarAsync(new IPEndPoint(IPAddress.Loopback, FreePort()));
+        await using var server = await ServerSidecarAsync(Mesh.FreeAddress());
         await using var client = await ClientSidecarAsync([server.InboundAddress]);
         using var raw = await RawClient.ConnectAsync(client.OutboundAddress);
 
@@ -320,29 +309,7 @@ public class SidecarFastPathTests : IDisposable
     [Fact]
     public async Task ClientDisconnectsMidResponse_TheFarExchangeIsCancelled_AndTheProxyServesOn()
     {
-        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var app = await Backend.StartAsync(a => a.Run(async c =>
-        {
-            if (c.Request.Path != "/stream")
-            {
-                await c.Response.WriteAsync("fine");
-                return;
-            }
-
-            c.RequestAborted.Register(() => aborted.TrySetResult());
-            var chunk = new byte[16 * 1024];
-            try
-            {
-                for (var i = 0; i < 10_000 && !c.RequestAborted.IsCancellationRequested; i++)
-                {
-                    await c.Response.Body.WriteAsync(chunk, c.RequestAborted);
-                    await Task.Delay(5, c.RequestAborted);
-                }
-            }
-            catch (OperationCanceledException)
-            {
-            }
-        }));
+        await using var app = await Backend.StartStreamingAsync();
         await using var server = await ServerSidecarAsync(app.Address);
         await using var client = await ClientSidecarAsync([server.InboundAddress]);
         using (var raw = await RawClient.ConnectAsync(client.OutboundAddress))
@@ -352,7 +319,7 @@ public class SidecarFastPathTests : IDisposable
             raw.Close();
         }
 
-        await aborted.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        await app.Aborted.WaitAsync(TimeSpan.FromSeconds(15));
         using var http = Mesh.Client(client.OutboundAddress, "orders");
         Assert.Equal("fine", await http.GetStringAsync("/"));
     }
@@ -386,12 +353,5 @@ public class SidecarFastPathTests : IDisposable
 
         using var http = Mesh.Client(client.OutboundAddress, "orders");
         Assert.Equal("fine", await http.GetStringAsync("/"));
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -48,13 +48,11 @@ public sealed class TracingAllocationTests(ITestOutputHelper output)
         await tracedClient.SendOkAsync(withoutParent, 100);
         await plainClient.SendOkAsync(withParent, 200);
 
-        long unsampledParent = long.MaxValue, noParent = long.MaxValue, untraced = long.MaxValue;
-        for (var round = 0; round < 3; round++)
-        {
-            unsampledParent = Math.Min(unsampledParent, await tracedClient.EngineBytesPerRequestAsync(withParent, Requests));
-            noParent = Math.Min(noParent, await tracedClient.EngineBytesPerRequestAsync(withoutParent, Requests));
-            untraced = Math.Min(untraced, await plainClient.EngineBytesPerRequestAsync(withParent, Requests));
-        }
+        var lowest = await RawClient.LowestOfRoundsAsync(3,
+            () => tracedClient.EngineBytesPerRequestAsync(withParent, Requests),
+            () => tracedClient.EngineBytesPerRequestAsync(withoutParent, Requests),
+            () => plainClient.EngineBytesPerRequestAsync(withParent, Requests));
+        var (unsampledParent, noParent, untraced) = (lowest[0], lowest[1], lowest[2]);
 
         // Every request took the fast path, so all the sidecars did for them ran on the engine thread that was measured.
         Assert.True(traced.FastPath is { Connections: 1, FallBacks: 0 } && plain.FastPath is { Connections: 1, FallBacks: 0 });

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
@@ -25,18 +26,36 @@ public sealed class IntentionTests
 
     private static MeshSnapshot DefaultDeny(params ConfigEntry[] entries) => Mesh.Snapshot(1, [], entries) with { IntentionsDefaultAllow = false };
 
-    private static async Task<(Backend App, ProxyHost Proxy, Func<int> Hits)> PaymentsAsync(MeshSnapshot? snapshot)
+    /// <summary>The payments app behind its sidecar, on <paramref name="snapshot"/> (none yet if null), and a caller of the sidecar's inbound listener.</summary>
+    private static async Task<Payments> PaymentsAsync(MeshSnapshot? snapshot)
     {
-        var hits = 0;
+        var hits = new StrongBox<int>();
         var app = await Backend.StartAsync(a => a.Run(c =>
         {
-            Interlocked.Increment(ref hits);
+            Interlocked.Increment(ref hits.Value);
             return c.Response.WriteAsync("payments app: " + c.Request.Path);
         }));
         var proxy = await Mesh.ProxyAsync("payments", app.Address, defaultAllow: false);
         if (snapshot is not null)
             Assert.True(proxy.ConfigSink.Apply(snapshot).Applied);
-        return (app, proxy, () => Volatile.Read(ref hits));
+        return new Payments(app, proxy, hits);
+    }
+
+    private sealed class Payments(Backend app, ProxyHost proxy, StrongBox<int> hits) : IAsyncDisposable
+    {
+        public ProxyHost Proxy => proxy;
+
+        /// <summary>The requests that reached the app.</summary>
+        public int Hits => Volatile.Read(ref hits.Value);
+
+        public HttpClient Client { get; } = Mesh.Client(proxy.InboundAddress);
+
+        public async ValueTask DisposeAsync()
+        {
+            Client.Dispose();
+            await proxy.DisposeAsync();
+            await app.DisposeAsync();
+        }
     }
 
     private static async Task<long> DenialsAsync(ProxyHost proxy)
@@ -49,66 +68,54 @@ public sealed class IntentionTests
     [Fact]
     public async Task DefaultDeny_NoIntention_InboundCallIs403IntentionDenied_NamingSourceAndDestination_AndCounted()
     {
-        var (app, proxy, hits) = await PaymentsAsync(DefaultDeny());
-        await using var _a = app;
-        await using var _p = proxy;
-        using var client = Mesh.Client(proxy.InboundAddress);
+        await using var payments = await PaymentsAsync(DefaultDeny());
 
-        using var response = await client.GetAsync("/charge");
+        using var response = await payments.Client.GetAsync("/charge");
 
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         Assert.Equal("intention-denied", Assert.Single(response.Headers.GetValues("x-weft-error")));
         var body = await response.Content.ReadAsStringAsync();
         Assert.Contains("intention-denied: (unknown caller) -> payments", body);
         Assert.Contains("no intention matches and the default is deny", body);
-        Assert.Equal(0, hits());
-        Assert.Equal(1, await DenialsAsync(proxy));
+        Assert.Equal(0, payments.Hits);
+        Assert.Equal(1, await DenialsAsync(payments.Proxy));
     }
 
     [Fact]
     public async Task BeforeAnySnapshot_ASidecarLetsNoOneIn()
     {
-        var (app, proxy, hits) = await PaymentsAsync(snapshot: null);
-        await using var _a = app;
-        await using var _p = proxy;
-        using var client = Mesh.Client(proxy.InboundAddress);
+        await using var payments = await PaymentsAsync(snapshot: null);
 
-        using var response = await client.GetAsync("/");
+        using var response = await payments.Client.GetAsync("/");
 
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
-        Assert.Equal(0, hits());
+        Assert.Equal(0, payments.Hits);
     }
 
     [Fact]
     public async Task AllowFromAnySource_LetsTheCallThrough()
     {
-        var (app, proxy, hits) = await PaymentsAsync(DefaultDeny(Intentions("payments", Source("*", IntentionActions.Allow))));
-        await using var _a = app;
-        await using var _p = proxy;
-        using var client = Mesh.Client(proxy.InboundAddress);
+        await using var payments = await PaymentsAsync(DefaultDeny(Intentions("payments", Source("*", IntentionActions.Allow))));
 
-        using var response = await client.GetAsync("/charge");
+        using var response = await payments.Client.GetAsync("/charge");
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("payments app: /charge", await response.Content.ReadAsStringAsync());
-        Assert.Equal(1, hits());
-        Assert.Equal(0, await DenialsAsync(proxy));
+        Assert.Equal(1, payments.Hits);
+        Assert.Equal(0, await DenialsAsync(payments.Proxy));
     }
 
     [Fact]
     public async Task WildcardDestinationDeny_OverridesTheDefaultAllow()
     {
         var snapshot = Mesh.Snapshot(1, [], Intentions("*", Source("*", IntentionActions.Deny)));
-        var (app, proxy, hits) = await PaymentsAsync(snapshot);
-        await using var _a = app;
-        await using var _p = proxy;
-        using var client = Mesh.Client(proxy.InboundAddress);
+        await using var payments = await PaymentsAsync(snapshot);
 
-        using var response = await client.GetAsync("/");
+        using var response = await payments.Client.GetAsync("/");
 
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         Assert.Contains("intention * -> payments denies it", await response.Content.ReadAsStringAsync());
-        Assert.Equal(0, hits());
+        Assert.Equal(0, payments.Hits);
     }
 
     [Fact]
@@ -123,19 +130,16 @@ public sealed class IntentionTests
                 new IntentionPermission { Action = IntentionActions.Allow, Http = new IntentionHttpPermission { PathPrefix = "/" } },
             ],
         });
-        var (app, proxy, hits) = await PaymentsAsync(DefaultDeny(entry));
-        await using var _a = app;
-        await using var _p = proxy;
-        using var client = Mesh.Client(proxy.InboundAddress);
+        await using var payments = await PaymentsAsync(DefaultDeny(entry));
 
-        using var admin = await client.GetAsync("/admin/users");
-        using var charge = await client.PostAsync("/charge", new StringContent("x"));
+        using var admin = await payments.Client.GetAsync("/admin/users");
+        using var charge = await payments.Client.PostAsync("/charge", new StringContent("x"));
 
         Assert.Equal(HttpStatusCode.Forbidden, admin.StatusCode);
         Assert.Contains("Permissions[0] denies GET /admin/users", await admin.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.OK, charge.StatusCode);
-        Assert.Equal(1, hits());
-        Assert.Equal(1, await DenialsAsync(proxy));
+        Assert.Equal(1, payments.Hits);
+        Assert.Equal(1, await DenialsAsync(payments.Proxy));
     }
 
     [Fact]
@@ -148,13 +152,10 @@ public sealed class IntentionTests
         });
         foreach (var (defaultAllow, expected) in new[] { (false, HttpStatusCode.Forbidden), (true, HttpStatusCode.OK) })
         {
-            var (app, proxy, _) = await PaymentsAsync(Mesh.Snapshot(1, [], entry) with { IntentionsDefaultAllow = defaultAllow });
-            await using var _a = app;
-            await using var _p = proxy;
-            using var client = Mesh.Client(proxy.InboundAddress);
+            await using var payments = await PaymentsAsync(Mesh.Snapshot(1, [], entry) with { IntentionsDefaultAllow = defaultAllow });
 
-            using var get = await client.GetAsync("/");
-            using var delete = await client.DeleteAsync("/");
+            using var get = await payments.Client.GetAsync("/");
+            using var delete = await payments.Client.DeleteAsync("/");
 
             Assert.Equal(HttpStatusCode.OK, get.StatusCode);
             Assert.Equal(expected, delete.StatusCode);

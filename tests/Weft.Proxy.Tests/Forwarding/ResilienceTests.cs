@@ -2,27 +2,34 @@ using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Weft.Core.Config;
+using Weft.Core.Mesh;
 using Weft.Proxy.Tests.Support;
 
 namespace Weft.Proxy.Tests.Forwarding;
 
 public sealed class ResilienceTests
 {
+    /// <summary>
+    /// One GET of <paramref name="service"/> through a new outbound proxy on <paramref name="snapshot"/>; the response
+    /// comes back read whole, so it outlives the proxy.
+    /// </summary>
+    private static async Task<HttpResponseMessage> GetOnceAsync(string service, MeshSnapshot snapshot)
+    {
+        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
+        proxy.ConfigSink.Apply(snapshot);
+        using var client = Mesh.Client(proxy.OutboundAddress, service);
+        return await client.GetAsync("/");
+    }
+
     [Fact]
     public async Task Retries_OneOfTwoEndpointsAnswers503_NoClientVisibleFailureOver200Requests()
     {
-        var failed = 0;
         await using var good = await Backend.StartAsync(a => a.Run(async c =>
         {
             using var reader = new StreamReader(c.Request.Body);
             await c.Response.WriteAsync("good " + await reader.ReadToEndAsync());
         }));
-        await using var bad = await Backend.StartAsync(a => a.Run(c =>
-        {
-            Interlocked.Increment(ref failed);
-            c.Response.StatusCode = 503;
-            return Task.CompletedTask;
-        }));
+        await using var bad = await Backend.StartFailingAsync();
         await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
         // Outlier detection as a user would configure it beside retries; whether or not the bad endpoint gets ejected,
         // retries (within their budget) must hide its failures.
@@ -37,11 +44,11 @@ public sealed class ResilienceTests
         {
             // Bodies are buffered (Content-Length known, small) and replayed on retry.
             var response = await client.PostAsync("/charge", new StringContent("n" + i));
-            Assert.True(response.StatusCode == HttpStatusCode.OK, $"request {i}: {(int)response.StatusCode} {response.Headers} {await response.Content.ReadAsStringAsync()} retries={proxy.Metrics.Routes.Sum(r => r.Retries)} failed={failed}");
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"request {i}: {(int)response.StatusCode} {response.Headers} {await response.Content.ReadAsStringAsync()} retries={proxy.Metrics.Routes.Sum(r => r.Retries)} failed={bad.Requests}");
             Assert.Equal("good n" + i, await response.Content.ReadAsStringAsync());
         }
 
-        Assert.True(failed > 0, "the failing endpoint was never tried, so retries were not exercised");
+        Assert.True(bad.Requests > 0, "the failing endpoint was never tried, so retries were not exercised");
     }
 
     [Fact]
@@ -69,13 +76,7 @@ public sealed class ResilienceTests
     [Fact]
     public async Task RetryBudget_AlwaysFailingUpstream_StopsRetryingAndSaysWhy()
     {
-        var attempts = 0;
-        await using var bad = await Backend.StartAsync(a => a.Run(c =>
-        {
-            Interlocked.Increment(ref attempts);
-            c.Response.StatusCode = 503;
-            return Task.CompletedTask;
-        }));
+        await using var bad = await Backend.StartFailingAsync();
         await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
         proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("pay", [Mesh.Endpoint("b", bad.Address)])],
             Mesh.Router("pay", new ServiceRouteDestination { NumRetries = 1, RetryOn = ["5xx"] })));
@@ -109,11 +110,7 @@ public sealed class ResilienceTests
             c.Response.Headers["x-from"] = "app";
             return c.Response.WriteAsync("app says no");
         }));
-        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
-        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("pay", [Mesh.Endpoint("b", bad.Address)])]));
-        using var client = Mesh.Client(proxy.OutboundAddress, "pay");
-
-        var response = await client.GetAsync("/");
+        var response = await GetOnceAsync("pay", Mesh.Snapshot(1, [("pay", [Mesh.Endpoint("b", bad.Address)])]));
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Equal("app", response.Headers.GetValues("x-from").Single());
@@ -125,12 +122,8 @@ public sealed class ResilienceTests
     public async Task RequestTimeout_SlowBackend_Returns504Timeout()
     {
         await using var slow = await Backend.StartHangingAsync();
-        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
-        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])],
+        var response = await GetOnceAsync("slow", Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])],
             Mesh.Router("slow", new ServiceRouteDestination { RequestTimeout = TimeSpan.FromMilliseconds(300) })));
-        using var client = Mesh.Client(proxy.OutboundAddress, "slow");
-
-        var response = await client.GetAsync("/");
 
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
         Assert.Equal("timeout", response.Headers.GetValues("x-weft-error").Single());
@@ -141,12 +134,8 @@ public sealed class ResilienceTests
     public async Task PerTryTimeout_EveryTryTimesOut_Returns504PerTryTimeout()
     {
         await using var slow = await Backend.StartHangingAsync();
-        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
-        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])],
+        var response = await GetOnceAsync("slow", Mesh.Snapshot(1, [("slow", [Mesh.Endpoint("s", slow.Address)])],
             Mesh.Router("slow", new ServiceRouteDestination { PerTryTimeout = TimeSpan.FromMilliseconds(100), NumRetries = 1, RetryOn = ["reset"] })));
-        using var client = Mesh.Client(proxy.OutboundAddress, "slow");
-
-        var response = await client.GetAsync("/");
 
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
         Assert.Equal("per-try-timeout", response.Headers.GetValues("x-weft-error").Single());
@@ -196,11 +185,7 @@ public sealed class ResilienceTests
     public async Task ConsecutiveFailures_EjectTheFailingEndpoint_SoLaterRequestsAllSucceedWithoutRetries(bool layered)
     {
         await using var good = await Backend.StartAsync(a => a.Run(c => c.Response.WriteAsync("good")));
-        await using var bad = await Backend.StartAsync(a => a.Run(c =>
-        {
-            c.Response.StatusCode = 503;
-            return Task.CompletedTask;
-        }));
+        await using var bad = await Backend.StartFailingAsync();
         await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
         // No retries: a 503 reaches the caller until outlier detection, fed by each attempt's report, ejects the endpoint.
         var outlier = new UpstreamConfig
@@ -225,11 +210,7 @@ public sealed class ResilienceTests
     [Fact]
     public async Task UnknownUpstream_Returns404WithHeaderAndOneLineBody()
     {
-        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
-        proxy.ConfigSink.Apply(Mesh.Snapshot(3, []));
-        using var client = Mesh.Client(proxy.OutboundAddress, "nosuch");
-
-        var response = await client.GetAsync("/");
+        var response = await GetOnceAsync("nosuch", Mesh.Snapshot(3, []));
         var body = await response.Content.ReadAsStringAsync();
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
@@ -240,11 +221,7 @@ public sealed class ResilienceTests
     [Fact]
     public async Task NoHealthyEndpoint_Returns503WithHeaderAndBody()
     {
-        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
-        proxy.ConfigSink.Apply(Mesh.Snapshot(4, [("payments", [])]));
-        using var client = Mesh.Client(proxy.OutboundAddress, "payments");
-
-        var response = await client.GetAsync("/");
+        var response = await GetOnceAsync("payments", Mesh.Snapshot(4, [("payments", [])]));
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Equal("no-healthy-endpoint", response.Headers.GetValues("x-weft-error").Single());
@@ -254,11 +231,7 @@ public sealed class ResilienceTests
     [Fact]
     public async Task ConnectFailure_NothingListening_Returns502ConnectFailure()
     {
-        await using var proxy = await Mesh.ProxyAsync("frontend", Mesh.NoApp);
-        proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("gone", [Mesh.Endpoint("g", new IPEndPoint(IPAddress.Loopback, 9))])]));
-        using var client = Mesh.Client(proxy.OutboundAddress, "gone");
-
-        var response = await client.GetAsync("/");
+        var response = await GetOnceAsync("gone", Mesh.Snapshot(1, [("gone", [Mesh.Endpoint("g", new IPEndPoint(IPAddress.Loopback, 9))])]));
 
         Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
         Assert.Equal("connect-failure", response.Headers.GetValues("x-weft-error").Single());

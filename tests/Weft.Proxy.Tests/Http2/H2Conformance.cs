@@ -224,14 +224,14 @@ public abstract class H2ConformanceTests<TTarget>(TTarget server) : IClassFixtur
 {
     private protected TTarget Server => server;
 
-    private protected async Task RunAsync(ConnectionErrorCase c)
+    private protected virtual async Task RunAsync(ConnectionErrorCase c)
     {
         await using var raw = await server.ConnectAsync();
         await c.Send(raw);
         await H2Conformance.ExpectConnectionErrorAsync(raw, c.Code);
     }
 
-    private protected async Task RunAsync(StreamErrorCase c)
+    private protected virtual async Task RunAsync(StreamErrorCase c)
     {
         await using var raw = await server.ConnectAsync();
         await c.Send(raw);
@@ -239,4 +239,40 @@ public abstract class H2ConformanceTests<TTarget>(TTarget server) : IClassFixtur
     }
 
     private protected static TheoryData<string> Names<T>(Dictionary<string, T> cases) => new(cases.Keys);
+}
+
+/// <summary>A conformance class's connection-error cases, by RFC section and what the client does.</summary>
+public interface IH2ConnectionErrorCases
+{
+    internal static abstract Dictionary<string, ConnectionErrorCase> ConnectionErrors { get; }
+}
+
+/// <summary>A conformance class's connection-error and stream-error cases.</summary>
+public interface IH2ErrorCases : IH2ConnectionErrorCases
+{
+    internal static abstract Dictionary<string, StreamErrorCase> StreamErrors { get; }
+}
+
+/// <summary>The battery's connection-error theory, one case each of <typeparamref name="TCases"/>' connection errors.</summary>
+public abstract class H2ConnectionErrorTests<TTarget, TCases>(TTarget server) : H2ConformanceTests<TTarget>(server)
+    where TTarget : H2ConformanceTarget
+    where TCases : IH2ConnectionErrorCases
+{
+    public static TheoryData<string> ConnectionErrorCases => Names(TCases.ConnectionErrors);
+
+    [Theory]
+    [MemberData(nameof(ConnectionErrorCases))]
+    public Task ConnectionError_GoAwayWithItsCode_ThenClose(string rfcCase) => RunAsync(TCases.ConnectionErrors[rfcCase]);
+}
+
+/// <summary>The battery's connection-error and stream-error theories, one case each of <typeparamref name="TCases"/>' errors.</summary>
+public abstract class H2ErrorTests<TTarget, TCases>(TTarget server) : H2ConnectionErrorTests<TTarget, TCases>(server)
+    where TTarget : H2ConformanceTarget
+    where TCases : IH2ErrorCases
+{
+    public static TheoryData<string> StreamErrorCases => Names(TCases.StreamErrors);
+
+    [Theory]
+    [MemberData(nameof(StreamErrorCases))]
+    public Task StreamError_RstStreamWithItsCode_AndTheConnectionServesOn(string rfcCase) => RunAsync(TCases.StreamErrors[rfcCase]);
 }

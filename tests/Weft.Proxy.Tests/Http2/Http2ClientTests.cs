@@ -435,10 +435,7 @@ public sealed class Http2ClientTests : IDisposable
     [Fact]
     public async Task NothingListening_FailsAsNotProcessed()
     {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var address = (IPEndPoint)listener.LocalEndpoint;
-        listener.Stop();
+        var address = Mesh.FreeAddress();
         var pool = H2cPool();
 
         await Assert.ThrowsAsync<Http2NotProcessedException>(() => SendAsync(pool, address, "GET", "/"));

@@ -40,12 +40,9 @@ public sealed class Http2ServerAllocationTests : IDisposable
         await oursClient.SendOkAsync(toOurs, 200);
         await kestrelClient.SendOkAsync(toKestrel, 200);
 
-        long oursBytes = long.MaxValue, kestrelBytes = long.MaxValue;
-        for (var round = 0; round < 5; round++)
-        {
-            oursBytes = Math.Min(oursBytes, await oursClient.BytesPerRequestAsync(toOurs, Requests));
-            kestrelBytes = Math.Min(kestrelBytes, await kestrelClient.BytesPerRequestAsync(toKestrel, Requests));
-        }
+        var lowest = await RawClient.LowestOfRoundsAsync(5,
+            () => oursClient.BytesPerRequestAsync(toOurs, Requests), () => kestrelClient.BytesPerRequestAsync(toKestrel, Requests));
+        var (oursBytes, kestrelBytes) = (lowest[0], lowest[1]);
 
         Assert.Equal(1, ours.Metrics.OwnH2!.Served);
         Assert.Null(kestrel.Metrics.OwnH2);

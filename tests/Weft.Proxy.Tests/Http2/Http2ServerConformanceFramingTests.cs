@@ -8,7 +8,8 @@ namespace Weft.Proxy.Tests.Http2;
 /// RFC 9113 3.4 (the preface), 4.1 and 4.2 (frame format and size), 4.3 and 6.10 (header blocks: HPACK, CONTINUATION),
 /// with RFC 7541's dynamic table size update.
 /// </summary>
-public sealed class Http2ServerConformanceFramingTests(H2ConformanceServer server) : H2ConformanceTests<H2ConformanceServer>(server)
+public sealed class Http2ServerConformanceFramingTests(H2ConformanceServer server)
+    : H2ConnectionErrorTests<H2ConformanceServer, Http2ServerConformanceFramingTests>(server), IH2ConnectionErrorCases
 {
     private static readonly (string, string)[] Get = Request("GET", "/");
 
@@ -71,11 +72,7 @@ public sealed class Http2ServerConformanceFramingTests(H2ConformanceServer serve
         }, Http2ErrorCode.ProtocolError),
     };
 
-    public static TheoryData<string> ConnectionErrorCases => Names(ConnectionErrors);
-
-    [Theory]
-    [MemberData(nameof(ConnectionErrorCases))]
-    public Task ConnectionError_GoAwayWithItsCode_ThenClose(string rfcCase) => RunAsync(ConnectionErrors[rfcCase]);
+    static Dictionary<string, ConnectionErrorCase> IH2ConnectionErrorCases.ConnectionErrors => ConnectionErrors;
 
     [Fact]
     public async Task Preface_34_NotThePreface_GetsGoAwayProtocolError_ThenClose()

@@ -5,7 +5,8 @@ using static Weft.Proxy.Tests.Http2.H2Conformance;
 namespace Weft.Proxy.Tests.Http2;
 
 /// <summary>RFC 9113 6.5 SETTINGS (with the acknowledgement timeout of 6.5.3), 6.7 PING, 6.8 GOAWAY and 6.9 WINDOW_UPDATE.</summary>
-public sealed class Http2ServerConformanceSettingsTests(H2ConformanceServer server) : H2ConformanceTests<H2ConformanceServer>(server)
+public sealed class Http2ServerConformanceSettingsTests(H2ConformanceServer server)
+    : H2ErrorTests<H2ConformanceServer, Http2ServerConformanceSettingsTests>(server), IH2ErrorCases
 {
     private const uint MaxWindow = int.MaxValue;
 
@@ -64,17 +65,9 @@ public sealed class Http2ServerConformanceSettingsTests(H2ConformanceServer serv
         }, 1, Http2ErrorCode.FlowControlError),
     };
 
-    public static TheoryData<string> ConnectionErrorCases => Names(ConnectionErrors);
+    static Dictionary<string, ConnectionErrorCase> IH2ConnectionErrorCases.ConnectionErrors => ConnectionErrors;
 
-    public static TheoryData<string> StreamErrorCases => Names(StreamErrors);
-
-    [Theory]
-    [MemberData(nameof(ConnectionErrorCases))]
-    public Task ConnectionError_GoAwayWithItsCode_ThenClose(string rfcCase) => RunAsync(ConnectionErrors[rfcCase]);
-
-    [Theory]
-    [MemberData(nameof(StreamErrorCases))]
-    public Task StreamError_RstStreamWithItsCode_AndTheConnectionServesOn(string rfcCase) => RunAsync(StreamErrors[rfcCase]);
+    static Dictionary<string, StreamErrorCase> IH2ErrorCases.StreamErrors => StreamErrors;
 
     [Fact]
     public async Task Settings_653_TheClientsSettings_AreAcknowledged_TheFirstAndALaterOne_UnknownIdsIgnored()

@@ -8,7 +8,8 @@ namespace Weft.Proxy.Tests.Http2;
 /// at the preface or the marker first, and requests go through the pipeline to an HTTP/1.1 app), each case asserted to
 /// have been served by ours.
 /// </summary>
-public abstract class Http2ServerConformanceSidecarTests<TSidecar>(TSidecar sidecar) : H2ConformanceTests<TSidecar>(sidecar)
+public abstract class Http2ServerConformanceSidecarTests<TSidecar>(TSidecar sidecar)
+    : H2ErrorTests<TSidecar, Http2ServerConformanceSidecarTests<TSidecar>>(sidecar), IH2ErrorCases
     where TSidecar : H2ConformanceSidecar
 {
     /// <summary>
@@ -28,25 +29,19 @@ public abstract class Http2ServerConformanceSidecarTests<TSidecar>(TSidecar side
             .Concat(Http2ServerConformanceSemanticsTests.Malformed)
             .Where(c => !AppDependent.Contains(c.Key)));
 
-    public static TheoryData<string> ConnectionErrorCases => Names(ConnectionErrors);
+    static Dictionary<string, ConnectionErrorCase> IH2ConnectionErrorCases.ConnectionErrors => ConnectionErrors;
 
-    public static TheoryData<string> StreamErrorCases => Names(StreamErrors);
+    static Dictionary<string, StreamErrorCase> IH2ErrorCases.StreamErrors => StreamErrors;
 
-    [Theory]
-    [MemberData(nameof(ConnectionErrorCases))]
-    public async Task ConnectionError_GoAwayWithItsCode_ThenClose(string rfcCase)
+    private protected override Task RunAsync(ConnectionErrorCase c) => ServedByOursAsync(() => base.RunAsync(c));
+
+    private protected override Task RunAsync(StreamErrorCase c) => ServedByOursAsync(() => base.RunAsync(c));
+
+    /// <summary>Runs a case, asserting that the own server took its connection.</summary>
+    private async Task ServedByOursAsync(Func<Task> run)
     {
         var served = Server.Served;
-        await RunAsync(ConnectionErrors[rfcCase]);
-        Assert.Equal(served + 1, Server.Served);
-    }
-
-    [Theory]
-    [MemberData(nameof(StreamErrorCases))]
-    public async Task StreamError_RstStreamWithItsCode_AndTheConnectionServesOn(string rfcCase)
-    {
-        var served = Server.Served;
-        await RunAsync(StreamErrors[rfcCase]);
+        await run();
         Assert.Equal(served + 1, Server.Served);
     }
 }

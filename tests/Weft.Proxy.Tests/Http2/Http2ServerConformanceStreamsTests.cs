@@ -9,7 +9,8 @@ namespace Weft.Proxy.Tests.Http2;
 /// rules of 6.1 DATA, 6.2 HEADERS, 6.3 PRIORITY and 6.4 RST_STREAM. (5.1.2, streams over MAX_CONCURRENT_STREAMS
 /// refused, is <see cref="Http2ServerTests.StreamsBeyondMaxConcurrentStreams_AreRefused"/>.)
 /// </summary>
-public sealed class Http2ServerConformanceStreamsTests(H2ConformanceServer server) : H2ConformanceTests<H2ConformanceServer>(server)
+public sealed class Http2ServerConformanceStreamsTests(H2ConformanceServer server)
+    : H2ErrorTests<H2ConformanceServer, Http2ServerConformanceStreamsTests>(server), IH2ErrorCases
 {
     /// <summary>Stream 1 answered and closed both ways.</summary>
     private static async Task GetClosedAsync(RawH2Client raw)
@@ -110,17 +111,9 @@ public sealed class Http2ServerConformanceStreamsTests(H2ConformanceServer serve
         }, 1, Http2ErrorCode.FrameSizeError),
     };
 
-    public static TheoryData<string> ConnectionErrorCases => Names(ConnectionErrors);
+    static Dictionary<string, ConnectionErrorCase> IH2ConnectionErrorCases.ConnectionErrors => ConnectionErrors;
 
-    public static TheoryData<string> StreamErrorCases => Names(StreamErrors);
-
-    [Theory]
-    [MemberData(nameof(ConnectionErrorCases))]
-    public Task ConnectionError_GoAwayWithItsCode_ThenClose(string rfcCase) => RunAsync(ConnectionErrors[rfcCase]);
-
-    [Theory]
-    [MemberData(nameof(StreamErrorCases))]
-    public Task StreamError_RstStreamWithItsCode_AndTheConnectionServesOn(string rfcCase) => RunAsync(StreamErrors[rfcCase]);
+    static Dictionary<string, StreamErrorCase> IH2ErrorCases.StreamErrors => StreamErrors;
 
     [Fact]
     public async Task Closed_51_WindowUpdatePriorityAndRstStreamOnAClosedStream_AreIgnored()

@@ -145,28 +145,15 @@ public sealed class Http2ServerTests : IDisposable
     [Fact]
     public async Task ClientResettingAStream_AbortsTheRequestToTheApp_AndTheConnectionServesOn()
     {
-        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var app = await Backend.StartAsync(a => a.Run(async c =>
-        {
-            if (c.Request.Path == "/slow")
-            {
-                c.RequestAborted.Register(() => aborted.TrySetResult());
-                arrived.TrySetResult();
-                await Task.Delay(Timeout.Infinite, c.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
-                return;
-            }
-
-            await c.Response.WriteAsync("quick");
-        }));
+        await using var app = await Backend.StartSlowPathAsync();
         await using var server = await PlainServerSidecarAsync(app.Address);
         await using var raw = await RawH2Client.ConnectAsync(server.InboundAddress);
 
         await raw.GetAsync(1, "/slow");
-        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        await app.Arrived.WaitAsync(TimeSpan.FromSeconds(15));
         await raw.SendFrameAsync(FrameType.RstStream, 0, 1, [0, 0, 0, (byte)Http2ErrorCode.Cancel]);
 
-        await aborted.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        await app.Aborted.WaitAsync(TimeSpan.FromSeconds(15));
         await raw.GetAsync(3, "/quick");
         var (status, body, _) = await raw.ReadResponseAsync(3);
         Assert.Equal(200, status);
@@ -262,18 +249,11 @@ public sealed class Http2ServerTests : IDisposable
     [Fact]
     public async Task Drain_SendsGoAway_FinishesTheRequestInFlight_ThenCloses()
     {
-        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var app = await Backend.StartAsync(a => a.Run(async c =>
-        {
-            arrived.TrySetResult();
-            await release.Task;
-            await c.Response.WriteAsync("finished");
-        }));
+        await using var app = await Backend.StartGatedAsync("finished");
         await using var server = await PlainServerSidecarAsync(app.Address);
         await using var raw = await RawH2Client.ConnectAsync(server.InboundAddress);
         await raw.GetAsync(1, "/slow");
-        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        await app.Entered;
 
         var stopping = server.StopAsync(TimeSpan.FromSeconds(15));
         var goAway = await raw.ReadUntilAsync(h => h.Type == FrameType.GoAway);
@@ -282,7 +262,7 @@ public sealed class Http2ServerTests : IDisposable
         Assert.Equal(Http2ErrorCode.NoError, (Http2ErrorCode)BinaryPrimitives.ReadUInt32BigEndian(goAway.Value.Payload.AsSpan(4)));
         Assert.False(stopping.IsCompleted);
 
-        release.SetResult();
+        app.Release();
         var (status, body, _) = await raw.ReadResponseAsync(1);
         Assert.Equal(200, status);
         Assert.Equal("finished", Encoding.ASCII.GetString(body));

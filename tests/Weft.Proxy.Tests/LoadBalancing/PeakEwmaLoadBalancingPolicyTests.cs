@@ -16,47 +16,38 @@ public sealed class PeakEwmaLoadBalancingPolicyTests
         Assert.Equal(30, cluster.Endpoints[0].LatencyEwmaMs);
     }
 
-    [Fact]
-    public void LatencyEwma_HigherSample_IsTakenAtOnce()
+    /// <summary>
+    /// The latency estimate of a lone endpoint that reported <paramref name="firstMs"/> (a success), then
+    /// <paramref name="gap"/> later <paramref name="secondMs"/> with <paramref name="outcome"/>.
+    /// </summary>
+    private static double LatencyEwmaAfter(double firstMs, TimeSpan gap, AttemptOutcome outcome, double secondMs)
     {
         var time = new FakeTimeProvider();
         var cluster = Create(LoadBalancingPolicies.PeakEwma, Endpoints(1), time);
         var endpoint = cluster.Endpoints[0];
+        cluster.Report(endpoint, AttemptOutcome.Success, Ms(firstMs));
+        time.Advance(gap);
+        cluster.Report(endpoint, outcome, Ms(secondMs));
+        return endpoint.LatencyEwmaMs;
+    }
 
-        cluster.Report(endpoint, AttemptOutcome.Success, Ms(5));
-        time.Advance(TimeSpan.FromMilliseconds(1));
-        cluster.Report(endpoint, AttemptOutcome.Success, Ms(50));
-
-        Assert.Equal(50, endpoint.LatencyEwmaMs, precision: 6);
+    [Fact]
+    public void LatencyEwma_HigherSample_IsTakenAtOnce()
+    {
+        Assert.Equal(50, LatencyEwmaAfter(5, Ms(1), AttemptOutcome.Success, 50), precision: 6);
     }
 
     [Fact]
     public void LatencyEwma_LowerSampleTenSecondsLater_MovesOneTimeConstantTowardIt()
     {
-        var time = new FakeTimeProvider();
-        var cluster = Create(LoadBalancingPolicies.PeakEwma, Endpoints(1), time);
-        var endpoint = cluster.Endpoints[0];
-
-        cluster.Report(endpoint, AttemptOutcome.Success, Ms(50));
-        time.Advance(TimeSpan.FromSeconds(10));
-        cluster.Report(endpoint, AttemptOutcome.Success, Ms(5));
-
         var expected = (50 * Math.Exp(-1)) + (5 * (1 - Math.Exp(-1)));
-        Assert.Equal(expected, endpoint.LatencyEwmaMs, precision: 6);
+        Assert.Equal(expected, LatencyEwmaAfter(50, TimeSpan.FromSeconds(10), AttemptOutcome.Success, 5), precision: 6);
     }
 
     [Fact]
     public void LatencyEwma_FastFailure_DoesNotMakeTheEndpointLookFast()
     {
-        var time = new FakeTimeProvider();
-        var cluster = Create(LoadBalancingPolicies.PeakEwma, Endpoints(1), time);
-        var endpoint = cluster.Endpoints[0];
-        cluster.Report(endpoint, AttemptOutcome.Success, Ms(40));
-
-        time.Advance(TimeSpan.FromSeconds(30));
-        cluster.Report(endpoint, AttemptOutcome.ConnectFailure, Ms(1));
-
-        Assert.Equal(40, endpoint.LatencyEwmaMs, precision: 6);
+        Assert.Equal(40, LatencyEwmaAfter(40, TimeSpan.FromSeconds(30), AttemptOutcome.ConnectFailure, 1), precision: 6);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -63,6 +64,112 @@ internal sealed class Backend : IAsyncDisposable
             await c.Response.WriteAsync(answer);
         }));
         return new Gated(backend, entered, release);
+    }
+
+    /// <summary>
+    /// An app for tests of retries: every request is answered 503 with no body, and counted in
+    /// <see cref="Failing.Requests"/>.
+    /// </summary>
+    public static async Task<Failing> StartFailingAsync()
+    {
+        var requests = new StrongBox<int>();
+        var backend = await StartAsync(a => a.Run(c =>
+        {
+            Interlocked.Increment(ref requests.Value);
+            c.Response.StatusCode = 503;
+            return Task.CompletedTask;
+        }));
+        return new Failing(backend, requests);
+    }
+
+    /// <summary>
+    /// An app for tests of a per-try timeout: <c>/slow</c> waits until its caller (the proxy) gives up on it, which
+    /// completes <see cref="SlowPath.Aborted"/> (and its arrival <see cref="SlowPath.Arrived"/>); any other path answers
+    /// <c>quick</c> at once.
+    /// </summary>
+    public static async Task<SlowPath> StartSlowPathAsync()
+    {
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var backend = await StartAsync(a => a.Run(async c =>
+        {
+            if (c.Request.Path == "/slow")
+            {
+                c.RequestAborted.Register(() => aborted.TrySetResult());
+                arrived.TrySetResult();
+                await Task.Delay(Timeout.Infinite, c.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+                return;
+            }
+
+            await c.Response.WriteAsync("quick");
+        }));
+        return new SlowPath(backend, arrived, aborted);
+    }
+
+    /// <summary>
+    /// An app for tests of a caller that goes away mid-response: <c>/stream</c> streams 16 KiB chunks, 5 ms apart
+    /// (10,000 at most), until its request is aborted, which completes <see cref="Streaming.Aborted"/>; any other path
+    /// answers <c>fine</c>.
+    /// </summary>
+    public static async Task<Streaming> StartStreamingAsync()
+    {
+        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var backend = await StartAsync(a => a.Run(async c =>
+        {
+            if (c.Request.Path != "/stream")
+            {
+                await c.Response.WriteAsync("fine");
+                return;
+            }
+
+            c.RequestAborted.Register(() => aborted.TrySetResult());
+            var chunk = new byte[16 * 1024];
+            try
+            {
+                for (var i = 0; i < 10_000 && !c.RequestAborted.IsCancellationRequested; i++)
+                {
+                    await c.Response.Body.WriteAsync(chunk, c.RequestAborted);
+                    await Task.Delay(5, c.RequestAborted);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }));
+        return new Streaming(backend, aborted);
+    }
+
+    internal sealed class Failing(Backend backend, StrongBox<int> requests) : IAsyncDisposable
+    {
+        public IPEndPoint Address => backend.Address;
+
+        /// <summary>The requests answered 503 so far.</summary>
+        public int Requests => Volatile.Read(ref requests.Value);
+
+        public ValueTask DisposeAsync() => backend.DisposeAsync();
+    }
+
+    internal sealed class SlowPath(Backend backend, TaskCompletionSource arrived, TaskCompletionSource aborted) : IAsyncDisposable
+    {
+        public IPEndPoint Address => backend.Address;
+
+        /// <summary>Completes when a <c>/slow</c> request has arrived.</summary>
+        public Task Arrived => arrived.Task;
+
+        /// <summary>Completes when a <c>/slow</c> request has been aborted by its caller.</summary>
+        public Task Aborted => aborted.Task;
+
+        public ValueTask DisposeAsync() => backend.DisposeAsync();
+    }
+
+    internal sealed class Streaming(Backend backend, TaskCompletionSource aborted) : IAsyncDisposable
+    {
+        public IPEndPoint Address => backend.Address;
+
+        /// <summary>Completes when a <c>/stream</c> request has been aborted by its caller.</summary>
+        public Task Aborted => aborted.Task;
+
+        public ValueTask DisposeAsync() => backend.DisposeAsync();
     }
 
     internal sealed class Gated(Backend backend, TaskCompletionSource entered, TaskCompletionSource release) : IAsyncDisposable

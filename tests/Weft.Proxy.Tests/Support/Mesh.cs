@@ -72,6 +72,14 @@ internal static class Mesh
     /// <summary>An app address nobody listens on, for proxies whose inbound side the test does not use.</summary>
     public static IPEndPoint NoApp => new(IPAddress.Loopback, 9);
 
+    /// <summary>A loopback address with nothing listening: a port the OS just handed out, and took back, so a connect is refused.</summary>
+    public static IPEndPoint FreeAddress()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return (IPEndPoint)listener.LocalEndpoint;
+    }
+
     public static HttpClient Client(IPEndPoint address, string? host = null)
     {
         var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = new Uri($"http://{address}") };
