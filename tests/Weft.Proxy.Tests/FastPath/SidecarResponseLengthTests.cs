@@ -17,16 +17,7 @@ public abstract class SidecarResponseLengthTests
 
     private protected abstract bool Took(ProxyHost proxy, int calls);
 
-    /// <summary>Each case: the far side's frames for <c>/first</c> on a stream, the length they declare, the body they send.</summary>
-    private static readonly Dictionary<string, (Func<int, byte[]> Frames, int Declared, string Sent)> Cases = new()
-    {
-        ["longer, one DATA frame"] = (id => H2FarSide.Response(id, 5, "helloHTTP/1"), 5, "helloHTTP/1"),
-        ["longer, the declared bytes first"] = (id => [.. H2FarSide.Head(id, 5), .. H2FarSide.Data(id, false, "hello"), .. H2FarSide.Data(id, true, "HTTP/1")], 5, "helloHTTP/1"),
-        ["shorter, then END_STREAM"] = (id => H2FarSide.Response(id, 11, "hello"), 11, "hello"),
-        ["shorter, END_STREAM on an empty DATA"] = (id => [.. H2FarSide.Head(id, 11), .. H2FarSide.Data(id, false, "hello"), .. H2FarSide.Data(id, true, "")], 11, "hello"),
-    };
-
-    public static TheoryData<string> CaseNames => [.. Cases.Keys];
+    public static TheoryData<string> CaseNames => [.. H2FarSide.LengthCases.Keys];
 
     private static string Request(string path) => $"GET {path} HTTP/1.1\r\nHost: orders\r\n\r\n";
 
@@ -34,10 +25,8 @@ public abstract class SidecarResponseLengthTests
     [MemberData(nameof(CaseNames))]
     public async Task BodyDisagreeingWithContentLength_NeverReachesTheAppAsMoreOrAsComplete_AndTheNextRequestGetsItsOwnAnswer(string name)
     {
-        var (frames, declared, sent) = Cases[name];
-        await using var far = new H2FarSide((path, id) => path == "/first"
-            ? frames(id)
-            : H2FarSide.Response(id, 6 + path.Length, "fresh " + path));
+        var (frames, declared, sent) = H2FarSide.LengthCases[name];
+        await using var far = H2FarSide.Scripted(frames);
         await using var proxy = await StartProxyAsync();
         Assert.True(proxy.ConfigSink.Apply(Mesh.Snapshot(1, [("orders", [Mesh.Endpoint("orders-0", far.Address, sidecar: true)])])).Applied);
         using var app = await RawClient.ConnectAsync(proxy.OutboundAddress);

@@ -26,6 +26,22 @@ internal sealed class H2FarSide : IAsyncDisposable
         _accepting = AcceptAsync();
     }
 
+    /// <summary>
+    /// Responses whose DATA disagrees with their content-length (RFC 9113 8.1.1): the frames on a stream, the length
+    /// they declare, the body they send.
+    /// </summary>
+    public static readonly Dictionary<string, (Func<int, byte[]> Frames, int Declared, string Sent)> LengthCases = new()
+    {
+        ["longer, one DATA frame"] = (id => Response(id, 5, "helloHTTP/1"), 5, "helloHTTP/1"),
+        ["longer, the declared bytes first"] = (id => [.. Head(id, 5), .. Data(id, false, "hello"), .. Data(id, true, "HTTP/1")], 5, "helloHTTP/1"),
+        ["shorter, then END_STREAM"] = (id => Response(id, 11, "hello"), 11, "hello"),
+        ["shorter, END_STREAM on an empty DATA"] = (id => [.. Head(id, 11), .. Data(id, false, "hello"), .. Data(id, true, "")], 11, "hello"),
+    };
+
+    /// <summary>A far side that answers <c>/first</c> with <paramref name="first"/>'s frames, any other path with "fresh {path}".</summary>
+    public static H2FarSide Scripted(Func<int, byte[]> first) =>
+        new((path, id) => path == "/first" ? first(id) : Response(id, 6 + path.Length, "fresh " + path));
+
     public IPEndPoint Address => (IPEndPoint)_listener.LocalEndpoint;
 
     /// <summary>Requests answered so far.</summary>
