@@ -67,6 +67,9 @@ internal sealed class ForwardLayer(IHttpForwarder forwarder, ILogger log, FastPa
         {
             ForwarderError.Request => IsConnectFailure(call.Exception) ? AttemptOutcome.ConnectFailure : AttemptOutcome.Reset,
             ForwarderError.RequestTimedOut or ForwarderError.UpgradeActivityTimeout => AttemptOutcome.Timeout,
+            // Kestrel refused the upstream's body (more than its Content-Length, a body on a 204 or 304) while the
+            // client is still there: the upstream's fault, answered 502 upstream-reset when nothing was sent yet.
+            ForwarderError.ResponseBodyClient when call.Exception is InvalidOperationException => AttemptOutcome.Reset,
             ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled
                 or ForwarderError.UpgradeRequestCanceled or ForwarderError.UpgradeResponseCanceled
                 or ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient

@@ -78,7 +78,9 @@ internal sealed partial class Http2ServerStream
 
     /// <summary>
     /// The response body: bytes gathered until a flush, which sends the head (first time) and DATA within the client's
-    /// windows. The stream's end sends END_STREAM on the last DATA (or on the head, for an empty body).
+    /// windows. The stream's end sends END_STREAM on the last DATA (or on the head, for an empty body). As Kestrel, the
+    /// body is held to the response's Content-Length (RFC 9113 8.1.1): a write past it throws and is not sent, and a
+    /// response ending short of it is reset instead of ended, so the client never gets more or a short body as whole.
     /// </summary>
     private sealed class ResponseBodyWriter(Http2ServerStream stream) : PipeWriter
     {
@@ -86,10 +88,25 @@ internal sealed partial class Http2ServerStream
         private int _length;
         private bool _ended;
 
+        /// <summary>Body bytes written so far (gathered or sent).</summary>
+        private long _written;
+
         public void Start()
         {
             _length = 0;
             _ended = false;
+            _written = 0;
+        }
+
+        /// <summary>The Content-Length the body is held to; null when there is none or it describes no body (HEAD, 204, 304).</summary>
+        private long? Declared => stream.StatusCode is 204 or 304 || stream.Method == "HEAD" ? null : stream.ResponseHeaders.ContentLength;
+
+        /// <summary>Counts <paramref name="bytes"/> more of the body; throws, as Kestrel does, when they go past the Content-Length.</summary>
+        private void Count(int bytes)
+        {
+            if (bytes > 0 && Declared is { } declared && _written + bytes > declared)
+                throw new InvalidOperationException($"Response Content-Length mismatch: too many bytes written ({_written + bytes} of {declared}).");
+            _written += bytes;
         }
 
         public void Discard()
@@ -106,6 +123,7 @@ internal sealed partial class Http2ServerStream
         {
             if (bytes < 0 || _length + bytes > _buffer.Length)
                 throw new ArgumentOutOfRangeException(nameof(bytes));
+            Count(bytes);
             _length += bytes;
         }
 
@@ -169,16 +187,19 @@ internal sealed partial class Http2ServerStream
             }
 
             // Nothing gathered: the caller's bytes go to the frames without a copy here.
+            Count(source.Length);
             await stream.BeginResponseAsync();
             await stream.SendAsync(source, end: false);
             return new FlushResult(isCanceled: false, isCompleted: stream.Reset);
         }
 
-        /// <summary>Sends what is gathered with END_STREAM (the head too, if nothing was sent yet).</summary>
+        /// <summary>Sends what is gathered with END_STREAM (the head too, if nothing was sent yet); throws, sending nothing, when the body is short of its Content-Length.</summary>
         public async ValueTask EndAsync()
         {
             if (_ended)
                 return;
+            if (Declared is { } declared && _written < declared)
+                throw new InvalidOperationException($"Response Content-Length mismatch: too few bytes written ({_written} of {declared}).");
             _ended = true;
             var length = _length;
             _length = 0;

@@ -9,6 +9,9 @@ internal sealed record RawResponse(int Status, Dictionary<string, string> Header
 {
     public string Text => Encoding.UTF8.GetString(Body);
 
+    /// <summary>The status line as it came (a stray byte before it shows here).</summary>
+    public string StatusLine { get; init; } = "";
+
     public string? Header(string name) => Headers.TryGetValue(name, out var v) ? v : null;
 }
 
@@ -87,6 +90,9 @@ internal sealed class RawClient : IDisposable
 
     public void Close() => _socket.Close();
 
+    /// <summary>Bytes received and not yet read as part of a response.</summary>
+    public int Buffered => _end - _start;
+
     /// <summary>
     /// Sends <paramref name="size"/> zero bytes as a request body, in the background, until all are sent, the peer stops
     /// taking them (it may close once it has answered) or <paramref name="stop"/> is cancelled.
@@ -148,7 +154,7 @@ internal sealed class RawClient : IDisposable
 
         var body = new MemoryStream();
         if (headRequest || status is 204 or 304 || status < 200)
-            return new RawResponse(status, headers, []);
+            return new RawResponse(status, headers, []) { StatusLine = lines[0] };
         if (headers.TryGetValue("Transfer-Encoding", out var te) && te.Split(',')[^1].Trim().Equals("chunked", StringComparison.OrdinalIgnoreCase))
         {
             while (true)
@@ -186,7 +192,7 @@ internal sealed class RawClient : IDisposable
             }
         }
 
-        return new RawResponse(status, headers, body.ToArray());
+        return new RawResponse(status, headers, body.ToArray()) { StatusLine = lines[0] };
     }
 
     private async Task ReadBodyAsync(MemoryStream body, long length, CancellationToken token)

@@ -94,6 +94,42 @@ public abstract class UpstreamResponseRobustnessTests
         Assert.True(hop.Took(2), "the consumer under test did not take both calls");
     }
 
+    /// <summary>
+    /// A body longer than its Content-Length (the extra bytes the start of another response), or shorter and then the
+    /// upstream closes: on the caller's own keep-alive connection (<see cref="DeclaredLength"/>), never more body than
+    /// the head it got declared, a short body never as a complete response, and its next request answered by a new
+    /// upstream connection, without a byte of the bad response before it.
+    /// </summary>
+    private static readonly Dictionary<string, (int Declared, string Sent, bool Closes)> LengthCases = new()
+    {
+        ["longer, the upstream keeps the connection"] = (5, "helloHTTP/1", false),
+        ["longer, then the upstream closes"] = (5, "helloHTTP/1", true),
+        ["longer by a whole response"] = (5, "helloHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\npoison", false),
+        ["shorter, then the upstream closes"] = (11, "hello", true),
+    };
+
+    public static TheoryData<string> LengthCaseNames => [.. LengthCases.Keys];
+
+    [Theory]
+    [MemberData(nameof(LengthCaseNames))]
+    public async Task BodyDisagreeingWithContentLength_TheCallersConnectionCarriesNoMoreThanDeclared_AndTheNextRequestGetsItsOwnAnswer(string name)
+    {
+        var (declared, sent, closes) = LengthCases[name];
+        await using var upstream = new RawUpstream(head => head.Split(' ')[1] == "/first"
+            ? (Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Length: {declared}\r\n\r\n{sent}"), closes)
+            : (Fresh(head.Split(' ')[1]), false));
+        var hop = await StartAsync(upstream.Address);
+        await using var _ = hop.Proxy;
+        using var caller = await RawClient.ConnectAsync(hop.Address);
+        string Request(string path) => $"GET {path} HTTP/1.1\r\nHost: {hop.Host}\r\n{hop.Headers}\r\n";
+
+        var open = await DeclaredLength.AssertFirstAsync(caller, Request("/first"), declared, sent);
+        await DeclaredLength.AssertNextAsync(caller, open, () => RawClient.ConnectAsync(hop.Address), Request("/next"), "fresh /next");
+
+        Assert.Equal(2, upstream.Connections);
+        Assert.True(hop.Took(2), "the consumer under test did not take both calls");
+    }
+
     [Fact]
     public async Task UnsolicitedResponse_OnAnIdlePooledConnection_ThatConnectionIsNotUsedAgain()
     {
