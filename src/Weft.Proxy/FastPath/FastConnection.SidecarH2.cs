@@ -94,6 +94,13 @@ internal sealed partial class FastConnection
                 return;
             }
 
+            // Failed already, with the frames that came with its head: nothing has reached the app, which gets a 502 saying why.
+            if (stream.Failure is { } failure)
+            {
+                Failed(token, failure, AttemptOutcome.Reset);
+                return;
+            }
+
             _responseStarted = true;
             try
             {

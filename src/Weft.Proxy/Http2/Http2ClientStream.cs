@@ -62,6 +62,13 @@ internal sealed class Http2ClientStream : Stream, IValueTaskSource<int>, IHeader
     internal bool InTrailers;
     internal Exception? Error;
 
+    /// <summary>
+    /// Why the exchange failed, if it has so far (read without the connection's lock: a failure set after the read is
+    /// seen by the next read of the body). Frames that came in the same read as the head have been applied by the time
+    /// its waiter runs, so a response malformed within that read (a body past its content-length) shows here at once.
+    /// </summary>
+    public Exception? Failure => Volatile.Read(ref Error);
+
     /// <summary>What made the response head (or trailers) malformed (RFC 9113 8.1.1), null while it is well-formed.</summary>
     internal string? Malformed;
 
