@@ -398,6 +398,14 @@ internal sealed partial class Http2ClientConnection : Http2Connection
 
     private protected override bool FailedLocked => _failure is not null;
 
+    /// <summary>The flush a failure's GOAWAY waited for is over: its grace timer is not needed, the transport closes.</summary>
+    private void CloseAfterFailedFlush()
+    {
+        lock (_sync)
+            _graceTimer?.Dispose();
+        CloseTransport();
+    }
+
     private protected override void KeepAliveFailed(Http2KeepAlive settings) => Fail(new IOException(settings.DeadMessage("server")), Http2ErrorCode.NoError);
 
     /// <summary>Writes what is pending, then what was appended meanwhile, until nothing is; one write per round.</summary>
@@ -441,11 +449,7 @@ internal sealed partial class Http2ClientConnection : Http2Connection
             if (writing.IsEmpty)
             {
                 if (closeTransport)
-                {
-                    lock (_sync)
-                        _graceTimer?.Dispose();
-                    CloseTransport();
-                }
+                    CloseAfterFailedFlush();
                 else if (_failure is null)
                 {
                     Close();
@@ -464,7 +468,7 @@ internal sealed partial class Http2ClientConnection : Http2Connection
                     _writes.Flushing = false;
                 Fail(new IOException("writing to the server failed", e), Http2ErrorCode.NoError);
                 // Already failed (its GOAWAY was waiting for this write): nothing more can be written.
-                CloseTransport();
+                CloseAfterFailedFlush();
                 return;
             }
         }
