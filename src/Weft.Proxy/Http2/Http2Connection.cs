@@ -16,7 +16,7 @@ internal abstract partial class Http2Connection : Net.IBatchEndWork
     /// </summary>
     internal static bool BatchFlushes { get; } = Environment.GetEnvironmentVariable("WEFT_FAST_H2_BATCH") != "0";
 
-    private protected readonly object _sync = new();
+    private protected readonly Lock _sync = new();
     private protected Http2WriteBuffer _writes = new();
 
     // The peer's settings that shape what we send.

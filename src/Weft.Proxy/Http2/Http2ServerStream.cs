@@ -19,7 +19,7 @@ internal sealed partial class Http2ServerStream : IHeaderSink, IHttpRequestFeatu
         pauseWriterThreshold: 0, resumeWriterThreshold: 0, useSynchronizationContext: false);
 
     private readonly Http2ServerConnection _connection;
-    private readonly object _bodySync = new();
+    private readonly Lock _bodySync = new();
     private readonly RequestBodyReader _bodyReader;
     private readonly Stream _bodyStream;
     private readonly ResponseBodyWriter _responseWriter;

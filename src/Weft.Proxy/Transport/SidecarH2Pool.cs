@@ -81,7 +81,7 @@ internal sealed class SidecarH2Pool : IDisposable
 
     private sealed class EndpointConnections(SidecarH2Pool pool, DnsEndPoint address)
     {
-        private readonly object _sync = new();
+        private readonly Lock _sync = new();
         private readonly List<Http2ClientConnection> _connections = [];
         private List<TaskCompletionSource>? _waiters;
         private bool _connecting;
