@@ -64,7 +64,8 @@ internal sealed record ProxyOptions
     /// </summary>
     public bool FastH2Server { get; init; } = Listeners.OwnH2Server.EnabledByEnvironment;
 
-    public TimeProvider Time { get; init; } = TimeProvider.System;
+    /// <summary>The sidecar's clock: <see cref="Net.EngineClock"/> (the system's, read once per event on the engines' threads) unless a test sets one.</summary>
+    public TimeProvider Time { get; init; } = Net.EngineClock.Default;
 
     /// <summary>
     /// What inbound calls no intention matches get until the first snapshot, which always carries the control plane's

@@ -187,6 +187,7 @@ internal sealed unsafe class EpollEngine : IDisposable
         var size = Libc.EpollEventSize;
         var events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * size));
         t_current = this;
+        var stampEvents = EngineClock.Enabled;
         try
         {
             while (!_stopping)
@@ -216,7 +217,11 @@ internal sealed unsafe class EpollEngine : IDisposable
                     var slots = Volatile.Read(ref _slots);
                     var slot = (int)(uint)token;
                     if ((uint)slot < (uint)slots.Length && Volatile.Read(ref slots[slot]) is { } socket && socket.Token == token)
+                    {
+                        if (stampEvents)
+                            EngineClock.EventStarting();
                         socket.OnEvents(Unsafe.ReadUnaligned<uint>(e));
+                    }
                 }
 
                 // Work may queue more work (by index: the list can grow while it runs).

@@ -48,7 +48,9 @@ internal sealed class RetryBudget
         return true;
     }
 
-    private long Second() => _time.GetUtcNow().ToUnixTimeSeconds();
+    // The monotonic clock's seconds (a wall clock set back would reuse buckets): a timestamp is one read of the sidecar's
+    // clock, often none on an engine's thread (see Net.EngineClock), where the wall clock was one more per request.
+    private long Second() => _time.GetTimestamp() / _time.TimestampFrequency;
 
     private int Bucket()
     {
