@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Weft.Proxy.Net;
 
 namespace Weft.Proxy.Tests.Net;
@@ -20,13 +18,9 @@ public sealed class EngineClockTests
     {
         Assert.True(EngineClock.Enabled, "WEFT_ENGINE_CLOCK=0 is set for this test run");
         using var engine = new EpollEngine("weft-epoll-clock-test");
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        using var client = EpollSocket.Create(AddressFamily.InterNetwork, engine);
-        var accept = listener.AcceptAsync();
-        await client.ConnectAsync(listener.LocalEndPoint!).AsTask().WaitAsync(Limit);
-        using var server = await accept.WaitAsync(Limit);
+        var pair = await EpollSocketTests.PairAsync(engine);
+        using var client = pair.Client;
+        using var server = pair.Server;
 
         var first = ReadTwiceOnTheEngine();
         var sentFirst = Stopwatch.GetTimestamp();

@@ -9,13 +9,16 @@ public sealed class EpollSocketTests
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(20);
 
-    /// <summary>A connected pair on loopback: the engine's socket (the client) and a plain .NET socket (the accepted side).</summary>
-    internal static async Task<(EpollSocket Client, Socket Server)> PairAsync()
+    /// <summary>
+    /// A connected pair on loopback: the engine's socket (the client; on <paramref name="engine"/> when given, else on the
+    /// shared engines) and a plain .NET socket (the accepted side).
+    /// </summary>
+    internal static async Task<(EpollSocket Client, Socket Server)> PairAsync(EpollEngine? engine = null)
     {
         using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         listener.Listen(16);
-        var client = EpollSocket.Create(AddressFamily.InterNetwork);
+        var client = engine is null ? EpollSocket.Create(AddressFamily.InterNetwork) : EpollSocket.Create(AddressFamily.InterNetwork, engine);
         var accept = listener.AcceptAsync();
         await client.ConnectAsync(listener.LocalEndPoint!).AsTask().WaitAsync(Limit);
         return (client, await accept.WaitAsync(Limit));
@@ -332,13 +335,9 @@ public sealed class EpollSocketTests
     public async Task A_socket_given_its_own_engine_completes_on_that_engines_thread()
     {
         using var engine = new EpollEngine("weft-epoll-test");
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        using var client = EpollSocket.Create(AddressFamily.InterNetwork, engine);
-        var accept = listener.AcceptAsync();
-        await client.ConnectAsync(listener.LocalEndPoint!).AsTask().WaitAsync(Limit);
-        using var server = await accept.WaitAsync(Limit);
+        var pair = await PairAsync(engine);
+        using var client = pair.Client;
+        using var server = pair.Server;
 
         var receive = Receive();
         await server.SendAsync("x"u8.ToArray());
