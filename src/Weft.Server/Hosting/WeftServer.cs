@@ -55,7 +55,10 @@ internal sealed class WeftServer : IAsyncDisposable
             throw new InvalidOperationException("a token is required unless the server runs with --dev-open");
 
         ListenOptions? grpcListen = null;
-        var builder = WebApplication.CreateSlimBuilder();
+        // Every setting is a flag, so nothing watches appsettings*.json: the default watch covers the content root (the
+        // working directory) and everything below it, so each write to a data dir there (SQLite's WAL), or to a log
+        // beside it, woke a file-watch thread (about 1% of a core with 10,000 HTTP checks, bench/registry).
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o =>
         {
