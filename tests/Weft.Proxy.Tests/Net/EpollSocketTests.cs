@@ -18,7 +18,7 @@ public sealed class EpollSocketTests
         using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         listener.Listen(16);
-        var client = engine is null ? EpollSocket.Create(AddressFamily.InterNetwork) : EpollSocket.Create(AddressFamily.InterNetwork, engine);
+        var client = EpollSocket.Create(AddressFamily.InterNetwork, engine);
         var accept = listener.AcceptAsync();
         await client.ConnectAsync(listener.LocalEndPoint!).AsTask().WaitAsync(Limit);
         return (client, await accept.WaitAsync(Limit));
