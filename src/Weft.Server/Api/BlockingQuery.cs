@@ -21,7 +21,18 @@ internal sealed class BlockingQuery(CatalogStore catalog, ServerMetrics metrics,
     public async Task<IResult> RespondAsync<T>(HttpContext http, string topic, Func<CatalogState, T> read, JsonTypeInfo<T> type)
     {
         var state = await WaitAsync(http, topic);
-        return TypedResults.Bytes(_bodies.Get(http.Request, state.TopicIndex(topic), () => JsonSerializer.SerializeToUtf8Bytes(read(state), type)), "application/json; charset=utf-8");
+        return _bodies.Get(http.Request, state.TopicIndex(topic), () => Serialize(read(state), type));
+    }
+
+    /// <summary>Into small chunks, not one array: see <see cref="ResponseBody"/>.</summary>
+    private static ResponseBody Serialize<T>(T value, JsonTypeInfo<T> type)
+    {
+        var body = new ResponseBody();
+        // The writer, not the serializer, escapes and indents: it takes both from the type's options.
+        var options = type.Options;
+        using (var writer = new Utf8JsonWriter(body, new JsonWriterOptions { Encoder = options.Encoder, Indented = options.WriteIndented, SkipValidation = true }))
+            JsonSerializer.Serialize(writer, value, type);
+        return body.Complete();
     }
 
     private readonly ResponseCache _bodies = new();

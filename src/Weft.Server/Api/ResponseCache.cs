@@ -16,12 +16,12 @@ internal sealed class ResponseCache
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private long _bytes;
 
-    public byte[] Get(HttpRequest request, ulong index, Func<byte[]> serialize)
+    public ResponseBody Get(HttpRequest request, ulong index, Func<ResponseBody> serialize)
     {
         var key = Key(request);
         var entry = _entries.AddOrUpdate(key,
-            static (_, arg) => new Entry(arg.index, new Lazy<byte[]>(arg.serialize)),
-            static (_, existing, arg) => existing.Index == arg.index ? existing : new Entry(arg.index, new Lazy<byte[]>(arg.serialize)),
+            static (_, arg) => new Entry(arg.index, new Lazy<ResponseBody>(arg.serialize)),
+            static (_, existing, arg) => existing.Index == arg.index ? existing : new Entry(arg.index, new Lazy<ResponseBody>(arg.serialize)),
             (index, serialize));
         var created = !entry.Body.IsValueCreated;
         var body = entry.Body.Value;
@@ -45,5 +45,5 @@ internal sealed class ResponseCache
         return request.Path.Value + "?" + string.Join('&', parts);
     }
 
-    private sealed record Entry(ulong Index, Lazy<byte[]> Body);
+    private sealed record Entry(ulong Index, Lazy<ResponseBody> Body);
 }
