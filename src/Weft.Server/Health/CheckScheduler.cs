@@ -8,9 +8,9 @@ using Weft.Server.Registry;
 namespace Weft.Server.Health;
 
 /// <summary>
-/// Runs the checks registered on this server's node. Each check is one <see cref="ITimer"/> from the injected
-/// <see cref="TimeProvider"/> (started at a random point of its first interval so ten thousand checks spread
-/// out) and its probe runs asynchronously, so checks cost timers, not threads. Results pass Consul's
+/// Runs the checks registered on this server's node. Interval checks share one <see cref="ProbeSchedule"/> on the
+/// injected <see cref="TimeProvider"/> (each started at a random point of its first interval so ten thousand
+/// checks spread out) and their probes run asynchronously, so checks cost neither threads nor timers each. Results pass Consul's
 /// thresholds and are written only when status or output changed. TTL checks expire when not refreshed, and
 /// a check critical for longer than its <c>DeregisterCriticalServiceAfter</c> removes its service.
 /// </summary>
@@ -26,6 +26,7 @@ internal sealed partial class CheckScheduler : IAsyncDisposable
     private readonly Dictionary<CheckKey, ScheduledCheck> _checks = [];
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly ProbeSchedule _schedule;
     private long _probesRun;
 
     public CheckScheduler(CatalogStore catalog, HealthProbeFactory probes, TimeProvider time, ServerIdentity self, ILogger<CheckScheduler> logger)
@@ -35,6 +36,7 @@ internal sealed partial class CheckScheduler : IAsyncDisposable
         _time = time;
         _self = self;
         _logger = logger;
+        _schedule = new ProbeSchedule(time);
     }
 
     /// <summary>Probes run since start (HTTP, TCP, gRPC and script).</summary>
@@ -161,6 +163,7 @@ internal sealed partial class CheckScheduler : IAsyncDisposable
         if (_stopping.IsCancellationRequested) return;
         _catalog.Committed -= OnCommitted;
         await _stopping.CancelAsync();
+        _schedule.Dispose();
         lock (_lock)
         {
             foreach (var check in _checks.Values) check.Dispose();
@@ -177,8 +180,8 @@ internal sealed partial class CheckScheduler : IAsyncDisposable
     [LoggerMessage(EventId = 202, Level = LogLevel.Debug, Message = "Check {CheckId} is now {Status}")]
     private partial void LogStatus(string checkId, string status);
 
-    /// <summary>One check's timers and threshold counters.</summary>
-    private sealed class ScheduledCheck : IDisposable
+    /// <summary>One check's place in the schedule (or its TTL timer), its reaper timer and threshold counters.</summary>
+    private sealed class ScheduledCheck : IDisposable, IPeriodicProbe
     {
         private readonly CheckScheduler _owner;
         private readonly IHealthProbe? _probe;
@@ -212,8 +215,12 @@ internal sealed partial class CheckScheduler : IAsyncDisposable
             }
 
             var first = TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * Definition.Interval.Ticks));
-            _timer = _owner._time.CreateTimer(static s => _ = ((ScheduledCheck)s!).RunAsync(), this, first, Definition.Interval);
+            _owner._schedule.Add(this, first, Definition.Interval);
         }
+
+        public bool Stopped => Volatile.Read(ref _disposed);
+
+        public void Fire() => _ = RunAsync();
 
         public void RestartTtl() => _timer?.Change(Definition.Ttl, Timeout.InfiniteTimeSpan);
 
