@@ -53,7 +53,7 @@ internal static class ChecksBench
         report.Section($"4. {load.Acked:N0} instances x 1 HTTP check every 10 s (target: nginx /health), {seconds:F0} s window");
         report.Row("all checks passing after", passing == load.Acked ? $"{allPassingAfter:F1} s" : $"NOT REACHED: {passing}/{load.Acked}", "from the last registration ack");
         report.Row("server CPU", $"{cpu:F1}% of one core", "goal < 15%");
-        report.Row("server RSS median / max", $"{Stats.Median(rss):F0} / {Stats.Max(rss):F0} MiB", $"goal < 200 MB; {idleRssMiB:F0} MiB before registering");
+        report.Row("server RSS median / max", $"{Stats.Median(rss):F0} / {Stats.Max(rss):F0} MiB", $"goal < 200 MB (191 MiB); {idleRssMiB:F0} MiB before registering");
         report.Row("checks/s seen by nginx", $"{probesPerSecond:F0}", $"expected {expected:F0} (N / 10 s)");
         report.Row("catalog commits during the window", $"{commits}", "a probe writes only when status or output changes");
         report.Row("busiest server threads", string.Join(", ", threads.Select(t => $"{t.Name} x{t.Threads} {t.CpuPercent:F1}%")), "");
