@@ -50,6 +50,9 @@ internal sealed partial class CheckScheduler : IAsyncDisposable
         }
     }
 
+    /// <summary>Entries in the shared probe schedule, including replaced checks not yet shed (for tests).</summary>
+    internal int ScheduleEntries => _schedule.Count;
+
     public void Start()
     {
         _catalog.Committed += OnCommitted;
@@ -278,11 +281,14 @@ internal sealed partial class CheckScheduler : IAsyncDisposable
         {
             lock (this)
             {
+                if (_disposed) return;
                 _disposed = true;
                 _timer?.Dispose();
                 _reaper?.Dispose();
                 _reaper = null;
             }
+
+            if (_probe is not null) _owner._schedule.Stopped();
         }
     }
 }

@@ -22,6 +22,9 @@ internal sealed class ProbeSchedule : IDisposable
 {
     public static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(25);
 
+    /// <summary>Stopped entries tolerated in the queue (beyond half its size) before they are shed.</summary>
+    private const int MaxStopped = 1024;
+
     private readonly TimeProvider _time;
     private readonly ITimer _timer;
     private readonly PriorityQueue<Entry, long> _due = new();
@@ -31,6 +34,7 @@ internal sealed class ProbeSchedule : IDisposable
     private long _lastFired = long.MinValue / 2;
     private bool _disposed;
     private long _firings;
+    private int _stopped;
 
     public ProbeSchedule(TimeProvider time)
     {
@@ -64,6 +68,23 @@ internal sealed class ProbeSchedule : IDisposable
         }
     }
 
+    /// <summary>
+    /// Says that a probe added earlier has stopped. Its entry leaves at its next due time; should stopped entries
+    /// pile up first (checks re-registered with new definitions faster than their intervals run out), the
+    /// schedule sheds them all at once.
+    /// </summary>
+    public void Stopped()
+    {
+        lock (_lock)
+        {
+            if (++_stopped <= Math.Max(MaxStopped, _due.Count / 2)) return;
+            var live = _due.UnorderedItems.Where(item => !item.Element.Probe.Stopped).ToList();
+            _due.Clear();
+            _due.EnqueueRange(live);
+            _stopped = 0;
+        }
+    }
+
     private void OnTimer()
     {
         List<IPeriodicProbe>? firing = null;
@@ -77,7 +98,11 @@ internal sealed class ProbeSchedule : IDisposable
             while (_due.TryPeek(out var entry, out var at) && at <= now)
             {
                 _due.Dequeue();
-                if (entry.Probe.Stopped) continue;
+                if (entry.Probe.Stopped)
+                {
+                    if (_stopped > 0) _stopped--;
+                    continue;
+                }
                 (firing ??= []).Add(entry.Probe);
                 var next = at + entry.Interval;
                 if (next <= now) next += ((now - next) / entry.Interval + 1) * entry.Interval;

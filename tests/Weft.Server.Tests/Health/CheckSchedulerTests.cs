@@ -148,4 +148,20 @@ public sealed class CheckSchedulerTests
         Assert.True(threadsAfter - threadsBefore < 100, $"threads went from {threadsBefore} to {threadsAfter}");
         Assert.True(app.Hits >= count);
     }
+
+    [Fact]
+    public async Task CheckReRegisteredWithNewDefinitions_LeavesNoTrailInTheSchedule()
+    {
+        var clock = NewClock();
+        await using var app = await ToggleApp.StartAsync();
+        await using var server = await RunningServer.StartAsync(time: clock);
+        for (var i = 0; i < 1_500; i++)
+        {
+            await server.PutOkAsync("/v1/agent/service/register",
+                $$"""{"ID":"churn","Name":"churn","Check":{"HTTP":"{{app.HealthUrl}}","Interval":"{{3600 + i}}s"} }""");
+        }
+
+        Assert.Equal(1, server.Server.Checks.Scheduled);
+        Assert.InRange(server.Server.Checks.ScheduleEntries, 1, 1 + 1024 + 1);
+    }
 }

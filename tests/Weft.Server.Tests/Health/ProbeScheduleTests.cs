@@ -113,4 +113,26 @@ public sealed class ProbeScheduleTests
         Assert.Single(sooner.Fired);
         Assert.Empty(later.Fired);
     }
+
+    [Fact]
+    public void ChecksReplacedFasterThanTheirIntervals_DoNotPileUpInTheSchedule()
+    {
+        var clock = new FakeTimeProvider(Start);
+        using var schedule = new ProbeSchedule(clock);
+        var kept = Enumerable.Range(0, 100).Select(_ => new RecordingProbe(clock)).ToArray();
+        foreach (var probe in kept) schedule.Add(probe, TimeSpan.FromMinutes(30), TimeSpan.FromHours(1));
+
+        // A client re-registers one check with a new definition 5,000 times, well within its hour.
+        for (var i = 0; i < 5_000; i++)
+        {
+            var replaced = new RecordingProbe(clock);
+            schedule.Add(replaced, TimeSpan.FromMinutes(30), TimeSpan.FromHours(1));
+            replaced.Stopped = true;
+            schedule.Stopped();
+        }
+
+        Assert.InRange(schedule.Count, kept.Length, kept.Length + 1024 + 1);
+        clock.Advance(TimeSpan.FromMinutes(31));
+        Assert.All(kept, probe => Assert.Single(probe.Fired));
+    }
 }
