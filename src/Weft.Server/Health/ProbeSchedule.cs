@@ -52,7 +52,7 @@ internal sealed class ProbeSchedule : IDisposable
         }
     }
 
-    /// <summary>How often the timer has fired (for tests and the bench).</summary>
+    /// <summary>How often the timer has fired (for tests).</summary>
     public long Firings => Interlocked.Read(ref _firings);
 
     /// <summary>Runs <paramref name="probe"/> after <paramref name="first"/>, then every <paramref name="interval"/>.</summary>
@@ -93,10 +93,12 @@ internal sealed class ProbeSchedule : IDisposable
             if (_disposed) return;
             var now = _time.GetTimestamp();
             _firings++;
-            _lastFired = now;
             _armedFor = long.MaxValue;
             while (_due.TryPeek(out var entry, out var at) && at <= now)
             {
+                // A timer that woke a little before the clock reached the first entry sets no floor: re-armed for
+                // that entry, it fires again at once instead of a tick later.
+                _lastFired = now;
                 _due.Dequeue();
                 if (entry.Probe.Stopped)
                 {

@@ -135,4 +135,39 @@ public sealed class ProbeScheduleTests
         clock.Advance(TimeSpan.FromMinutes(31));
         Assert.All(kept, probe => Assert.Single(probe.Fired));
     }
+
+    /// <summary>A clock whose timers wake a millisecond early, as the runtime's coarse timers can.</summary>
+    private sealed class EarlyTimersClock(DateTimeOffset start) : FakeTimeProvider(start)
+    {
+        private static readonly TimeSpan Early = TimeSpan.FromMilliseconds(1);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
+            new EarlyTimer(base.CreateTimer(callback, state, Sooner(dueTime), period));
+
+        private static TimeSpan Sooner(TimeSpan due) => due > Early ? due - Early : due;
+
+        private sealed class EarlyTimer(ITimer inner) : ITimer
+        {
+            public bool Change(TimeSpan dueTime, TimeSpan period) => inner.Change(Sooner(dueTime), period);
+
+            public void Dispose() => inner.Dispose();
+
+            public ValueTask DisposeAsync() => inner.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public void TimerWakingJustBeforeItsTime_DoesNotPutTheProbeOffByATick()
+    {
+        var clock = new EarlyTimersClock(Start);
+        using var schedule = new ProbeSchedule(clock);
+        var probe = new RecordingProbe(clock);
+        schedule.Add(probe, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10));
+
+        var step = TimeSpan.FromMilliseconds(1);
+        Run(clock, TimeSpan.FromSeconds(2), step);
+
+        var fired = Assert.Single(probe.Fired);
+        Assert.InRange(fired - (Start + TimeSpan.FromSeconds(1)), TimeSpan.Zero, TimeSpan.FromMilliseconds(3));
+    }
 }
