@@ -85,7 +85,6 @@ internal sealed class ResponseBody : IBufferWriter<byte>, IResult
         var response = httpContext.Response;
         response.ContentType = ContentType;
         response.ContentLength = Length;
-        if (HttpMethods.IsHead(httpContext.Request.Method)) return;
         foreach (var chunk in _chunks)
         {
             var flushed = await response.BodyWriter.WriteAsync(chunk, httpContext.RequestAborted);

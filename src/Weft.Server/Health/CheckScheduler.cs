@@ -10,8 +10,8 @@ namespace Weft.Server.Health;
 /// <summary>
 /// Runs the checks registered on this server's node. Interval checks share one <see cref="ProbeSchedule"/> on the
 /// injected <see cref="TimeProvider"/> (each started at a random point of its first interval so ten thousand
-/// checks spread out) and their probes run asynchronously, so checks cost neither threads nor timers each. Results pass Consul's
-/// thresholds and are written only when status or output changed. TTL checks expire when not refreshed, and
+/// checks spread out) and their probes run asynchronously, so checks cost neither threads nor timers each.
+/// Results pass Consul's thresholds and are written only when status or output changed. TTL checks expire when not refreshed, and
 /// a check critical for longer than its <c>DeregisterCriticalServiceAfter</c> removes its service.
 /// </summary>
 internal sealed partial class CheckScheduler : IAsyncDisposable
